@@ -1,8 +1,320 @@
 //! Policies: the file format, loading with includes, diagnostics, and validation
 //! into a [`Policy`] that is known to be sound.
+//!
+//! Two representations, as in ripgrep's low-level and high-level arguments: the
+//! [`raw`] structs mirror the TOML; [`Policy`] and the types beside it can only be
+//! built by validation, so everything after loading may assume the policy is sound.
 
 pub mod field;
 pub mod raw;
+pub mod stage_graph;
 
+mod load;
 pub(crate) mod locate;
 pub(crate) mod parse;
+mod validate;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use chrono_tz::Tz;
+use indexmap::IndexMap;
+
+pub use field::{FieldDef, FieldError, FieldType, Input};
+pub use load::{LoadError, Report, TestFile, check_policy, check_policy_str, load_policy, load_policy_str, load_test_file};
+pub use stage_graph::StageGraph;
+
+use crate::calendar::{Calendar, SlaDuration};
+use crate::routing::Router;
+use crate::script::{ActionScript, Condition, ScriptEngine};
+use crate::sla::SlaRule;
+use crate::value::Fields;
+
+/// A policy known to be sound: every name it uses exists, every stage can be
+/// reached and left, every condition compiles.
+#[derive(Debug)]
+pub struct Policy {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) version: String,
+    pub(crate) regulation: Vec<String>,
+    pub(crate) description: Option<String>,
+    pub(crate) timezone: Tz,
+    pub(crate) hash: String,
+    pub(crate) files: Vec<PathBuf>,
+    pub(crate) roles: IndexMap<String, String>,
+    pub(crate) queues: IndexMap<String, String>,
+    pub(crate) calendars: IndexMap<String, Arc<Calendar>>,
+    pub(crate) default_calendar: String,
+    pub(crate) fields: IndexMap<String, FieldDef>,
+    pub(crate) stages: IndexMap<String, Stage>,
+    pub(crate) transitions: Vec<Transition>,
+    pub(crate) slas: IndexMap<String, Sla>,
+    pub(crate) routing: Routing,
+    pub(crate) scenarios: Vec<Scenario>,
+    pub(crate) graph: StageGraph,
+    pub(crate) scripts: Arc<ScriptEngine>,
+}
+
+impl Policy {
+    /// The policy's identifier (`bank-cn`).
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+    /// Its name people read.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    /// Its own version label (`2026.1`).
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+    /// The regulations it cites.
+    pub fn regulation(&self) -> &[String] {
+        &self.regulation
+    }
+    /// Its description.
+    pub fn description(&self) -> Option<&str> {
+        self.description.as_deref()
+    }
+    /// The time zone days are counted in.
+    pub fn timezone(&self) -> Tz {
+        self.timezone
+    }
+    /// SHA-256 over the policy file and every file it includes: the version identity
+    /// recorded on every event.
+    pub fn hash(&self) -> &str {
+        &self.hash
+    }
+    /// The files the policy was read from (the policy first, then includes).
+    pub fn files(&self) -> &[PathBuf] {
+        &self.files
+    }
+    /// Declared roles with their descriptions.
+    pub fn roles(&self) -> &IndexMap<String, String> {
+        &self.roles
+    }
+    /// Declared queues with their descriptions.
+    pub fn queues(&self) -> &IndexMap<String, String> {
+        &self.queues
+    }
+    /// Calendars by name.
+    pub fn calendars(&self) -> &IndexMap<String, Arc<Calendar>> {
+        &self.calendars
+    }
+    /// The calendar SLAs use unless they name another.
+    pub fn default_calendar(&self) -> &Arc<Calendar> {
+        // INVARIANT: validation always puts the default calendar into `calendars`.
+        &self.calendars[&self.default_calendar]
+    }
+    /// A calendar by name.
+    pub fn calendar(&self, name: &str) -> Option<&Arc<Calendar>> {
+        self.calendars.get(name)
+    }
+    /// Fields by name.
+    pub fn fields(&self) -> &IndexMap<String, FieldDef> {
+        &self.fields
+    }
+    /// Stages, in the order the file declares them.
+    pub fn stages(&self) -> &IndexMap<String, Stage> {
+        &self.stages
+    }
+    /// The start stage.
+    pub fn start_stage(&self) -> &Stage {
+        // INVARIANT: validation refuses a policy without exactly one start stage.
+        self.stages.values().find(|s| s.start).unwrap_or_else(|| &self.stages[0])
+    }
+    /// Transitions, in file order.
+    pub fn transitions(&self) -> &[Transition] {
+        &self.transitions
+    }
+    /// SLAs by name.
+    pub fn slas(&self) -> &IndexMap<String, Sla> {
+        &self.slas
+    }
+    /// Routing.
+    pub fn routing(&self) -> &Routing {
+        &self.routing
+    }
+    /// The scenario tests declared in the policy file.
+    pub fn scenarios(&self) -> &[Scenario] {
+        &self.scenarios
+    }
+    /// The stage graph.
+    pub fn graph(&self) -> &StageGraph {
+        &self.graph
+    }
+    /// The sandboxed script engine its conditions were compiled for.
+    pub fn scripts(&self) -> &Arc<ScriptEngine> {
+        &self.scripts
+    }
+}
+
+/// A stage of the procedure.
+#[derive(Debug, Clone)]
+pub struct Stage {
+    /// Its name.
+    pub name: String,
+    /// A label people read.
+    pub label: Option<String>,
+    /// A longer description.
+    pub description: Option<String>,
+    /// Cases start here.
+    pub start: bool,
+    /// Cases end here.
+    pub terminal: bool,
+}
+
+/// A move between stages.
+#[derive(Debug, Clone)]
+pub struct Transition {
+    /// Its position among the policy's `[[transitions]]`, from 0.
+    pub index: usize,
+    /// The event that triggers it.
+    pub event: String,
+    /// The stages it may leave (`"*"` already expanded).
+    pub from: Vec<String>,
+    /// Written as `from = "*"`.
+    pub from_any: bool,
+    /// The stage it enters.
+    pub to: String,
+    /// A condition that must hold.
+    pub guard: Option<Condition>,
+    /// Fields that must have a value.
+    pub requires: Vec<String>,
+    /// Roles allowed to send the event; empty = every role.
+    pub roles: Vec<String>,
+    /// What happens when it is taken.
+    pub actions: Vec<Action>,
+    /// Taken on its own this long after the case entered a `from` stage.
+    pub after: Option<SlaDuration>,
+    /// Taken on its own as soon as the guard holds.
+    pub automatic: bool,
+    /// Counts as a reopening of the case.
+    pub reopens: bool,
+    /// A longer description.
+    pub description: Option<String>,
+}
+
+/// What a transition does besides moving the case.
+#[derive(Debug, Clone)]
+pub enum Action {
+    /// Set field values.
+    Set(Fields),
+    /// Notify someone.
+    Notify {
+        /// Who.
+        to: String,
+        /// The template or text.
+        message: Option<String>,
+    },
+    /// Add a tag.
+    Tag(String),
+    /// Run a script that returns updates and notifications.
+    Script(ActionScript),
+}
+
+/// What starts, stops, pauses or resumes a clock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Trigger {
+    /// Entering a stage (and, for pauses, staying in it).
+    Enter(String),
+    /// An event.
+    Event(String),
+}
+
+/// What a reopen does to a clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reopen {
+    /// Start again with the full target.
+    Restart,
+    /// Go on from where it stopped.
+    Resume,
+    /// Stay stopped.
+    Keep,
+}
+
+/// An SLA as the policy declares it; each case runs a clock for it.
+#[derive(Debug, Clone)]
+pub struct Sla {
+    /// Its name.
+    pub name: String,
+    /// Target, warnings and counting rules.
+    pub rule: SlaRule,
+    /// The calendar it counts on.
+    pub calendar: String,
+    /// What starts it.
+    pub start: Vec<Trigger>,
+    /// What stops it.
+    pub stop: Vec<Trigger>,
+    /// What pauses it.
+    pub pause: Vec<Trigger>,
+    /// What resumes it after an event pause.
+    pub resume: Vec<Trigger>,
+    /// The cases it applies to; none = all.
+    pub applies_when: Option<Condition>,
+    /// What a reopen does.
+    pub on_reopen: Reopen,
+    /// Longer targets that may be granted, in order.
+    pub extensions: Vec<Extension>,
+    /// What a breach does.
+    pub on_breach: Breach,
+    /// The rule it comes from.
+    pub regulation: Option<String>,
+    /// A longer description.
+    pub description: Option<String>,
+}
+
+/// A longer target that may be granted.
+#[derive(Debug, Clone)]
+pub struct Extension {
+    /// Its name.
+    pub name: String,
+    /// The new target.
+    pub to: SlaDuration,
+    /// A condition that must hold.
+    pub when: Option<Condition>,
+    /// Fields that must have a value.
+    pub requires: Vec<String>,
+    /// The role that may grant it; none = any.
+    pub role: Option<String>,
+    /// Who is told.
+    pub notify: Vec<String>,
+    /// A longer description.
+    pub description: Option<String>,
+}
+
+/// What a breach does.
+#[derive(Debug, Clone, Default)]
+pub struct Breach {
+    /// The queue the case moves to.
+    pub escalate_to: Option<String>,
+    /// The priority it gets.
+    pub priority: Option<i64>,
+    /// Who is told.
+    pub notify: Vec<String>,
+}
+
+/// Routing: the router and when to route again.
+#[derive(Debug, Clone)]
+pub struct Routing {
+    /// Rules and the optional script.
+    pub router: Router,
+    /// Fields whose change routes the case again.
+    pub reroute_on: Vec<String>,
+}
+
+/// A scenario test as declared; `redress test` runs it.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    /// What it shows.
+    pub name: String,
+    /// The file it is declared in.
+    pub file: String,
+    /// The line of its `[[tests]]` header.
+    pub line: usize,
+    /// Its content, checked against the policy.
+    pub spec: scenario::ScenarioSpec,
+}
+
+pub mod scenario;

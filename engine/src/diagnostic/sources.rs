@@ -34,6 +34,16 @@ impl Sources {
         SourceId(self.files.add(name.into(), text))
     }
 
+    /// How many files there are.
+    pub fn len(&self) -> usize {
+        self.line_starts.len()
+    }
+
+    /// True when no file was added.
+    pub fn is_empty(&self) -> bool {
+        self.line_starts.is_empty()
+    }
+
     /// The text of a file.
     pub fn text(&self, id: SourceId) -> &str {
         self.files

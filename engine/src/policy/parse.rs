@@ -113,6 +113,49 @@ pub(crate) fn read_document(
     doc
 }
 
+/// What a test file says: the policy it tests (with the span of its name) and
+/// its tests.
+pub(crate) struct TestDocument {
+    pub policy: Option<(String, Range<usize>)>,
+    pub tests: Vec<(usize, RawScenario)>,
+}
+
+/// Reads a test file: `policy = "../bank.toml"` and `[[tests]]`.
+pub(crate) fn read_test_document(
+    locator: &Locator<'_>,
+    source: SourceId,
+    sources: &Sources,
+    diags: &mut Vec<Diagnostic>,
+) -> TestDocument {
+    let mut reader = Reader { source, sources, diags };
+    let mut out = TestDocument { policy: None, tests: Vec::new() };
+    let Some(top) = locator.root().get_ref().as_table() else {
+        return out;
+    };
+    let mut damaged = Damaged::default();
+    for (key, value) in top.iter() {
+        match key.get_ref().as_ref() {
+            "policy" => match value.get_ref().as_str() {
+                Some(p) => out.policy = Some((p.to_string(), value.span())),
+                None => reader.wrong_shape(value.span(), "`policy`", "the path of the policy under test"),
+            },
+            "tests" => out.tests = reader.list(value, "test", &mut damaged),
+            other => {
+                let d = Diagnostic::error("unknown-key", format!("unknown key `{other}` in a test file"))
+                    .at(sources.locate(source, key.span()))
+                    .with_help_opt(did_you_mean(other, ["policy", "tests"]));
+                reader.diags.push(d);
+            }
+        }
+    }
+    if out.policy.is_none() {
+        let d = Diagnostic::error("missing-key", "a test file needs `policy = \"path/to/policy.toml\"`")
+            .at(sources.locate(source, 0..0));
+        reader.diags.push(d);
+    }
+    out
+}
+
 struct Reader<'a> {
     source: SourceId,
     sources: &'a Sources,

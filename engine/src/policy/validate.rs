@@ -1,0 +1,449 @@
+//! Validation: from what a policy file says ([`Document`]) to a [`Policy`] that is
+//! known to be sound, collecting every problem on the way.
+//!
+//! Each part of the policy has its own file below `validate/`; they share the
+//! [`Validator`], which knows how to point a diagnostic at the right line.
+
+mod calendars;
+mod scenarios;
+mod slas;
+mod stages;
+mod transitions;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use chrono_tz::Tz;
+use indexmap::IndexMap;
+
+use super::field::{FieldDef, FieldType, Input};
+use super::locate::{Locator, Seg};
+use super::parse::Document;
+use super::raw::{RawField, RawFieldType, RawRouting};
+use super::{Policy, Routing};
+use crate::diagnostic::{Diagnostic, Location, SourceId, Sources, did_you_mean};
+use crate::routing::{RouteRule, Router};
+use crate::script::{Condition, RESERVED_NAMES, RoutingScript, Schema, ScriptEngine, ScriptError};
+
+/// Everything validation needs to point at the right place.
+pub(crate) struct Validator<'a, 'i> {
+    pub doc: &'a Document,
+    pub locator: &'a Locator<'i>,
+    pub source: SourceId,
+    pub sources: &'a mut Sources,
+    pub diags: &'a mut Vec<Diagnostic>,
+    /// The folder of the policy file: includes are relative to it.
+    pub dir: &'a Path,
+    pub engine: Arc<ScriptEngine>,
+    pub schema: Schema,
+}
+
+impl Validator<'_, '_> {
+    /// The location of the value at a path in the policy file.
+    pub fn at(&self, path: &[Seg<'_>]) -> Location {
+        self.sources.locate(self.source, self.locator.value_span(path))
+    }
+
+    /// The location of the last key of a path.
+    pub fn key_at(&self, path: &[Seg<'_>]) -> Location {
+        self.sources.locate(self.source, self.locator.key_span(path))
+    }
+
+    /// Records a problem.
+    pub fn report(&mut self, diagnostic: Diagnostic) {
+        self.diags.push(diagnostic);
+    }
+
+    /// Reports `name` as unknown unless it is one of `known`.
+    pub fn check_known<'k>(
+        &mut self,
+        code: &'static str,
+        what: &str,
+        name: &str,
+        known: impl Iterator<Item = &'k str> + Clone,
+        path: &[Seg<'_>],
+    ) -> bool {
+        if known.clone().any(|k| k == name) {
+            return true;
+        }
+        let d = Diagnostic::error(code, format!("unknown {what} `{name}`"))
+            .at(self.at(path))
+            .with_help_opt(did_you_mean(name, known))
+            .with_label(format!("no {what} has this name"));
+        self.report(d);
+        false
+    }
+
+    /// Compiles a condition, reporting where in the TOML it fails.
+    pub fn condition(&mut self, source: &str, path: &[Seg<'_>]) -> Option<Condition> {
+        match Condition::compile(&self.engine, source, &self.schema) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                let d = self.script_diagnostic(&e, path, "condition-syntax");
+                self.report(d);
+                None
+            }
+        }
+    }
+
+    /// A diagnostic for a script error inside a TOML string, pointing at the line and
+    /// column inside the string where the script failed.
+    fn script_diagnostic(&self, e: &ScriptError, path: &[Seg<'_>], syntax_code: &'static str) -> Diagnostic {
+        let value = self.at(path);
+        let location = match (e.line, e.column) {
+            (Some(line), Some(column)) => {
+                let quote = self.quote_width(&value);
+                let first_col = if line == 1 { value.column + quote } else { 1 };
+                let line = value.line + line - 1 + usize::from(quote == 3 && self.starts_with_newline(&value));
+                let offset = self.sources.offset_of(self.source, line, first_col + column - 1);
+                self.sources.locate(self.source, offset..offset + 1)
+            }
+            _ => value,
+        };
+        Diagnostic::error(script_code(e, syntax_code), e.message.clone())
+            .at(location)
+            .with_help_opt(self.script_help(e))
+    }
+
+    fn quote_width(&self, value: &Location) -> usize {
+        let text = self.sources.text(self.source);
+        let rest = text.get(value.span.start..).unwrap_or("");
+        if rest.starts_with("'''") || rest.starts_with("\"\"\"") { 3 } else { 1 }
+    }
+
+    fn starts_with_newline(&self, value: &Location) -> bool {
+        let text = self.sources.text(self.source);
+        text.get(value.span.start + 3..).is_some_and(|r| r.starts_with('\n') || r.starts_with("\r\n"))
+    }
+
+    fn script_help(&self, e: &ScriptError) -> Option<String> {
+        let name = e.unknown_variable()?;
+        let known: Vec<String> = self.schema.known_names();
+        did_you_mean(name, known.iter().map(String::as_str))
+            .or_else(|| Some(format!("conditions can use the fields declared under `[fields]` and {}", builtins_text())))
+    }
+}
+
+fn builtins_text() -> String {
+    RESERVED_NAMES.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+}
+
+fn script_code(e: &ScriptError, syntax_code: &'static str) -> &'static str {
+    match e.code() {
+        "script-syntax" => syntax_code,
+        "script-unknown-variable" => "script-unknown-variable",
+        _ => "script-error",
+    }
+}
+
+impl<'a, 'i> Validator<'a, 'i> {
+    /// A validator for a test file's scenarios against an already loaded policy.
+    pub(crate) fn for_tests(
+        doc: &'a Document,
+        locator: &'a Locator<'i>,
+        source: SourceId,
+        sources: &'a mut Sources,
+        diags: &'a mut Vec<Diagnostic>,
+        dir: &'a Path,
+        policy: &Policy,
+    ) -> Self {
+        let schema = Schema {
+            fields: policy.fields.keys().cloned().collect(),
+            stages: policy.stages.keys().cloned().collect(),
+        };
+        Validator { doc, locator, source, sources, diags, dir, engine: policy.scripts.clone(), schema }
+    }
+}
+
+/// Validates a document read from `file`. Returns the policy when no error was
+/// found; the diagnostics (errors and warnings) either way.
+pub(crate) fn validate(
+    doc: &Document,
+    locator: &Locator<'_>,
+    source: SourceId,
+    sources: &mut Sources,
+    diags: &mut Vec<Diagnostic>,
+    dir: &Path,
+) -> Option<Policy> {
+    let schema = Schema {
+        fields: doc.fields.keys().cloned().collect(),
+        stages: doc.stages.keys().cloned().collect(),
+    };
+    let engine = Arc::new(ScriptEngine::new(Default::default()));
+    let errors_before = diags.iter().filter(|d| d.is_error()).count();
+    let mut v = Validator { doc, locator, source, sources, diags, dir, engine, schema };
+    let header = doc.header.as_ref();
+    let timezone = header.and_then(|h| v.timezone(&h.timezone, &super::locate::at_path!["policy", "timezone"]));
+    let fields = v.fields();
+    let stages = v.stages();
+    let transitions = v.transitions(&fields);
+    let graph = v.graph(&stages, &transitions);
+    let calendars = v.calendars(timezone);
+    let slas = v.slas(&calendars, &transitions, &graph);
+    let routing = v.routing(&fields);
+    v.check_queue_references(&routing, &slas);
+    let scenarios = v.scenarios(&fields, &slas, &transitions);
+    let errors_after = v.diags.iter().filter(|d| d.is_error()).count();
+    if errors_after > errors_before {
+        return None;
+    }
+    let header = header?;
+    Some(Policy {
+        id: header.id.clone(),
+        name: header.name.clone(),
+        version: header.version.clone(),
+        regulation: header.regulation.as_ref().map(|r| r.as_slice().to_vec()).unwrap_or_default(),
+        description: header.description.clone(),
+        timezone: timezone?,
+        hash: String::new(),
+        files: Vec::new(),
+        roles: doc.roles.clone(),
+        queues: doc.queues.clone(),
+        calendars: calendars.calendars,
+        default_calendar: calendars.default,
+        fields,
+        stages,
+        transitions,
+        slas,
+        routing: routing?,
+        scenarios,
+        graph,
+        scripts: v.engine.clone(),
+    })
+}
+
+impl Validator<'_, '_> {
+    /// Reads an IANA time zone name.
+    pub fn timezone(&mut self, name: &str, path: &[Seg<'_>]) -> Option<Tz> {
+        match Tz::from_str(name) {
+            Ok(tz) => Some(tz),
+            Err(_) => {
+                let names = chrono_tz::TZ_VARIANTS.iter().map(|t| t.name());
+                let d = Diagnostic::error("unknown-timezone", format!("unknown time zone `{name}`"))
+                    .at(self.at(path))
+                    .with_help_opt(did_you_mean(name, names))
+                    .with_help_opt(Some("use an IANA name such as `Asia/Shanghai` or `Europe/London`".into()));
+                self.report(d);
+                None
+            }
+        }
+    }
+
+    fn fields(&mut self) -> IndexMap<String, FieldDef> {
+        let mut out = IndexMap::new();
+        for (name, raw) in &self.doc.fields {
+            if let Some(def) = self.field(name, raw) {
+                out.insert(name.clone(), def);
+            }
+        }
+        out
+    }
+
+    fn field(&mut self, name: &str, raw: &RawField) -> Option<FieldDef> {
+        let path = ["fields", name].map(Seg::Key);
+        if RESERVED_NAMES.contains(&name) || self.doc.stages.keys().any(|s| format!("{s}_at") == name) {
+            let d = Diagnostic::error("reserved-field-name", format!("`{name}` is a built-in name and cannot be a field"))
+                .at(self.key_at(&path))
+                .with_help(format!("rename the field; conditions already use {}", builtins_text()));
+            self.report(d);
+        }
+        let mut def = FieldDef {
+            name: name.to_string(),
+            kind: field_type(raw.kind),
+            required: raw.required,
+            default: None,
+            min: None,
+            max: None,
+            values: raw.values.clone().unwrap_or_default(),
+            personal: raw.personal,
+            label: raw.label.clone(),
+            description: raw.description.clone(),
+        };
+        self.check_enum_values(&def, raw, &path);
+        def.min = self.bound(&def, raw.min.as_ref(), &[path[0], path[1], Seg::Key("min")]);
+        def.max = self.bound(&def, raw.max.as_ref(), &[path[0], path[1], Seg::Key("max")]);
+        if let Some(default) = &raw.default {
+            def.default = self.field_value(&def, default, &[path[0], path[1], Seg::Key("default")]);
+        }
+        Some(def)
+    }
+
+    fn check_enum_values(&mut self, def: &FieldDef, raw: &RawField, path: &[Seg<'_>]) {
+        let problem = match (def.kind, &raw.values) {
+            (FieldType::Enum, None) => Some("an `enum` field needs `values`"),
+            (FieldType::Enum, Some(v)) if v.is_empty() => Some("an `enum` field needs at least one value"),
+            (FieldType::Enum, Some(_)) | (_, None) => None,
+            (_, Some(_)) => Some("only `enum` fields have `values`"),
+        };
+        if let Some(message) = problem {
+            let d = Diagnostic::error("invalid-value", message).at(self.at(path));
+            self.report(d);
+        }
+        let mut seen = BTreeSet::new();
+        for (i, value) in def.values.iter().enumerate() {
+            if !seen.insert(value) {
+                let p = [path[0], path[1], Seg::Key("values"), Seg::Index(i)];
+                let d = Diagnostic::error("duplicate-name", format!("`{value}` is listed twice")).at(self.at(&p));
+                self.report(d);
+            }
+        }
+    }
+
+    fn bound(&mut self, def: &FieldDef, raw: Option<&toml::Value>, path: &[Seg<'_>]) -> Option<crate::value::Value> {
+        let raw = raw?;
+        match def.read_bound(Input::Toml(raw)) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                let d = Diagnostic::error("invalid-value", e.to_string()).at(self.at(path));
+                self.report(d);
+                None
+            }
+        }
+    }
+
+    /// Reads a value for a field, reporting why it does not fit.
+    pub fn field_value(&mut self, def: &FieldDef, raw: &toml::Value, path: &[Seg<'_>]) -> Option<crate::value::Value> {
+        match def.read(Input::Toml(raw)) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                let d = Diagnostic::error("invalid-value", e.to_string()).at(self.at(path));
+                self.report(d);
+                None
+            }
+        }
+    }
+
+    fn routing(&mut self, fields: &IndexMap<String, FieldDef>) -> Option<Routing> {
+        let Some(raw) = &self.doc.routing else {
+            let d = Diagnostic::error("no-default-route", "the policy has no `[routing]`: a complaint could go nowhere")
+                .at(self.at(&[]))
+                .with_help("add `[routing]` with `rules = [{ otherwise = true, queue = \"general\" }]`");
+            self.report(d);
+            return None;
+        };
+        let rules = self.route_rules(raw);
+        let script = raw.script.as_ref().and_then(|file| self.routing_script(file));
+        for (i, field) in raw.reroute_on.iter().enumerate() {
+            let path = [Seg::Key("routing"), Seg::Key("reroute_on"), Seg::Index(i)];
+            self.check_known("unknown-field", "field", field, fields.keys().map(String::as_str), &path);
+        }
+        let router = Router::new(rules?, script);
+        Some(Routing { router, reroute_on: raw.reroute_on.clone() })
+    }
+
+    fn route_rules(&mut self, raw: &RawRouting) -> Option<Vec<RouteRule>> {
+        let mut rules = Vec::new();
+        let mut otherwise_at = None;
+        for (i, rule) in raw.rules.iter().enumerate() {
+            let path = [Seg::Key("routing"), Seg::Key("rules"), Seg::Index(i)];
+            if let Some(first) = otherwise_at {
+                let d = Diagnostic::error("unreachable-route", format!("routing rule #{} comes after the `otherwise` rule #{first} and can never match", i + 1))
+                    .at(self.at(&path))
+                    .with_help("move the `otherwise` rule to the end");
+                self.report(d);
+            }
+            let condition = match (&rule.when, rule.otherwise) {
+                (Some(_), true) | (None, false) => {
+                    let d = Diagnostic::error("invalid-value", format!("routing rule #{} needs exactly one of `when` and `otherwise = true`", i + 1)).at(self.at(&path));
+                    self.report(d);
+                    None
+                }
+                (None, true) => {
+                    otherwise_at.get_or_insert(i + 1);
+                    None
+                }
+                (Some(when), false) => self.condition(when, &[path[0], path[1], path[2], Seg::Key("when")]).map(Some).unwrap_or(None),
+            };
+            rules.push(RouteRule {
+                condition,
+                queue: rule.queue.clone(),
+                priority: rule.priority,
+                assignee: rule.assignee.clone(),
+                tags: rule.tags.clone(),
+            });
+        }
+        if otherwise_at.is_none() {
+            let d = Diagnostic::error("no-default-route", "routing has no `otherwise` rule: a complaint that matches no rule would go nowhere")
+                .at(self.at(&[Seg::Key("routing")]))
+                .with_help("end `rules` with `{ otherwise = true, queue = \"general\" }`");
+            self.report(d);
+            return None;
+        }
+        Some(rules)
+    }
+
+    fn routing_script(&mut self, file: &str) -> Option<RoutingScript> {
+        let path = [Seg::Key("routing"), Seg::Key("script")];
+        let (id, text) = self.include(file, &path)?;
+        let name = self.sources.name(id).to_string();
+        match RoutingScript::compile(&self.engine, &text, &name, &self.schema) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                let location = match (e.line, e.column) {
+                    (Some(l), Some(c)) => {
+                        let at = self.sources.offset_of(id, l, c);
+                        Some(self.sources.locate(id, at..at + 1))
+                    }
+                    _ => Some(self.sources.locate(id, 0..0)),
+                };
+                let code = script_code(&e, "script-syntax");
+                let d = Diagnostic::error(code, e.message.clone()).at_opt(location).with_help_opt(self.script_help(&e));
+                self.report(d);
+                None
+            }
+        }
+    }
+
+    /// Reads a file included by the policy, relative to the policy's folder.
+    pub fn include(&mut self, file: &str, path: &[Seg<'_>]) -> Option<(SourceId, String)> {
+        let full = self.dir.join(file);
+        match std::fs::read_to_string(&full) {
+            Ok(text) => {
+                let id = self.sources.add(full.display().to_string(), text.clone());
+                Some((id, text))
+            }
+            Err(e) => {
+                let d = Diagnostic::error("missing-include", format!("cannot read `{file}`: {e}"))
+                    .at(self.at(path))
+                    .with_help(format!("the path is relative to the policy file's folder: `{}`", full.display()));
+                self.report(d);
+                None
+            }
+        }
+    }
+
+    fn check_queue_references(&mut self, routing: &Option<Routing>, slas: &IndexMap<String, super::Sla>) {
+        let mut known: Vec<String> = self.doc.queues.keys().cloned().collect();
+        if let Some(r) = &self.doc.routing {
+            known.extend(r.rules.iter().map(|r| r.queue.clone()));
+        }
+        if routing.is_none() {
+            return;
+        }
+        for (name, sla) in slas {
+            let Some(queue) = sla.on_breach.escalate_to.as_deref() else { continue };
+            let path = [Seg::Key("slas"), Seg::Key(name), Seg::Key("on_breach"), Seg::Key("escalate_to")];
+            self.check_known("unknown-queue", "queue", queue, known.iter().map(String::as_str), &path);
+        }
+        if !self.doc.queues.is_empty() {
+            for (i, rule) in self.doc.routing.iter().flat_map(|r| r.rules.iter()).enumerate() {
+                let path = [Seg::Key("routing"), Seg::Key("rules"), Seg::Index(i), Seg::Key("queue")];
+                self.check_known("unknown-queue", "queue", &rule.queue, self.doc.queues.keys().map(String::as_str), &path);
+            }
+        }
+    }
+}
+
+fn field_type(raw: RawFieldType) -> FieldType {
+    match raw {
+        RawFieldType::Text => FieldType::Text,
+        RawFieldType::Enum => FieldType::Enum,
+        RawFieldType::Bool => FieldType::Bool,
+        RawFieldType::Integer => FieldType::Integer,
+        RawFieldType::Money => FieldType::Money,
+        RawFieldType::Date => FieldType::Date,
+        RawFieldType::Datetime => FieldType::Datetime,
+    }
+}
