@@ -2,12 +2,17 @@
 //!
 //! Layers, each depending only on the ones listed before it (see `ARCHITECTURE.md`):
 //!
-//! 1. [`value`]: typed field values, the plain data every layer shares.
-//! 2. `calendar`: business calendars and durations; `sla`: SLA clocks on them.
-//! 3. `script`: the sandboxed Rhai layer (conditions, routing, actions).
-//! 4. `policy`: policy files, their diagnostics, and validation into a sound `Policy`.
+//! 1. [`value`] and [`diagnostic`]: typed field values and located problems, the
+//!    plain data every layer shares.
+//! 2. [`calendar`]: business calendars and durations; [`sla`]: SLA clocks on them.
+//! 3. [`script`]: the sandboxed Rhai layer (conditions, routing scripts, actions);
+//!    [`routing`]: ordered rules and scripts deciding where a complaint goes.
+//! 4. [`policy`]: policy files, their diagnostics, and validation into a sound
+//!    [`policy::Policy`] that holds calendars, clocks' rules and compiled scripts.
 //! 5. `case` and `runtime`: the functional core that runs cases.
 
+pub mod calendar;
 pub mod diagnostic;
 pub mod policy;
+pub mod sla;
 pub mod value;

@@ -1,0 +1,625 @@
+//! Business calendars: which days are working days and which hours count, in one
+//! IANA time zone, and the deadline arithmetic built on them.
+//!
+//! Nothing here reads the system clock: every instant is passed in, so the same
+//! inputs always give the same deadline. A [`Calendar`] is built once from a plain
+//! [`CalendarSpec`] (the policy layer or [`data::parse_calendar_file`] makes one);
+//! [`Calendar::new`] checks it and precomputes the kind of every day in its covered
+//! range, so a deadline costs a few array reads per day.
+//!
+//! Semantics, documented once:
+//!
+//! - The local date of an instant is taken in the calendar's time zone (23:30 UTC on
+//!   13 February is 14 February in Beijing).
+//! - "End of day D" is the first instant of D+1 in local time (local midnight). Where
+//!   local midnight does not exist (a DST gap at midnight) it is the first instant
+//!   after the gap; where a local time is ambiguous (a DST overlap) the earlier
+//!   instant is used. Both rules apply to business hours' opening and closing times.
+//! - Business hours are half-open intervals `[open, close)` of local time on working
+//!   days; an empty list means the whole day. A business-hours deadline that uses up
+//!   exactly the last minute of a day ends at that day's close, not the next opening.
+//! - A date outside the calendar's `covers` range is an error
+//!   ([`CalendarError::OutOfRange`]), never a guess.
+//! - See [`duration`] for what each unit means and [`DeadlineOptions`] for rolling and
+//!   after-hours receipt.
+
+pub mod data;
+pub mod deadline;
+pub mod duration;
+pub mod explain;
+
+use std::collections::BTreeMap;
+
+use chrono::{
+    DateTime, Datelike, Days, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta,
+    TimeZone, Utc, Weekday,
+};
+use serde::Serialize;
+use thiserror::Error;
+
+pub use deadline::{Deadline, DeadlineOptions};
+pub use duration::{DurationError, SlaDuration};
+pub use explain::{Interval, IntervalKind};
+
+/// A holiday: one day or an inclusive range of days when the institution is closed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Holiday {
+    /// The holiday's name, as an explanation shows it ("Spring Festival").
+    pub name: String,
+    /// The first day.
+    pub from: NaiveDate,
+    /// The last day, inclusive.
+    pub to: NaiveDate,
+    /// An observed-in-lieu day (the holiday fell on a weekend); calendars with
+    /// `open_on_observed` treat it as a working day.
+    pub observed: bool,
+}
+
+/// A make-up working day: a day outside the working week that is worked (China's 调休).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WorkingDay {
+    /// Why it is worked ("Spring Festival make-up working day").
+    pub name: String,
+    /// The day.
+    pub date: NaiveDate,
+}
+
+/// Plain, already-parsed input for [`Calendar::new`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct CalendarSpec {
+    /// The calendar's name.
+    pub name: String,
+    /// The IANA time zone every local date and time is taken in.
+    pub timezone: chrono_tz::Tz,
+    /// The working weekdays.
+    pub week: Vec<Weekday>,
+    /// Business hours as `[open, close)` local times; empty means the whole day.
+    pub hours: Vec<(NaiveTime, NaiveTime)>,
+    /// Holidays.
+    pub holidays: Vec<Holiday>,
+    /// Make-up working days.
+    pub working_days: Vec<WorkingDay>,
+    /// Observed-only holidays are working days (the US Federal Reserve Banks).
+    pub open_on_observed: bool,
+    /// The inclusive range of dates the data covers; `None` means unbounded.
+    pub covers: Option<(NaiveDate, NaiveDate)>,
+}
+
+/// A problem with a calendar spec, or arithmetic that left the calendar's data.
+///
+/// Spec problems name the offending item by its index in the spec.
+#[derive(Debug, Clone, PartialEq, Eq, Error, Serialize)]
+#[serde(tag = "code", rename_all = "kebab-case")]
+pub enum CalendarError {
+    /// Business hours whose close is not after their open.
+    #[error("business hours #{index} close before they open")]
+    InvertedHours {
+        /// Index into `hours`.
+        index: usize,
+    },
+    /// Two business-hours intervals overlap.
+    #[error("business hours #{first} and #{second} overlap")]
+    OverlappingHours {
+        /// Index into `hours`.
+        first: usize,
+        /// Index into `hours`.
+        second: usize,
+    },
+    /// A holiday that ends before it starts.
+    #[error("holiday #{index} ends before it starts")]
+    InvertedHoliday {
+        /// Index into `holidays`.
+        index: usize,
+    },
+    /// A make-up working day that is also a holiday.
+    #[error("make-up working day #{index} falls on a holiday")]
+    WorkingDayIsHoliday {
+        /// Index into `working_days`.
+        index: usize,
+    },
+    /// A holiday outside the covered range.
+    #[error("holiday #{index} lies outside the dates the calendar covers")]
+    HolidayOutsideCovers {
+        /// Index into `holidays`.
+        index: usize,
+    },
+    /// A make-up working day outside the covered range.
+    #[error("make-up working day #{index} lies outside the dates the calendar covers")]
+    WorkingDayOutsideCovers {
+        /// Index into `working_days`.
+        index: usize,
+    },
+    /// A covered range that ends before it starts.
+    #[error("the covered range ends before it starts")]
+    InvertedCovers,
+    /// A working week without any working day.
+    #[error("the working week has no working day")]
+    NoWorkingDays,
+    /// Arithmetic needed a date the calendar has no data for.
+    #[error("date `{date}` is outside the calendar's data ({} to {})", covers.0, covers.1)]
+    OutOfRange {
+        /// The date that was needed.
+        date: NaiveDate,
+        /// The calendar's covered range.
+        covers: (NaiveDate, NaiveDate),
+    },
+    /// A date beyond what the date type can hold.
+    #[error("date arithmetic overflowed")]
+    Overflow,
+}
+
+impl CalendarError {
+    /// A stable kebab-case code for this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            CalendarError::InvertedHours { .. } => "inverted-hours",
+            CalendarError::OverlappingHours { .. } => "overlapping-hours",
+            CalendarError::InvertedHoliday { .. } => "inverted-holiday",
+            CalendarError::WorkingDayIsHoliday { .. } => "working-day-is-holiday",
+            CalendarError::HolidayOutsideCovers { .. } => "holiday-outside-calendar",
+            CalendarError::WorkingDayOutsideCovers { .. } => "working-day-outside-calendar",
+            CalendarError::InvertedCovers => "inverted-covers",
+            CalendarError::NoWorkingDays => "no-working-days",
+            CalendarError::OutOfRange { .. } => "date-outside-calendar",
+            CalendarError::Overflow => "date-overflow",
+        }
+    }
+}
+
+/// What a day is, by the calendar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DayKind {
+    /// A working weekday.
+    Working,
+    /// A make-up working day: index into the spec's `working_days`.
+    MakeUp(usize),
+    /// A day outside the working week.
+    Weekend,
+    /// A holiday: index into the spec's `holidays`.
+    Holiday(usize),
+}
+
+impl DayKind {
+    /// True for working days (working weekdays and make-up days).
+    pub fn is_working(self) -> bool {
+        matches!(self, DayKind::Working | DayKind::MakeUp(_))
+    }
+}
+
+/// A checked business calendar, ready for deadline arithmetic.
+#[derive(Debug, Clone)]
+pub struct Calendar {
+    spec: CalendarSpec,
+    /// Working weekdays, indexed by `Weekday::num_days_from_monday`.
+    week: [bool; 7],
+    // INVARIANT: sorted by open time, non-overlapping, each open < close.
+    hours: Vec<(NaiveTime, NaiveTime)>,
+    /// Days that differ from the working week, for unbounded calendars.
+    exceptions: BTreeMap<NaiveDate, DayKind>,
+    /// The kind of every covered day, indexed by days since `covers.0`.
+    dense: Vec<DayKind>,
+}
+
+impl Calendar {
+    /// Checks a spec and precomputes the kind of each covered day.
+    ///
+    /// Reports every problem found, not only the first.
+    pub fn new(spec: CalendarSpec) -> Result<Calendar, Vec<CalendarError>> {
+        let mut errors = Vec::new();
+        let hours = check_hours(&spec.hours, &mut errors);
+        check_covers(&spec, &mut errors);
+        let exceptions = exceptions(&spec, &mut errors);
+        if spec.week.is_empty() {
+            errors.push(CalendarError::NoWorkingDays);
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let mut week = [false; 7];
+        for day in &spec.week {
+            week[day.num_days_from_monday() as usize] = true;
+        }
+        let mut calendar = Calendar {
+            spec,
+            week,
+            hours,
+            exceptions,
+            dense: Vec::new(),
+        };
+        calendar.dense = calendar.dense_days();
+        Ok(calendar)
+    }
+
+    fn dense_days(&self) -> Vec<DayKind> {
+        let Some((from, to)) = self.spec.covers else {
+            return Vec::new();
+        };
+        from.iter_days()
+            .take_while(|d| *d <= to)
+            .map(|d| self.sparse_kind(d))
+            .collect()
+    }
+
+    fn sparse_kind(&self, date: NaiveDate) -> DayKind {
+        match self.exceptions.get(&date) {
+            Some(kind) => *kind,
+            None if self.week[date.weekday().num_days_from_monday() as usize] => DayKind::Working,
+            None => DayKind::Weekend,
+        }
+    }
+
+    /// The calendar's name.
+    pub fn name(&self) -> &str {
+        &self.spec.name
+    }
+
+    /// The calendar's time zone.
+    pub fn timezone(&self) -> chrono_tz::Tz {
+        self.spec.timezone
+    }
+
+    /// The spec this calendar was built from.
+    pub fn spec(&self) -> &CalendarSpec {
+        &self.spec
+    }
+
+    /// Business hours, sorted; empty means the whole day.
+    pub fn hours(&self) -> &[(NaiveTime, NaiveTime)] {
+        &self.hours
+    }
+
+    /// What a day is; an error outside the covered range.
+    pub fn day_kind(&self, date: NaiveDate) -> Result<DayKind, CalendarError> {
+        match self.spec.covers {
+            None => Ok(self.sparse_kind(date)),
+            Some(covers) => {
+                let index = usize::try_from((date - covers.0).num_days()).ok();
+                index
+                    .and_then(|i| self.dense.get(i).copied())
+                    .ok_or(CalendarError::OutOfRange { date, covers })
+            }
+        }
+    }
+
+    /// Whether a day is a working day; an error outside the covered range.
+    pub fn is_working_day(&self, date: NaiveDate) -> Result<bool, CalendarError> {
+        Ok(self.day_kind(date)?.is_working())
+    }
+
+    /// Why a day is what it is: the holiday's or make-up day's name, `weekend`, or
+    /// `working day`.
+    pub fn day_reason(&self, kind: DayKind) -> &str {
+        match kind {
+            DayKind::Working => "working day",
+            DayKind::Weekend => "weekend",
+            DayKind::Holiday(i) => self.spec.holidays.get(i).map_or("holiday", |h| &h.name),
+            DayKind::MakeUp(i) => self
+                .spec
+                .working_days
+                .get(i)
+                .map_or("make-up working day", |w| &w.name),
+        }
+    }
+
+    /// The local date of an instant in the calendar's time zone.
+    pub fn local_date(&self, at: DateTime<Utc>) -> NaiveDate {
+        at.with_timezone(&self.spec.timezone).date_naive()
+    }
+
+    /// The instant of a local date and time: the earlier one in a DST overlap, the
+    /// first instant after the gap for a time inside a DST gap.
+    pub fn local_instant(
+        &self,
+        date: NaiveDate,
+        time: NaiveTime,
+    ) -> Result<DateTime<Utc>, CalendarError> {
+        let mut local = NaiveDateTime::new(date, time);
+        // Gaps are at most a day long (Pacific/Apia skipped 30 December 2011).
+        for _ in 0..=(2 * 24 * 60) {
+            match self.spec.timezone.from_local_datetime(&local) {
+                LocalResult::Single(t) => return Ok(t.with_timezone(&Utc)),
+                LocalResult::Ambiguous(early, _) => return Ok(early.with_timezone(&Utc)),
+                LocalResult::None => {
+                    local = local
+                        .checked_add_signed(TimeDelta::minutes(1))
+                        .ok_or(CalendarError::Overflow)?;
+                }
+            }
+        }
+        Err(CalendarError::Overflow)
+    }
+
+    /// The first instant of a local date.
+    pub fn start_of_day(&self, date: NaiveDate) -> Result<DateTime<Utc>, CalendarError> {
+        self.local_instant(date, NaiveTime::MIN)
+    }
+
+    /// The end of a local date: the first instant of the next day.
+    pub fn end_of_day(&self, date: NaiveDate) -> Result<DateTime<Utc>, CalendarError> {
+        self.start_of_day(next_day(date)?)
+    }
+
+    /// How many business-hours intervals a working day has (1 when hours are unset).
+    pub(crate) fn span_count(&self) -> usize {
+        self.hours.len().max(1)
+    }
+
+    /// The `index`th business-hours interval of a date as instants.
+    pub(crate) fn span(
+        &self,
+        date: NaiveDate,
+        index: usize,
+    ) -> Result<(DateTime<Utc>, DateTime<Utc>), CalendarError> {
+        match self.hours.get(index) {
+            Some((open, close)) => Ok((
+                self.local_instant(date, *open)?,
+                self.local_instant(date, *close)?,
+            )),
+            None => Ok((self.start_of_day(date)?, self.end_of_day(date)?)),
+        }
+    }
+
+    /// The number of working days `D` with `local_date(a) < D <= local_date(b)`;
+    /// negative when `b` is before `a`.
+    pub fn business_days_between(
+        &self,
+        a: DateTime<Utc>,
+        b: DateTime<Utc>,
+    ) -> Result<i64, CalendarError> {
+        if b < a {
+            return self.business_days_between(b, a).map(|n| -n);
+        }
+        let (first, last) = (next_day(self.local_date(a))?, self.local_date(b));
+        let mut count = 0;
+        for date in first.iter_days().take_while(|d| *d <= last) {
+            count += i64::from(self.is_working_day(date)?);
+        }
+        Ok(count)
+    }
+}
+
+/// The day after `date`.
+pub(crate) fn next_day(date: NaiveDate) -> Result<NaiveDate, CalendarError> {
+    date.checked_add_days(Days::new(1))
+        .ok_or(CalendarError::Overflow)
+}
+
+fn check_hours(
+    hours: &[(NaiveTime, NaiveTime)],
+    errors: &mut Vec<CalendarError>,
+) -> Vec<(NaiveTime, NaiveTime)> {
+    let mut valid = Vec::new();
+    for (index, (open, close)) in hours.iter().enumerate() {
+        match close <= open {
+            true => errors.push(CalendarError::InvertedHours { index }),
+            false => valid.push((index, (*open, *close))),
+        }
+    }
+    valid.sort_by_key(|(_, span)| *span);
+    // The interval reaching furthest so far, to catch overlaps that are not adjacent.
+    let mut furthest: Option<(usize, NaiveTime)> = None;
+    for (index, (open, close)) in &valid {
+        if let Some((other, end)) = furthest {
+            if *open < end {
+                let (first, second) = (other.min(*index), other.max(*index));
+                errors.push(CalendarError::OverlappingHours { first, second });
+            }
+        }
+        if furthest.is_none_or(|(_, end)| *close > end) {
+            furthest = Some((*index, *close));
+        }
+    }
+    valid.into_iter().map(|(_, span)| span).collect()
+}
+
+fn check_covers(spec: &CalendarSpec, errors: &mut Vec<CalendarError>) {
+    let Some((from, to)) = spec.covers else {
+        return;
+    };
+    if to < from {
+        errors.push(CalendarError::InvertedCovers);
+        return;
+    }
+    let inside = |d: NaiveDate| from <= d && d <= to;
+    for (index, h) in spec.holidays.iter().enumerate() {
+        if h.from <= h.to && !(inside(h.from) && inside(h.to)) {
+            errors.push(CalendarError::HolidayOutsideCovers { index });
+        }
+    }
+    for (index, w) in spec.working_days.iter().enumerate() {
+        if !inside(w.date) {
+            errors.push(CalendarError::WorkingDayOutsideCovers { index });
+        }
+    }
+}
+
+/// Holidays and make-up days by date. The first holiday listed for a date names it.
+fn exceptions(
+    spec: &CalendarSpec,
+    errors: &mut Vec<CalendarError>,
+) -> BTreeMap<NaiveDate, DayKind> {
+    let mut days = BTreeMap::new();
+    for (index, h) in spec.holidays.iter().enumerate() {
+        if h.to < h.from {
+            errors.push(CalendarError::InvertedHoliday { index });
+            continue;
+        }
+        if h.observed && spec.open_on_observed {
+            continue;
+        }
+        for date in h.from.iter_days().take_while(|d| *d <= h.to) {
+            days.entry(date).or_insert(DayKind::Holiday(index));
+        }
+    }
+    for (index, w) in spec.working_days.iter().enumerate() {
+        if matches!(days.get(&w.date), Some(DayKind::Holiday(_))) {
+            errors.push(CalendarError::WorkingDayIsHoliday { index });
+        } else {
+            days.insert(w.date, DayKind::MakeUp(index));
+        }
+    }
+    days
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    fn date(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    fn time(s: &str) -> NaiveTime {
+        NaiveTime::parse_from_str(s, "%H:%M").unwrap()
+    }
+
+    fn spec() -> CalendarSpec {
+        CalendarSpec {
+            name: "test".into(),
+            timezone: chrono_tz::Asia::Shanghai,
+            week: vec![
+                Weekday::Mon,
+                Weekday::Tue,
+                Weekday::Wed,
+                Weekday::Thu,
+                Weekday::Fri,
+            ],
+            hours: vec![],
+            holidays: vec![Holiday {
+                name: "Spring Festival".into(),
+                from: date("2026-02-15"),
+                to: date("2026-02-23"),
+                observed: false,
+            }],
+            working_days: vec![WorkingDay {
+                name: "make-up".into(),
+                date: date("2026-02-14"),
+            }],
+            open_on_observed: false,
+            covers: Some((date("2026-01-01"), date("2026-12-31"))),
+        }
+    }
+
+    #[test]
+    fn reports_every_spec_problem_by_index() {
+        let mut s = spec();
+        s.hours = vec![
+            (time("13:00"), time("17:00")),
+            (time("12:00"), time("11:00")),
+            (time("09:00"), time("13:30")),
+        ];
+        s.holidays.push(Holiday {
+            name: "x".into(),
+            from: date("2026-03-02"),
+            to: date("2026-03-01"),
+            observed: false,
+        });
+        s.working_days.push(WorkingDay {
+            name: "y".into(),
+            date: date("2026-02-16"),
+        });
+        s.working_days.push(WorkingDay {
+            name: "z".into(),
+            date: date("2027-01-02"),
+        });
+        s.week.clear();
+        let errors = Calendar::new(s).unwrap_err();
+        let codes: Vec<_> = errors.iter().map(CalendarError::code).collect();
+        assert_eq!(
+            codes,
+            [
+                "inverted-hours",
+                "overlapping-hours",
+                "working-day-outside-calendar",
+                "inverted-holiday",
+                "working-day-is-holiday",
+                "no-working-days"
+            ]
+        );
+        assert!(errors.contains(&CalendarError::InvertedHours { index: 1 }));
+        assert!(errors.contains(&CalendarError::OverlappingHours {
+            first: 0,
+            second: 2
+        }));
+        assert!(errors.contains(&CalendarError::WorkingDayIsHoliday { index: 1 }));
+    }
+
+    #[test]
+    fn classifies_days() {
+        let cal = Calendar::new(spec()).unwrap();
+        assert!(
+            cal.is_working_day(date("2026-02-14")).unwrap(),
+            "make-up Saturday"
+        );
+        assert!(
+            !cal.is_working_day(date("2026-02-16")).unwrap(),
+            "Spring Festival"
+        );
+        assert!(
+            !cal.is_working_day(date("2026-02-28")).unwrap(),
+            "plain Saturday here"
+        );
+        assert!(cal.is_working_day(date("2026-02-13")).unwrap());
+        assert_eq!(
+            cal.day_reason(cal.day_kind(date("2026-02-16")).unwrap()),
+            "Spring Festival"
+        );
+        let err = cal.is_working_day(date("2027-01-01")).unwrap_err();
+        assert_eq!(err.code(), "date-outside-calendar");
+        assert_eq!(
+            err.to_string(),
+            "date `2027-01-01` is outside the calendar's data (2026-01-01 to 2026-12-31)"
+        );
+    }
+
+    #[test]
+    fn local_date_uses_the_calendar_zone() {
+        let cal = Calendar::new(spec()).unwrap();
+        let at: DateTime<Utc> = "2026-02-13T23:30:00Z".parse().unwrap();
+        assert_eq!(cal.local_date(at), date("2026-02-14"));
+    }
+
+    #[test]
+    fn local_instant_handles_gaps_and_overlaps() {
+        let mut s = spec();
+        s.timezone = chrono_tz::Europe::London;
+        s.covers = None;
+        let cal = Calendar::new(s).unwrap();
+        // 01:30 does not exist on 29 March 2026 in London: the gap ends at 01:00 UTC.
+        let gap = cal
+            .local_instant(date("2026-03-29"), time("01:30"))
+            .unwrap();
+        assert_eq!(
+            gap,
+            "2026-03-29T01:00:00Z".parse::<DateTime<Utc>>().unwrap()
+        );
+        // 01:30 happens twice on 25 October 2026: the earlier is 00:30 UTC.
+        let overlap = cal
+            .local_instant(date("2026-10-25"), time("01:30"))
+            .unwrap();
+        assert_eq!(
+            overlap,
+            "2026-10-25T00:30:00Z".parse::<DateTime<Utc>>().unwrap()
+        );
+    }
+
+    #[test]
+    fn counts_business_days_between() {
+        let cal = Calendar::new(spec()).unwrap();
+        let a: DateTime<Utc> = "2026-02-13T08:00:00Z".parse().unwrap();
+        let b: DateTime<Utc> = "2026-02-25T08:00:00Z".parse().unwrap();
+        // 14 (make-up), 24, 25.
+        assert_eq!(cal.business_days_between(a, b).unwrap(), 3);
+        assert_eq!(cal.business_days_between(b, a).unwrap(), -3);
+    }
+
+    #[test]
+    fn unbounded_calendar_has_no_range_error() {
+        let mut s = spec();
+        s.covers = None;
+        let cal = Calendar::new(s).unwrap();
+        assert!(cal.is_working_day(date("2030-01-02")).unwrap());
+        assert!(!cal.is_working_day(date("2026-02-16")).unwrap());
+    }
+}

@@ -1,0 +1,265 @@
+//! Explanations a regulator can read: the rule that made a deadline what it is, and
+//! the intervals of a clock's life that counted, were paused, or were skipped.
+
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use serde::Serialize;
+
+use super::deadline::{Deadline, Shift};
+use super::{Calendar, CalendarError, DayKind, SlaDuration, next_day};
+
+/// What happened to the time in one interval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum IntervalKind {
+    /// The time counted towards the target.
+    Counted,
+    /// The clock was paused.
+    Paused,
+    /// A non-working day (holiday or weekend) that a business target skips.
+    NonWorking,
+    /// Time outside business hours on a working day, skipped by business-time targets.
+    OutsideHours,
+    /// Time before counting began: the day of receipt for day-based targets, or a
+    /// receipt outside business hours.
+    NotCounted,
+}
+
+/// One interval of a clock's timeline, `[from, to)`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Interval {
+    /// The first instant.
+    pub from: DateTime<Utc>,
+    /// The instant after the last.
+    pub to: DateTime<Utc>,
+    /// What happened to the time.
+    pub kind: IntervalKind,
+    /// Why, when there is a reason to give: a holiday's name, `weekend`, a make-up
+    /// working day's name, `day of receipt is not counted`.
+    pub reason: Option<String>,
+}
+
+/// How one calendar day is labelled in a timeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Label<'a> {
+    kind: IntervalKind,
+    reason: Option<&'a str>,
+    /// Split by business hours.
+    hourly: bool,
+}
+
+const RECEIPT_DAY: &str = "day of receipt is not counted";
+
+impl Calendar {
+    /// The timeline of a deadline's clock from its start to `until`, cut by closed
+    /// `pauses`. Adjacent intervals of the same kind and reason are merged.
+    pub fn timeline(
+        &self,
+        deadline: &Deadline,
+        until: DateTime<Utc>,
+        pauses: &[(DateTime<Utc>, DateTime<Utc>)],
+    ) -> Result<Vec<Interval>, CalendarError> {
+        let mut out = Vec::with_capacity(8);
+        let start = deadline.effective_start;
+        let late = (deadline.start < start).then_some("received outside business hours");
+        push(
+            &mut out,
+            deadline.start,
+            start.min(until),
+            IntervalKind::NotCounted,
+            late,
+        );
+        let mut cursor = start;
+        for (from, to) in pauses {
+            let (from, to) = ((*from).clamp(cursor, until), (*to).clamp(cursor, until));
+            self.running(&mut out, deadline, cursor, from)?;
+            push(&mut out, from, to, IntervalKind::Paused, None);
+            cursor = cursor.max(to);
+        }
+        self.running(&mut out, deadline, cursor, until)?;
+        Ok(out)
+    }
+
+    /// Labels the running time `[a, b)` day by day, one run of equal days at a time.
+    fn running(
+        &self,
+        out: &mut Vec<Interval>,
+        d: &Deadline,
+        a: DateTime<Utc>,
+        b: DateTime<Utc>,
+    ) -> Result<(), CalendarError> {
+        if b <= a {
+            return Ok(());
+        }
+        let received = self.local_date(d.effective_start);
+        let last = self.local_date(b - TimeDelta::nanoseconds(1));
+        let (mut run_from, mut date) = (a, self.local_date(a));
+        let mut label = self.label(&d.target, received, date)?;
+        while date < last {
+            let next = next_day(date)?;
+            let next_label = self.label(&d.target, received, next)?;
+            if label.hourly || next_label != label {
+                let boundary = self.start_of_day(next)?;
+                self.emit(out, label, date, run_from, boundary)?;
+                (run_from, label) = (boundary, next_label);
+            }
+            date = next;
+        }
+        self.emit(out, label, date, run_from, b)
+    }
+
+    fn label(
+        &self,
+        target: &SlaDuration,
+        received: NaiveDate,
+        date: NaiveDate,
+    ) -> Result<Label<'_>, CalendarError> {
+        let plain = |kind, reason| Label {
+            kind,
+            reason,
+            hourly: false,
+        };
+        if target.is_day_based() && date <= received {
+            return Ok(plain(IntervalKind::NotCounted, Some(RECEIPT_DAY)));
+        }
+        if !target.is_business() {
+            return Ok(plain(IntervalKind::Counted, None));
+        }
+        let kind = self.day_kind(date)?;
+        Ok(match kind {
+            DayKind::Weekend | DayKind::Holiday(_) => {
+                plain(IntervalKind::NonWorking, Some(self.day_reason(kind)))
+            }
+            _ if !target.is_day_based() && !self.hours().is_empty() => Label {
+                kind: IntervalKind::Counted,
+                reason: None,
+                hourly: true,
+            },
+            DayKind::MakeUp(_) => plain(IntervalKind::Counted, Some(self.day_reason(kind))),
+            DayKind::Working => plain(IntervalKind::Counted, None),
+        })
+    }
+
+    /// Pushes `[x, y)` with a label; hourly labels are cut by the business hours of `date`.
+    fn emit(
+        &self,
+        out: &mut Vec<Interval>,
+        label: Label<'_>,
+        date: NaiveDate,
+        x: DateTime<Utc>,
+        y: DateTime<Utc>,
+    ) -> Result<(), CalendarError> {
+        if !label.hourly {
+            push(out, x, y, label.kind, label.reason);
+            return Ok(());
+        }
+        let mut cursor = x;
+        for index in 0..self.span_count() {
+            let (open, close) = self.span(date, index)?;
+            let (open, close) = (open.clamp(x, y), close.clamp(x, y));
+            push(out, cursor, open, IntervalKind::OutsideHours, None);
+            push(out, open, close, IntervalKind::Counted, None);
+            cursor = cursor.max(close);
+        }
+        push(out, cursor, y, IntervalKind::OutsideHours, None);
+        Ok(())
+    }
+
+    /// The rules that made a deadline what it is, one line each, e.g.
+    /// `15 days from receipt 2026-02-13 (Asia/Shanghai): end of 2026-02-28`.
+    pub fn rules(&self, d: &Deadline) -> Vec<String> {
+        let tz = self.timezone();
+        let mut lines = Vec::with_capacity(3);
+        if d.effective_start != d.start {
+            lines.push(format!(
+                "received {} outside business hours: counted from {} ({tz})",
+                local(self, d.start),
+                local(self, d.effective_start)
+            ));
+        }
+        let received = self.local_date(d.effective_start);
+        lines.push(match (d.target, d.base_day) {
+            (SlaDuration::BusinessDays(_), Some(day)) => format!(
+                "{} from receipt {received} ({tz}), the day of receipt not counted: close of business {day}, {}",
+                d.target,
+                local(self, d.base)
+            ),
+            (_, Some(day)) => format!("{} from receipt {received} ({tz}): end of {day}", d.target),
+            _ => format!("{} from {} ({tz}): {}", d.target, local(self, d.effective_start), local(self, d.base)),
+        });
+        if let Some(line) = shift_line(self, d) {
+            lines.push(line);
+        }
+        if let (Some(from), Some(day)) = (d.rolled_from, d.day) {
+            let why = self
+                .day_kind(from)
+                .map_or("not a working day", |k| self.day_reason(k));
+            lines.push(format!(
+                "{from} is not a working day ({why}): rolled to the end of {day}"
+            ));
+        }
+        lines
+    }
+}
+
+fn shift_line(cal: &Calendar, d: &Deadline) -> Option<String> {
+    let paused = human(d.paused);
+    let to = local(cal, d.at);
+    Some(match d.shift {
+        Shift::None => return None,
+        Shift::Elapsed(_) => {
+            format!("paused {paused} in total, which does not count: moved to {to}")
+        }
+        Shift::Business(b) => format!(
+            "paused {paused}, of which {} business time: moved to {to}",
+            human(b)
+        ),
+        Shift::Days(n) => {
+            format!("paused {paused} in total, rounded up to {n} whole day(s): moved to {to}")
+        }
+        Shift::BusinessDays(n) => format!(
+            "paused {paused} in total, rounded up to {n} whole working day(s) of business time: moved to {to}"
+        ),
+    })
+}
+
+/// An instant in the calendar's local time, minutes precision, with its offset.
+fn local(cal: &Calendar, at: DateTime<Utc>) -> String {
+    at.with_timezone(&cal.timezone())
+        .format("%Y-%m-%d %H:%M %:z")
+        .to_string()
+}
+
+/// `2 days 3 h 5 min`.
+fn human(delta: TimeDelta) -> String {
+    let minutes = delta.num_minutes();
+    let (days, hours, mins) = (minutes / 1440, minutes % 1440 / 60, minutes % 60);
+    match (days, hours, mins) {
+        (0, 0, m) => format!("{m} min"),
+        (0, h, m) => format!("{h} h {m} min"),
+        (d, h, m) => format!("{d} day(s) {h} h {m} min"),
+    }
+}
+
+fn push(
+    out: &mut Vec<Interval>,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    kind: IntervalKind,
+    reason: Option<&str>,
+) {
+    if to <= from {
+        return;
+    }
+    if let Some(last) = out.last_mut() {
+        if last.to == from && last.kind == kind && last.reason.as_deref() == reason {
+            last.to = to;
+            return;
+        }
+    }
+    out.push(Interval {
+        from,
+        to,
+        kind,
+        reason: reason.map(str::to_owned),
+    });
+}

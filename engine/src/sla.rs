@@ -1,0 +1,1 @@
+//! SLA rules and their clocks: placeholder, filled in below.
