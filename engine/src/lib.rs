@@ -8,4 +8,6 @@
 //! 4. `policy`: policy files, their diagnostics, and validation into a sound `Policy`.
 //! 5. `case` and `runtime`: the functional core that runs cases.
 
+pub mod routing;
+pub mod script;
 pub mod value;
