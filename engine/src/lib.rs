@@ -14,5 +14,7 @@
 pub mod calendar;
 pub mod diagnostic;
 pub mod policy;
+pub mod routing;
+pub mod script;
 pub mod sla;
 pub mod value;

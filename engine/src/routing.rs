@@ -1,0 +1,234 @@
+//! Routing: which queue, priority, assignee and tags a complaint gets, and why.
+//!
+//! A [`Router`] holds ordered rules and, optionally, an integrator's
+//! [`RoutingScript`]. The script runs first; if it returns a route, that decides. If it
+//! returns `()` (or there is none), the rules are tried in order and the first whose
+//! condition holds decides; a rule without a condition (`otherwise`) always holds, and
+//! every router must have one. Every [`RouteDecision`] records what decided it, so
+//! [`RouteDecision::explain`] can say why a complaint went where it went.
+
+use std::fmt;
+
+use rhai::Scope;
+use serde::Serialize;
+
+use crate::script::{CaseView, Condition, EvalContext, RoutingScript, ScriptEngine, ScriptError};
+
+/// One routing rule.
+#[derive(Debug, Clone)]
+pub struct RouteRule {
+    /// When the rule applies; `None` is `otherwise` (always).
+    pub condition: Option<Condition>,
+    /// The queue it routes to.
+    pub queue: String,
+    /// The priority it sets.
+    pub priority: Option<i64>,
+    /// The assignee it names.
+    pub assignee: Option<String>,
+    /// Tags it adds.
+    pub tags: Vec<String>,
+}
+
+/// Ordered rules plus an optional script that may decide first.
+#[derive(Debug, Clone)]
+pub struct Router {
+    /// The rules, first match wins.
+    pub rules: Vec<RouteRule>,
+    /// An integrator's script, consulted before the rules.
+    pub script: Option<RoutingScript>,
+}
+
+/// Where a complaint goes, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RouteDecision {
+    /// The queue.
+    pub queue: String,
+    /// The priority, if one was set.
+    pub priority: Option<i64>,
+    /// The assignee, if one was named.
+    pub assignee: Option<String>,
+    /// Tags to add.
+    pub tags: Vec<String>,
+    /// What decided.
+    pub reason: RouteReason,
+}
+
+/// What decided a route.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum RouteReason {
+    /// Rule `index` (0-based) matched; `condition` is its source text.
+    Rule {
+        /// 0-based position among the rules.
+        index: usize,
+        /// The condition as written.
+        condition: String,
+    },
+    /// No conditional rule matched; the `otherwise` rule at `index` applied.
+    Otherwise {
+        /// 0-based position among the rules.
+        index: usize,
+    },
+    /// The routing script decided.
+    Script {
+        /// The script file.
+        origin: String,
+        /// The line of its `return`, when it has a single one.
+        line: Option<usize>,
+        /// The script's own explanation (`reason` in its result), if any.
+        note: Option<String>,
+    },
+}
+
+/// Routing failed: names the rule (and its condition) or the script.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RouteError {
+    /// A rule's condition failed to evaluate.
+    #[error("routing rule {} (`{condition}`) failed: {source}", .index + 1)]
+    Rule {
+        /// 0-based position among the rules.
+        index: usize,
+        /// The condition as written.
+        condition: String,
+        /// What went wrong.
+        source: Box<ScriptError>,
+    },
+    /// The routing script failed.
+    #[error("routing script `{origin}` failed: {source}")]
+    Script {
+        /// The script file.
+        origin: String,
+        /// What went wrong.
+        source: Box<ScriptError>,
+    },
+    /// The router has no `otherwise` rule.
+    #[error("routing rules need an `otherwise` rule")]
+    NoOtherwise,
+}
+
+impl RouteError {
+    /// A stable code: the script error's, or `routing-no-otherwise`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            RouteError::Rule { source, .. } | RouteError::Script { source, .. } => source.code(),
+            RouteError::NoOtherwise => "routing-no-otherwise",
+        }
+    }
+}
+
+impl Router {
+    /// A router; fails unless some rule is `otherwise` (has no condition).
+    pub fn new(rules: Vec<RouteRule>, script: Option<RoutingScript>) -> Result<Router, RouteError> {
+        if !rules.iter().any(|r| r.condition.is_none()) {
+            return Err(RouteError::NoOtherwise);
+        }
+        Ok(Router { rules, script })
+    }
+
+    /// Decides where `case` goes. The case is only read.
+    pub fn route(
+        &self,
+        engine: &ScriptEngine,
+        case: &CaseView,
+        ctx: &EvalContext,
+    ) -> Result<RouteDecision, RouteError> {
+        if let Some(script) = &self.script {
+            let routed = script
+                .route(engine, case, ctx)
+                .map_err(|source| RouteError::Script {
+                    origin: script.origin().to_string(),
+                    source: Box::new(source),
+                })?;
+            if let Some(route) = routed {
+                let reason = RouteReason::Script {
+                    origin: script.origin().to_string(),
+                    line: route.line,
+                    note: route.reason,
+                };
+                let (queue, priority, assignee, tags) =
+                    (route.queue, route.priority, route.assignee, route.tags);
+                return Ok(RouteDecision {
+                    queue,
+                    priority,
+                    assignee,
+                    tags,
+                    reason,
+                });
+            }
+        }
+        self.route_by_rules(engine, case, ctx)
+    }
+
+    fn route_by_rules(
+        &self,
+        engine: &ScriptEngine,
+        case: &CaseView,
+        ctx: &EvalContext,
+    ) -> Result<RouteDecision, RouteError> {
+        // One scope for all rules: each variable is converted once per decision.
+        let mut scope = Scope::new();
+        for (index, rule) in self.rules.iter().enumerate() {
+            let Some(condition) = &rule.condition else {
+                return Ok(rule.decision(RouteReason::Otherwise { index }));
+            };
+            let holds = condition
+                .eval_in(engine, &mut scope, case, ctx)
+                .map_err(|source| RouteError::Rule {
+                    index,
+                    condition: condition.source().to_string(),
+                    source: Box::new(source),
+                })?;
+            if holds {
+                let condition = condition.source().to_string();
+                return Ok(rule.decision(RouteReason::Rule { index, condition }));
+            }
+        }
+        Err(RouteError::NoOtherwise)
+    }
+}
+
+impl RouteRule {
+    fn decision(&self, reason: RouteReason) -> RouteDecision {
+        RouteDecision {
+            queue: self.queue.clone(),
+            priority: self.priority,
+            assignee: self.assignee.clone(),
+            tags: self.tags.clone(),
+            reason,
+        }
+    }
+}
+
+impl RouteDecision {
+    /// Why the complaint went where it went, in one sentence.
+    pub fn explain(&self) -> String {
+        format!("routed to queue `{}` because {}", self.queue, self.reason)
+    }
+}
+
+impl fmt::Display for RouteReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RouteReason::Rule { index, condition } => {
+                write!(f, "routing rule {} matched: `{condition}`", index + 1)
+            }
+            RouteReason::Otherwise { index } => {
+                write!(
+                    f,
+                    "no routing rule matched, so the default (rule {}) applied",
+                    index + 1
+                )
+            }
+            RouteReason::Script { origin, line, note } => {
+                write!(f, "the routing script `{origin}` decided")?;
+                if let Some(line) = line {
+                    write!(f, " at line {line}")?;
+                }
+                if let Some(note) = note {
+                    write!(f, ": {note}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}

@@ -1,0 +1,248 @@
+//! The names a script may use: built-ins, declared fields and `<stage>_at`, and the
+//! table that says where each one's value comes from.
+
+use std::collections::BTreeSet;
+
+use super::Schema;
+
+/// Built-in names a field may not take, followed by Rhai's keywords and reserved words
+/// (a field named `case` or `fn` could never be read by a script). The policy layer
+/// reports a field using one as an error; [`is_valid_name`] checks both rules.
+pub const RESERVED_NAMES: &[&str] = &[
+    // Built-in variables.
+    "stage",
+    "queue",
+    "priority",
+    "received_at",
+    "tags",
+    "reopen_count",
+    "now",
+    // Rhai keywords.
+    "true",
+    "false",
+    "let",
+    "const",
+    "if",
+    "else",
+    "switch",
+    "do",
+    "while",
+    "until",
+    "loop",
+    "for",
+    "in",
+    "continue",
+    "break",
+    "return",
+    "throw",
+    "try",
+    "catch",
+    "fn",
+    "private",
+    "import",
+    "export",
+    "as",
+    "global",
+    "this",
+    "is",
+    "Fn",
+    "call",
+    "curry",
+    "eval",
+    "print",
+    "debug",
+    "type_of",
+    "is_shared",
+    "is_def_var",
+    "is_def_fn",
+    // Rhai reserved words.
+    "use",
+    "case",
+    "async",
+    "await",
+    "public",
+    "protected",
+    "package",
+    "super",
+    "var",
+    "spawn",
+    "shared",
+    "sync",
+    "static",
+    "default",
+    "thread",
+    "yield",
+    "new",
+    "match",
+    "null",
+    "nil",
+    "void",
+    "with",
+    "exit",
+    "module",
+    "go",
+    "goto",
+];
+
+/// The built-in variables every script sees (the first entries of [`RESERVED_NAMES`]).
+const BUILT_INS: &[(&str, Source)] = &[
+    ("stage", Source::Stage),
+    ("queue", Source::Queue),
+    ("priority", Source::Priority),
+    ("received_at", Source::ReceivedAt),
+    ("tags", Source::Tags),
+    ("reopen_count", Source::ReopenCount),
+    ("now", Source::Now),
+];
+
+/// Whether `name` can be a field or stage name a script reads: an ASCII identifier
+/// (`[A-Za-z_][A-Za-z0-9_]*`, not just `_`) that is not in [`RESERVED_NAMES`].
+pub fn is_valid_name(name: &str) -> bool {
+    is_identifier(name) && name != "_" && !RESERVED_NAMES.contains(&name)
+}
+
+fn is_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Where a variable's value comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Source {
+    Field(String),
+    StageEnteredAt(String),
+    Stage,
+    Queue,
+    Priority,
+    ReceivedAt,
+    Tags,
+    ReopenCount,
+    Now,
+}
+
+/// One variable a script may read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Variable {
+    pub(crate) name: String,
+    pub(crate) source: Source,
+}
+
+/// Every variable a schema makes known, in a stable order.
+pub(crate) fn variables(schema: &Schema) -> Vec<Variable> {
+    let built_ins = BUILT_INS.iter().map(|(name, source)| Variable {
+        name: (*name).to_string(),
+        source: source.clone(),
+    });
+    let fields = schema.fields.iter().map(|f| Variable {
+        name: f.clone(),
+        source: Source::Field(f.clone()),
+    });
+    let stages = schema.stages.iter().map(|s| Variable {
+        name: format!("{s}_at"),
+        source: Source::StageEnteredAt(s.clone()),
+    });
+    built_ins.chain(fields).chain(stages).collect()
+}
+
+/// The identifiers that occur in `source`: a superset of the variables it reads (it
+/// also holds function names, property names and words inside strings), which is all
+/// an evaluation needs to decide which variables to supply.
+pub(crate) fn identifiers(source: &str) -> BTreeSet<&str> {
+    let mut found = BTreeSet::new();
+    let mut start = None;
+    for (i, c) in source
+        .char_indices()
+        .chain(std::iter::once((source.len(), ' ')))
+    {
+        let continues = c.is_ascii_alphanumeric() || c == '_';
+        match (start, continues) {
+            (None, true) => start = Some(i),
+            (Some(s), false) => {
+                found.insert(&source[s..i]);
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    found
+}
+
+/// The variables of `known` that `source` may read.
+pub(crate) fn referenced(known: &[Variable], source: &str) -> Vec<Variable> {
+    let words = identifiers(source);
+    known
+        .iter()
+        .filter(|v| words.contains(v.name.as_str()))
+        .cloned()
+        .collect()
+}
+
+/// The known name closest to a misspelt one, if any is close enough to suggest.
+pub(crate) fn suggest<'a>(misspelt: &str, known: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    known
+        .map(|k| (strsim::jaro_winkler(misspelt, k), k))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, k)| k)
+}
+
+impl Schema {
+    /// Problems with this schema's names, one message each: a field or stage that is
+    /// not a valid name, uses a reserved name, or collides with another name (a field
+    /// `decided_at` beside a stage `decided`). Empty when every name is usable.
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        for name in self.fields.iter().chain(&self.stages) {
+            if !is_valid_name(name) {
+                problems.push(format!(
+                    "`{name}` cannot be used in scripts: it is reserved or not an identifier"
+                ));
+            }
+        }
+        let mut seen = BTreeSet::new();
+        for v in variables(self) {
+            if !seen.insert(v.name.clone()) {
+                problems.push(format!("`{}` is defined twice", v.name));
+            }
+        }
+        problems
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifiers_are_found_whole() {
+        let ids = identifiers("amount > 10000 && category == \"fraud\" && decided_at");
+        assert!(ids.contains("amount"));
+        assert!(ids.contains("decided_at"));
+        assert!(!ids.contains("decided"));
+    }
+
+    #[test]
+    fn reserved_and_invalid_names_are_rejected() {
+        for bad in ["case", "stage", "now", "9lives", "", "名字", "_"] {
+            assert!(!is_valid_name(bad), "`{bad}` should be invalid");
+        }
+        assert!(is_valid_name("amount"));
+    }
+
+    #[test]
+    fn schema_reports_collisions() {
+        let schema = Schema {
+            fields: vec!["decided_at".into(), "case".into()],
+            stages: vec!["decided".into()],
+        };
+        assert_eq!(schema.problems().len(), 2, "{:?}", schema.problems());
+    }
+
+    #[test]
+    fn suggestions_pick_the_closest_name() {
+        let known = ["amount", "category", "channel"];
+        assert_eq!(suggest("amuont", known.iter().copied()), Some("amount"));
+        assert_eq!(suggest("zzz", known.iter().copied()), None);
+    }
+}

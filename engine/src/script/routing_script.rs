@@ -1,0 +1,291 @@
+//! [`RoutingScript`]: an integrator's `.rhai` file defining `fn route(c)`.
+//!
+//! # The contract
+//!
+//! The file defines `fn route(c)`. `c` is a map holding the case: every declared
+//! field, the built-ins (`stage`, `queue`, `priority`, `received_at`, `tags`,
+//! `reopen_count`, `now`) and `<stage>_at` for every stage, each `()` when the case has
+//! no value. It is a copy: changing it changes nothing. `route` returns either `()`,
+//! to let the policy's routing rules decide, or a map:
+//!
+//! ```rhai
+//! fn route(c) {
+//!     if c.amount > 50000 && c.vulnerable {
+//!         return #{ queue: "senior-care", priority: 1, assignee: "li.wei",
+//!                   tags: ["vulnerable", "high-value"], reason: "vulnerable, high value" };
+//!     }
+//!     ()
+//! }
+//! ```
+//!
+//! `queue` (text) is required; `priority` (integer), `assignee` (text), `tags` (array of
+//! text) and `reason` (text, recorded in the routing explanation) are optional; any
+//! other key is an error, so a misspelt `prority` does not pass silently. Top-level
+//! statements outside functions are never run. `c.<name>` with a name the policy does
+//! not declare is rejected when the script compiles (a lexical check: write
+//! `c["name"]` to bypass it; reading a missing key then fails at run time).
+
+use std::fmt;
+use std::sync::Arc;
+
+use regex::Regex;
+use rhai::{AST, CallFnOptions, Dynamic, Map, Scope};
+
+use super::condition::with_suggestion;
+use super::convert::{case_map, mismatch, text, texts};
+use super::names::{Variable, suggest, variables};
+use super::{CaseView, EvalContext, Schema, ScriptEngine, ScriptError, ScriptErrorKind, run_state};
+
+/// The keys a route result may have.
+const ROUTE_KEYS: &[&str] = &["queue", "priority", "assignee", "tags", "reason"];
+
+/// A compiled routing script. Cheap to clone; `Send + Sync`.
+#[derive(Clone)]
+pub struct RoutingScript {
+    inner: Arc<Compiled>,
+}
+
+struct Compiled {
+    origin: String,
+    ast: AST,
+    known: Vec<Variable>,
+    /// The line of the only `return` in the file, if there is exactly one.
+    return_line: Option<usize>,
+}
+
+/// What a routing script decided.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ScriptRoute {
+    /// The queue to route to.
+    pub queue: String,
+    /// The priority, if the script set one.
+    pub priority: Option<i64>,
+    /// The assignee, if the script named one.
+    pub assignee: Option<String>,
+    /// Tags to add.
+    pub tags: Vec<String>,
+    /// The script's own explanation, if it gave one.
+    pub reason: Option<String>,
+    /// The line of the `return` that decided, when the script has a single `return`.
+    pub line: Option<usize>,
+}
+
+impl RoutingScript {
+    /// Compiles a routing script; `origin` (its file path) names it in every error.
+    pub fn compile(
+        engine: &ScriptEngine,
+        source: &str,
+        origin: &str,
+        schema: &Schema,
+    ) -> Result<RoutingScript, ScriptError> {
+        let known = variables(schema);
+        let ast = engine
+            .rhai()
+            .compile_with_scope(&Scope::new(), source)
+            .map_err(|e| ScriptError::from_parse(&e).with_origin(origin))?;
+        let param = route_param(&ast).ok_or_else(|| {
+            ScriptError::new(
+                ScriptErrorKind::NoRoute,
+                "the script does not define `fn route(c)`",
+            )
+            .with_help("define `fn route(c) { ... }` returning a route map or `()`")
+            .with_origin(origin)
+        })?;
+        check_properties(source, &param, &known).map_err(|e| e.with_origin(origin))?;
+        let return_line = single_return_line(source);
+        let inner = Compiled {
+            origin: origin.to_string(),
+            ast,
+            known,
+            return_line,
+        };
+        Ok(RoutingScript {
+            inner: Arc::new(inner),
+        })
+    }
+
+    /// Runs `route(c)` on `case`: `None` when it returns `()`.
+    pub fn route(
+        &self,
+        engine: &ScriptEngine,
+        case: &CaseView,
+        ctx: &EvalContext,
+    ) -> Result<Option<ScriptRoute>, ScriptError> {
+        let map = case_map(&self.inner.known, case, ctx);
+        let result = run_state::run(ctx, engine.limits().timeout, || {
+            let options = CallFnOptions::new().eval_ast(false).rewind_scope(true);
+            engine
+                .rhai()
+                .call_fn_with_options::<Dynamic>(
+                    options,
+                    &mut Scope::new(),
+                    &self.inner.ast,
+                    "route",
+                    (map,),
+                )
+                .map_err(|e| ScriptError::from_eval(&e))
+        });
+        result
+            .and_then(|value| self.to_route(value))
+            .map_err(|e| e.with_origin(&self.inner.origin))
+    }
+
+    /// The file the script came from.
+    pub fn origin(&self) -> &str {
+        &self.inner.origin
+    }
+
+    fn to_route(&self, value: Dynamic) -> Result<Option<ScriptRoute>, ScriptError> {
+        if value.is_unit() {
+            return Ok(None);
+        }
+        let type_name = value.type_name();
+        let map = value
+            .try_cast::<Map>()
+            .ok_or_else(|| mismatch("route(c)'s result", "a map or `()`", type_name))?;
+        route_from_map(&map, self.inner.return_line).map(Some)
+    }
+}
+
+/// The parameter name of `fn route(c)`, if the script defines it with one parameter.
+fn route_param(ast: &AST) -> Option<String> {
+    ast.iter_functions()
+        .find(|f| f.name == "route" && f.params.len() == 1)
+        .and_then(|f| f.params.first().map(|p| p.to_string()))
+}
+
+fn route_from_map(map: &Map, line: Option<usize>) -> Result<ScriptRoute, ScriptError> {
+    if let Some(key) = map.keys().find(|k| !ROUTE_KEYS.contains(&k.as_str())) {
+        let err = mismatch(
+            "route(c)'s result",
+            "a map of queue, priority, assignee, tags, reason",
+            key,
+        );
+        let err = ScriptError {
+            message: format!("unknown key `{key}` in the route"),
+            ..err
+        };
+        return Err(match suggest(key, ROUTE_KEYS.iter().copied()) {
+            Some(close) => err.with_help(format!("did you mean `{close}`?")),
+            None => err,
+        });
+    }
+    let queue = match map.get("queue") {
+        Some(q) => text(q, "queue")?,
+        None => return Err(mismatch("queue", "text", "()")),
+    };
+    if queue.is_empty() {
+        return Err(mismatch("queue", "a non-empty text", "\"\""));
+    }
+    let priority = optional(map, "priority", |v| {
+        v.as_int()
+            .map_err(|t| mismatch("priority", "an integer", t))
+    })?;
+    let assignee = optional(map, "assignee", |v| text(v, "assignee"))?;
+    let tags = optional(map, "tags", |v| texts(v, "tags"))?.unwrap_or_default();
+    let reason = optional(map, "reason", |v| text(v, "reason"))?;
+    Ok(ScriptRoute {
+        queue,
+        priority,
+        assignee,
+        tags,
+        reason,
+        line,
+    })
+}
+
+fn optional<T>(
+    map: &Map,
+    key: &str,
+    convert: impl Fn(&Dynamic) -> Result<T, ScriptError>,
+) -> Result<Option<T>, ScriptError> {
+    match map.get(key) {
+        None => Ok(None),
+        Some(v) if v.is_unit() => Ok(None),
+        Some(v) => convert(v).map(Some),
+    }
+}
+
+/// Rejects `c.<name>` where `<name>` is not a known variable (method calls such as
+/// `c.keys()` pass). Lexical: skips line comments, not strings.
+fn check_properties(source: &str, param: &str, known: &[Variable]) -> Result<(), ScriptError> {
+    let pattern = format!(
+        r"\b{}\s*\.\s*([A-Za-z_][A-Za-z0-9_]*)(\s*\()?",
+        regex::escape(param)
+    );
+    let Ok(access) = Regex::new(&pattern) else {
+        return Ok(());
+    };
+    for (index, line) in source.lines().enumerate() {
+        let code = line.split("//").next().unwrap_or_default();
+        for found in access.captures_iter(code) {
+            let (Some(name), None) = (found.get(1), found.get(2)) else {
+                continue;
+            };
+            if !known.iter().any(|v| v.name == name.as_str()) {
+                let mut err = ScriptError::new(
+                    ScriptErrorKind::UnknownVariable,
+                    format!("unknown variable `{}`", name.as_str()),
+                );
+                err.line = Some(index + 1);
+                err.column = Some(code[..name.start()].chars().count() + 1);
+                return Err(with_suggestion(err, known));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The line of the `return` keyword, when the source has exactly one.
+fn single_return_line(source: &str) -> Option<usize> {
+    let mut lines = source.lines().enumerate().filter_map(|(index, line)| {
+        let code = line.split("//").next().unwrap_or_default();
+        super::names::identifiers(code)
+            .contains("return")
+            .then_some(index + 1)
+    });
+    let first = lines.next();
+    match (first, lines.next()) {
+        (Some(line), None) if source.matches("return").count() == 1 => Some(line),
+        _ => None,
+    }
+}
+
+impl fmt::Debug for RoutingScript {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RoutingScript")
+            .field("origin", &self.inner.origin)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_single_return_gives_its_line() {
+        assert_eq!(
+            single_return_line("fn route(c) {\n  return ();\n}"),
+            Some(2)
+        );
+        assert_eq!(
+            single_return_line("fn route(c) {\n  return 1;\n  return 2;\n}"),
+            None
+        );
+        assert_eq!(single_return_line("fn route(c) { () }"), None);
+    }
+
+    #[test]
+    fn unknown_route_keys_are_errors_with_a_suggestion() {
+        let mut map = Map::new();
+        map.insert("queue".into(), Dynamic::from("fraud"));
+        map.insert("prority".into(), Dynamic::from_int(1));
+        let err = route_from_map(&map, None).err();
+        assert_eq!(err.as_ref().map(|e| e.code()), Some("script-type-mismatch"));
+        assert_eq!(
+            err.and_then(|e| e.help),
+            Some("did you mean `priority`?".to_string())
+        );
+    }
+}
