@@ -21,7 +21,10 @@ use chrono_tz::Tz;
 use indexmap::IndexMap;
 
 pub use field::{FieldDef, FieldError, FieldType, Input};
-pub use load::{LoadError, Report, TestFile, check_policy, check_policy_str, load_policy, load_policy_str, load_test_file};
+pub use load::{
+    LoadError, Report, TestFile, check_calendar_file, check_policy, check_policy_str, load_policy,
+    load_policy_str, load_test_file,
+};
 pub use stage_graph::StageGraph;
 
 use crate::calendar::{Calendar, SlaDuration};
@@ -122,7 +125,10 @@ impl Policy {
     /// The start stage.
     pub fn start_stage(&self) -> &Stage {
         // INVARIANT: validation refuses a policy without exactly one start stage.
-        self.stages.values().find(|s| s.start).unwrap_or_else(|| &self.stages[0])
+        self.stages
+            .values()
+            .find(|s| s.start)
+            .unwrap_or_else(|| &self.stages[0])
     }
     /// Transitions, in file order.
     pub fn transitions(&self) -> &[Transition] {

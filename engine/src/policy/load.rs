@@ -55,7 +55,10 @@ pub fn load_policy_str(name: &str, text: &str, dir: &Path) -> Result<Policy, Loa
 fn into_result(report: Report) -> Result<Policy, LoadError> {
     match report.policy {
         Some(policy) => Ok(policy),
-        None => Err(LoadError { diagnostics: report.diagnostics, sources: report.sources }),
+        None => Err(LoadError {
+            diagnostics: report.diagnostics,
+            sources: report.sources,
+        }),
     }
 }
 
@@ -71,8 +74,15 @@ pub fn check_policy(path: &Path) -> Report {
 }
 
 fn unreadable(path: &Path, e: &std::io::Error) -> Report {
-    let d = Diagnostic::error("missing-include", format!("cannot read `{}`: {e}", path.display()));
-    Report { policy: None, diagnostics: vec![d], sources: Sources::new() }
+    let d = Diagnostic::error(
+        "missing-include",
+        format!("cannot read `{}`: {e}", path.display()),
+    );
+    Report {
+        policy: None,
+        diagnostics: vec![d],
+        sources: Sources::new(),
+    }
 }
 
 /// Checks a policy given as text.
@@ -85,10 +95,16 @@ pub fn check_policy_str(name: &str, text: &str, dir: &Path) -> Report {
     let policy = validate::validate(&doc, &locator, source, &mut sources, &mut diagnostics, dir);
     let policy = policy.map(|mut p| {
         p.hash = content_hash(&sources);
-        p.files = (0..sources.len()).map(|i| PathBuf::from(sources.name(crate::diagnostic::SourceId(i)))).collect();
+        p.files = (0..sources.len())
+            .map(|i| PathBuf::from(sources.name(crate::diagnostic::SourceId(i))))
+            .collect();
         p
     });
-    Report { policy, diagnostics, sources }
+    Report {
+        policy,
+        diagnostics,
+        sources,
+    }
 }
 
 /// SHA-256 over every file read, in the order read, each prefixed by its length so
@@ -100,7 +116,11 @@ fn content_hash(sources: &Sources) -> String {
         hasher.update((text.len() as u64).to_le_bytes());
         hasher.update(text.as_bytes());
     }
-    hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// A test file kept beside a policy: the policy it tests, loaded, and its checked
@@ -118,7 +138,10 @@ pub struct TestFile {
 pub fn load_test_file(path: &Path) -> Result<TestFile, LoadError> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         let report = unreadable(path, &e);
-        LoadError { diagnostics: report.diagnostics, sources: report.sources }
+        LoadError {
+            diagnostics: report.diagnostics,
+            sources: report.sources,
+        }
     })?;
     let mut sources = Sources::new();
     let source = sources.add(path.display().to_string(), text.clone());
@@ -131,29 +154,76 @@ pub fn load_test_file(path: &Path) -> Result<TestFile, LoadError> {
         match load_policy(&full) {
             Ok(policy) => Some(policy),
             Err(e) => {
-                let d = Diagnostic::error("unknown-policy", format!("the policy `{p}` under test does not load ({} problems)", e.diagnostics.len()))
-                    .at(sources.locate(source, span.clone()))
-                    .with_help(format!("run `redress validate {}`", full.display()));
+                let d = Diagnostic::error(
+                    "unknown-policy",
+                    format!(
+                        "the policy `{p}` under test does not load ({} problems)",
+                        e.diagnostics.len()
+                    ),
+                )
+                .at(sources.locate(source, span.clone()))
+                .with_help(format!("run `redress validate {}`", full.display()));
                 diagnostics.push(d);
                 None
             }
         }
     });
     let Some(policy) = policy else {
-        return Err(LoadError { diagnostics, sources });
+        return Err(LoadError {
+            diagnostics,
+            sources,
+        });
     };
     let doc = Document {
-        stages: policy.stages.keys().map(|s| (s.clone(), RawStage::default())).collect(),
+        stages: policy
+            .stages
+            .keys()
+            .map(|s| (s.clone(), RawStage::default()))
+            .collect(),
         roles: policy.roles.clone(),
         ..Document::default()
     };
     let scenarios = {
-        let mut v = Validator::for_tests(&doc, &locator, source, &mut sources, &mut diagnostics, dir, &policy);
+        let mut v = Validator::for_tests(
+            &doc,
+            &locator,
+            source,
+            &mut sources,
+            &mut diagnostics,
+            dir,
+            &policy,
+        );
         let tests: Vec<_> = read.tests.iter().map(|(i, t)| (*i, t)).collect();
         v.scenarios_in(&tests, &policy.fields, &policy.slas, &policy.transitions)
     };
     if diagnostics.iter().any(Diagnostic::is_error) {
-        return Err(LoadError { diagnostics, sources });
+        return Err(LoadError {
+            diagnostics,
+            sources,
+        });
     }
     Ok(TestFile { policy, scenarios })
+}
+
+/// Checks a calendar data file on its own (as `redress validate` does for
+/// `policies/calendars/*.toml`).
+pub fn check_calendar_file(path: &Path) -> (Vec<Diagnostic>, Sources) {
+    let mut sources = Sources::new();
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) => return (unreadable(path, &e).diagnostics, sources),
+    };
+    let id = sources.add(path.display().to_string(), text.clone());
+    let diagnostics = match crate::calendar::data::parse_calendar_file(&text) {
+        Ok(_) => Vec::new(),
+        Err(errors) => errors
+            .into_iter()
+            .map(|e| {
+                validate::data_diagnostic(e, sources.locate(id, 0..0), |span| {
+                    sources.locate(id, span)
+                })
+            })
+            .collect(),
+    };
+    (diagnostics, sources)
 }

@@ -127,8 +127,15 @@ pub(crate) fn read_test_document(
     sources: &Sources,
     diags: &mut Vec<Diagnostic>,
 ) -> TestDocument {
-    let mut reader = Reader { source, sources, diags };
-    let mut out = TestDocument { policy: None, tests: Vec::new() };
+    let mut reader = Reader {
+        source,
+        sources,
+        diags,
+    };
+    let mut out = TestDocument {
+        policy: None,
+        tests: Vec::new(),
+    };
     let Some(top) = locator.root().get_ref().as_table() else {
         return out;
     };
@@ -137,20 +144,30 @@ pub(crate) fn read_test_document(
         match key.get_ref().as_ref() {
             "policy" => match value.get_ref().as_str() {
                 Some(p) => out.policy = Some((p.to_string(), value.span())),
-                None => reader.wrong_shape(value.span(), "`policy`", "the path of the policy under test"),
+                None => reader.wrong_shape(
+                    value.span(),
+                    "`policy`",
+                    "the path of the policy under test",
+                ),
             },
             "tests" => out.tests = reader.list(value, "test", &mut damaged),
             other => {
-                let d = Diagnostic::error("unknown-key", format!("unknown key `{other}` in a test file"))
-                    .at(sources.locate(source, key.span()))
-                    .with_help_opt(did_you_mean(other, ["policy", "tests"]));
+                let d = Diagnostic::error(
+                    "unknown-key",
+                    format!("unknown key `{other}` in a test file"),
+                )
+                .at(sources.locate(source, key.span()))
+                .with_help_opt(did_you_mean(other, ["policy", "tests"]));
                 reader.diags.push(d);
             }
         }
     }
     if out.policy.is_none() {
-        let d = Diagnostic::error("missing-key", "a test file needs `policy = \"path/to/policy.toml\"`")
-            .at(sources.locate(source, 0..0));
+        let d = Diagnostic::error(
+            "missing-key",
+            "a test file needs `policy = \"path/to/policy.toml\"`",
+        )
+        .at(sources.locate(source, 0..0));
         reader.diags.push(d);
     }
     out

@@ -98,4 +98,11 @@ pub struct Expect {
 }
 
 /// The clock states a scenario may expect.
-pub const CLOCK_STATES: &[&str] = &["not-started", "running", "paused", "met", "missed", "breached"];
+pub const CLOCK_STATES: &[&str] = &[
+    "not-started",
+    "running",
+    "paused",
+    "met",
+    "missed",
+    "breached",
+];

@@ -67,7 +67,8 @@ impl StageGraph {
 
     /// Adds a transition between two stages (numbers from [`Self::add_stage`]).
     pub fn add_transition(&mut self, from: usize, to: usize, edge: Edge) {
-        self.graph.add_edge(NodeIndex::new(from), NodeIndex::new(to), edge);
+        self.graph
+            .add_edge(NodeIndex::new(from), NodeIndex::new(to), edge);
     }
 
     /// Adds an SLA span, drawn by the renderers.
@@ -85,7 +86,9 @@ impl StageGraph {
     }
 
     fn index_of(&self, name: &str) -> Option<NodeIndex> {
-        self.graph.node_indices().find(|&i| self.graph[i].name == name)
+        self.graph
+            .node_indices()
+            .find(|&i| self.graph[i].name == name)
     }
 
     /// Stages no sequence of transitions reaches from the start stage.
@@ -106,7 +109,11 @@ impl StageGraph {
     pub fn no_way_to_finish(&self) -> Vec<&str> {
         let reversed = Reversed(&self.graph);
         let mut can_finish = BTreeSet::new();
-        for t in self.graph.node_indices().filter(|&i| self.graph[i].terminal) {
+        for t in self
+            .graph
+            .node_indices()
+            .filter(|&i| self.graph[i].terminal)
+        {
             can_finish.extend(Bfs::new(reversed, t).iter(reversed));
         }
         self.names_where(|i| !can_finish.contains(&i) && self.exits(i) > 0)
@@ -123,7 +130,10 @@ impl StageGraph {
     }
 
     fn exits(&self, i: NodeIndex) -> usize {
-        self.graph.neighbors_directed(i, Direction::Outgoing).filter(|&n| n != i).count()
+        self.graph
+            .neighbors_directed(i, Direction::Outgoing)
+            .filter(|&n| n != i)
+            .count()
     }
 
     fn names_where(&self, keep: impl Fn(NodeIndex) -> bool) -> Vec<&str> {
@@ -146,11 +156,23 @@ impl StageGraph {
             }
         }
         for e in self.graph.edge_indices() {
-            let Some((a, b)) = self.graph.edge_endpoints(e) else { continue };
+            let Some((a, b)) = self.graph.edge_endpoints(e) else {
+                continue;
+            };
             let label = edge_label(&self.graph[e]);
-            let _ = writeln!(out, "    {} --> {} : {}", node_id(a), node_id(b), escape(&label).replace(':', "#58;"));
+            let _ = writeln!(
+                out,
+                "    {} --> {} : {}",
+                node_id(a),
+                node_id(b),
+                escape(&label).replace(':', "#58;")
+            );
         }
-        for i in self.graph.node_indices().filter(|&i| self.graph[i].terminal) {
+        for i in self
+            .graph
+            .node_indices()
+            .filter(|&i| self.graph[i].terminal)
+        {
             let _ = writeln!(out, "    {} --> [*]", node_id(i));
         }
         self.mermaid_notes(&mut out);
@@ -161,7 +183,9 @@ impl StageGraph {
         for span in &self.spans {
             for (stages, verb) in [(&span.starts, "starts"), (&span.stops, "stops")] {
                 for stage in stages {
-                    let Some(i) = self.index_of(stage) else { continue };
+                    let Some(i) = self.index_of(stage) else {
+                        continue;
+                    };
                     let side = if verb == "starts" { "right" } else { "left" };
                     let _ = writeln!(
                         out,
@@ -178,21 +202,45 @@ impl StageGraph {
     /// The graph in Graphviz DOT: terminal stages drawn as double circles, the start
     /// stage bold, SLA spans as dashed blue edges.
     pub fn to_dot(&self) -> String {
-        let mut out = String::from("digraph policy {\n    rankdir=LR;\n    node [shape=box, style=rounded];\n");
+        let mut out = String::from(
+            "digraph policy {\n    rankdir=LR;\n    node [shape=box, style=rounded];\n",
+        );
         for i in self.graph.node_indices() {
             let node = &self.graph[i];
-            let shape = if node.terminal { ", shape=doublecircle" } else { "" };
+            let shape = if node.terminal {
+                ", shape=doublecircle"
+            } else {
+                ""
+            };
             let bold = if node.start { ", penwidth=2" } else { "" };
-            let _ = writeln!(out, "    {} [label=\"{}\"{shape}{bold}];", node_id(i), escape(display_name(node)));
+            let _ = writeln!(
+                out,
+                "    {} [label=\"{}\"{shape}{bold}];",
+                node_id(i),
+                escape(display_name(node))
+            );
         }
         for e in self.graph.edge_indices() {
-            let Some((a, b)) = self.graph.edge_endpoints(e) else { continue };
+            let Some((a, b)) = self.graph.edge_endpoints(e) else {
+                continue;
+            };
             let label = escape(&edge_label(&self.graph[e]));
-            let _ = writeln!(out, "    {} -> {} [label=\"{label}\"];", node_id(a), node_id(b));
+            let _ = writeln!(
+                out,
+                "    {} -> {} [label=\"{label}\"];",
+                node_id(a),
+                node_id(b)
+            );
         }
         for span in &self.spans {
-            for (a, b) in span.starts.iter().flat_map(|a| span.stops.iter().map(move |b| (a, b))) {
-                let (Some(a), Some(b)) = (self.index_of(a), self.index_of(b)) else { continue };
+            for (a, b) in span
+                .starts
+                .iter()
+                .flat_map(|a| span.stops.iter().map(move |b| (a, b)))
+            {
+                let (Some(a), Some(b)) = (self.index_of(a), self.index_of(b)) else {
+                    continue;
+                };
                 let label = escape(&format!("SLA {}: {}", span.name, span.target));
                 let _ = writeln!(
                     out,
@@ -230,7 +278,9 @@ fn edge_label(edge: &Edge) -> String {
 }
 
 fn escape(text: &str) -> String {
-    text.replace('\\', "\\\\").replace('"', "'").replace('\n', " ")
+    text.replace('\\', "\\\\")
+        .replace('"', "'")
+        .replace('\n', " ")
 }
 
 #[cfg(test)]
@@ -240,10 +290,20 @@ mod tests {
     fn graph(stages: &[(&str, bool, bool)], edges: &[(usize, usize, &str)]) -> StageGraph {
         let mut g = StageGraph::new();
         for (name, start, terminal) in stages {
-            g.add_stage(Node { name: name.to_string(), label: None, start: *start, terminal: *terminal });
+            g.add_stage(Node {
+                name: name.to_string(),
+                label: None,
+                start: *start,
+                terminal: *terminal,
+            });
         }
         for (a, b, event) in edges {
-            let edge = Edge { event: event.to_string(), guard: None, after: None, automatic: false };
+            let edge = Edge {
+                event: event.to_string(),
+                guard: None,
+                after: None,
+                automatic: false,
+            };
             g.add_transition(*a, *b, edge);
         }
         g
@@ -252,8 +312,22 @@ mod tests {
     #[test]
     fn finds_unreachable_dead_end_and_trapped_stages() {
         let g = graph(
-            &[("received", true, false), ("loop_a", false, false), ("loop_b", false, false), ("stuck", false, false), ("orphan", false, false), ("closed", false, true)],
-            &[(0, 1, "a"), (1, 2, "b"), (2, 1, "c"), (0, 3, "d"), (0, 5, "close"), (4, 5, "close")],
+            &[
+                ("received", true, false),
+                ("loop_a", false, false),
+                ("loop_b", false, false),
+                ("stuck", false, false),
+                ("orphan", false, false),
+                ("closed", false, true),
+            ],
+            &[
+                (0, 1, "a"),
+                (1, 2, "b"),
+                (2, 1, "c"),
+                (0, 3, "d"),
+                (0, 5, "close"),
+                (4, 5, "close"),
+            ],
         );
         assert_eq!(g.unreachable(), ["orphan"]);
         assert_eq!(g.dead_ends(), ["stuck"]);

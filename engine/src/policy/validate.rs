@@ -5,6 +5,7 @@
 //! [`Validator`], which knows how to point a diagnostic at the right line.
 
 mod calendars;
+pub(crate) use calendars::data_diagnostic;
 mod scenarios;
 mod slas;
 mod stages;
@@ -25,7 +26,9 @@ use super::raw::{RawField, RawFieldType, RawRouting};
 use super::{Policy, Routing};
 use crate::diagnostic::{Diagnostic, Location, SourceId, Sources, did_you_mean};
 use crate::routing::{RouteRule, Router};
-use crate::script::{Condition, RESERVED_NAMES, RoutingScript, Schema, ScriptEngine, ScriptError};
+use crate::script::{
+    Condition, RESERVED_NAMES, RoutingScript, Schema, ScriptEngine, ScriptError, ScriptErrorKind,
+};
 
 /// Everything validation needs to point at the right place.
 pub(crate) struct Validator<'a, 'i> {
@@ -38,17 +41,22 @@ pub(crate) struct Validator<'a, 'i> {
     pub dir: &'a Path,
     pub engine: Arc<ScriptEngine>,
     pub schema: Schema,
+    /// Some stage or transition could not be read or resolved: checks over the whole
+    /// graph would report the consequences of that one problem, so they are skipped.
+    pub graph_incomplete: bool,
 }
 
 impl Validator<'_, '_> {
     /// The location of the value at a path in the policy file.
     pub fn at(&self, path: &[Seg<'_>]) -> Location {
-        self.sources.locate(self.source, self.locator.value_span(path))
+        self.sources
+            .locate(self.source, self.locator.value_span(path))
     }
 
     /// The location of the last key of a path.
     pub fn key_at(&self, path: &[Seg<'_>]) -> Location {
-        self.sources.locate(self.source, self.locator.key_span(path))
+        self.sources
+            .locate(self.source, self.locator.key_span(path))
     }
 
     /// Records a problem.
@@ -90,14 +98,22 @@ impl Validator<'_, '_> {
 
     /// A diagnostic for a script error inside a TOML string, pointing at the line and
     /// column inside the string where the script failed.
-    fn script_diagnostic(&self, e: &ScriptError, path: &[Seg<'_>], syntax_code: &'static str) -> Diagnostic {
+    fn script_diagnostic(
+        &self,
+        e: &ScriptError,
+        path: &[Seg<'_>],
+        syntax_code: &'static str,
+    ) -> Diagnostic {
         let value = self.at(path);
         let location = match (e.line, e.column) {
             (Some(line), Some(column)) => {
                 let quote = self.quote_width(&value);
                 let first_col = if line == 1 { value.column + quote } else { 1 };
-                let line = value.line + line - 1 + usize::from(quote == 3 && self.starts_with_newline(&value));
-                let offset = self.sources.offset_of(self.source, line, first_col + column - 1);
+                let line = value.line + line - 1
+                    + usize::from(quote == 3 && self.starts_with_newline(&value));
+                let offset = self
+                    .sources
+                    .offset_of(self.source, line, first_col + column - 1);
                 self.sources.locate(self.source, offset..offset + 1)
             }
             _ => value,
@@ -110,24 +126,33 @@ impl Validator<'_, '_> {
     fn quote_width(&self, value: &Location) -> usize {
         let text = self.sources.text(self.source);
         let rest = text.get(value.span.start..).unwrap_or("");
-        if rest.starts_with("'''") || rest.starts_with("\"\"\"") { 3 } else { 1 }
+        if rest.starts_with("'''") || rest.starts_with("\"\"\"") {
+            3
+        } else {
+            1
+        }
     }
 
     fn starts_with_newline(&self, value: &Location) -> bool {
         let text = self.sources.text(self.source);
-        text.get(value.span.start + 3..).is_some_and(|r| r.starts_with('\n') || r.starts_with("\r\n"))
+        text.get(value.span.start + 3..)
+            .is_some_and(|r| r.starts_with('\n') || r.starts_with("\r\n"))
     }
 
     fn script_help(&self, e: &ScriptError) -> Option<String> {
-        let name = e.unknown_variable()?;
-        let known: Vec<String> = self.schema.known_names();
-        did_you_mean(name, known.iter().map(String::as_str))
-            .or_else(|| Some(format!("conditions can use the fields declared under `[fields]` and {}", builtins_text())))
+        e.help.clone().or_else(|| {
+            (e.kind == ScriptErrorKind::UnknownVariable)
+                .then(|| format!("conditions can use the fields declared under `[fields]`, `<stage>_at` for each stage, and {}", builtins_text()))
+        })
     }
 }
 
 fn builtins_text() -> String {
-    RESERVED_NAMES.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+    RESERVED_NAMES
+        .iter()
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn script_code(e: &ScriptError, syntax_code: &'static str) -> &'static str {
@@ -153,7 +178,17 @@ impl<'a, 'i> Validator<'a, 'i> {
             fields: policy.fields.keys().cloned().collect(),
             stages: policy.stages.keys().cloned().collect(),
         };
-        Validator { doc, locator, source, sources, diags, dir, engine: policy.scripts.clone(), schema }
+        Validator {
+            doc,
+            locator,
+            source,
+            sources,
+            diags,
+            dir,
+            engine: policy.scripts.clone(),
+            schema,
+            graph_incomplete: false,
+        }
     }
 }
 
@@ -173,9 +208,20 @@ pub(crate) fn validate(
     };
     let engine = Arc::new(ScriptEngine::new(Default::default()));
     let errors_before = diags.iter().filter(|d| d.is_error()).count();
-    let mut v = Validator { doc, locator, source, sources, diags, dir, engine, schema };
+    let mut v = Validator {
+        doc,
+        locator,
+        source,
+        sources,
+        diags,
+        dir,
+        engine,
+        schema,
+        graph_incomplete: doc.damaged.graph,
+    };
     let header = doc.header.as_ref();
-    let timezone = header.and_then(|h| v.timezone(&h.timezone, &super::locate::at_path!["policy", "timezone"]));
+    let timezone = header
+        .and_then(|h| v.timezone(&h.timezone, &super::locate::at_path!["policy", "timezone"]));
     let fields = v.fields();
     let stages = v.stages();
     let transitions = v.transitions(&fields);
@@ -194,7 +240,11 @@ pub(crate) fn validate(
         id: header.id.clone(),
         name: header.name.clone(),
         version: header.version.clone(),
-        regulation: header.regulation.as_ref().map(|r| r.as_slice().to_vec()).unwrap_or_default(),
+        regulation: header
+            .regulation
+            .as_ref()
+            .map(|r| r.as_slice().to_vec())
+            .unwrap_or_default(),
         description: header.description.clone(),
         timezone: timezone?,
         hash: String::new(),
@@ -221,10 +271,13 @@ impl Validator<'_, '_> {
             Ok(tz) => Some(tz),
             Err(_) => {
                 let names = chrono_tz::TZ_VARIANTS.iter().map(|t| t.name());
-                let d = Diagnostic::error("unknown-timezone", format!("unknown time zone `{name}`"))
-                    .at(self.at(path))
-                    .with_help_opt(did_you_mean(name, names))
-                    .with_help_opt(Some("use an IANA name such as `Asia/Shanghai` or `Europe/London`".into()));
+                let d =
+                    Diagnostic::error("unknown-timezone", format!("unknown time zone `{name}`"))
+                        .at(self.at(path))
+                        .with_help_opt(did_you_mean(name, names))
+                        .with_help_opt(Some(
+                            "use an IANA name such as `Asia/Shanghai` or `Europe/London`".into(),
+                        ));
                 self.report(d);
                 None
             }
@@ -243,10 +296,18 @@ impl Validator<'_, '_> {
 
     fn field(&mut self, name: &str, raw: &RawField) -> Option<FieldDef> {
         let path = ["fields", name].map(Seg::Key);
-        if RESERVED_NAMES.contains(&name) || self.doc.stages.keys().any(|s| format!("{s}_at") == name) {
-            let d = Diagnostic::error("reserved-field-name", format!("`{name}` is a built-in name and cannot be a field"))
-                .at(self.key_at(&path))
-                .with_help(format!("rename the field; conditions already use {}", builtins_text()));
+        if RESERVED_NAMES.contains(&name)
+            || self.doc.stages.keys().any(|s| format!("{s}_at") == name)
+        {
+            let d = Diagnostic::error(
+                "reserved-field-name",
+                format!("`{name}` is a built-in name and cannot be a field"),
+            )
+            .at(self.key_at(&path))
+            .with_help(format!(
+                "rename the field; conditions already use {}",
+                builtins_text()
+            ));
             self.report(d);
         }
         let mut def = FieldDef {
@@ -273,7 +334,9 @@ impl Validator<'_, '_> {
     fn check_enum_values(&mut self, def: &FieldDef, raw: &RawField, path: &[Seg<'_>]) {
         let problem = match (def.kind, &raw.values) {
             (FieldType::Enum, None) => Some("an `enum` field needs `values`"),
-            (FieldType::Enum, Some(v)) if v.is_empty() => Some("an `enum` field needs at least one value"),
+            (FieldType::Enum, Some(v)) if v.is_empty() => {
+                Some("an `enum` field needs at least one value")
+            }
             (FieldType::Enum, Some(_)) | (_, None) => None,
             (_, Some(_)) => Some("only `enum` fields have `values`"),
         };
@@ -285,13 +348,19 @@ impl Validator<'_, '_> {
         for (i, value) in def.values.iter().enumerate() {
             if !seen.insert(value) {
                 let p = [path[0], path[1], Seg::Key("values"), Seg::Index(i)];
-                let d = Diagnostic::error("duplicate-name", format!("`{value}` is listed twice")).at(self.at(&p));
+                let d = Diagnostic::error("duplicate-name", format!("`{value}` is listed twice"))
+                    .at(self.at(&p));
                 self.report(d);
             }
         }
     }
 
-    fn bound(&mut self, def: &FieldDef, raw: Option<&toml::Value>, path: &[Seg<'_>]) -> Option<crate::value::Value> {
+    fn bound(
+        &mut self,
+        def: &FieldDef,
+        raw: Option<&toml::Value>,
+        path: &[Seg<'_>],
+    ) -> Option<crate::value::Value> {
         let raw = raw?;
         match def.read_bound(Input::Toml(raw)) {
             Ok(v) => Some(v),
@@ -304,7 +373,12 @@ impl Validator<'_, '_> {
     }
 
     /// Reads a value for a field, reporting why it does not fit.
-    pub fn field_value(&mut self, def: &FieldDef, raw: &toml::Value, path: &[Seg<'_>]) -> Option<crate::value::Value> {
+    pub fn field_value(
+        &mut self,
+        def: &FieldDef,
+        raw: &toml::Value,
+        path: &[Seg<'_>],
+    ) -> Option<crate::value::Value> {
         match def.read(Input::Toml(raw)) {
             Ok(v) => Some(v),
             Err(e) => {
@@ -317,20 +391,44 @@ impl Validator<'_, '_> {
 
     fn routing(&mut self, fields: &IndexMap<String, FieldDef>) -> Option<Routing> {
         let Some(raw) = &self.doc.routing else {
-            let d = Diagnostic::error("no-default-route", "the policy has no `[routing]`: a complaint could go nowhere")
-                .at(self.at(&[]))
-                .with_help("add `[routing]` with `rules = [{ otherwise = true, queue = \"general\" }]`");
+            let d = Diagnostic::error(
+                "no-default-route",
+                "the policy has no `[routing]`: a complaint could go nowhere",
+            )
+            .at(self.at(&[]))
+            .with_help(
+                "add `[routing]` with `rules = [{ otherwise = true, queue = \"general\" }]`",
+            );
             self.report(d);
             return None;
         };
         let rules = self.route_rules(raw);
-        let script = raw.script.as_ref().and_then(|file| self.routing_script(file));
+        let script = raw
+            .script
+            .as_ref()
+            .and_then(|file| self.routing_script(file));
         for (i, field) in raw.reroute_on.iter().enumerate() {
             let path = [Seg::Key("routing"), Seg::Key("reroute_on"), Seg::Index(i)];
-            self.check_known("unknown-field", "field", field, fields.keys().map(String::as_str), &path);
+            self.check_known(
+                "unknown-field",
+                "field",
+                field,
+                fields.keys().map(String::as_str),
+                &path,
+            );
         }
-        let router = Router::new(rules?, script);
-        Some(Routing { router, reroute_on: raw.reroute_on.clone() })
+        match Router::new(rules?, script) {
+            Ok(router) => Some(Routing {
+                router,
+                reroute_on: raw.reroute_on.clone(),
+            }),
+            Err(e) => {
+                let d = Diagnostic::error("no-default-route", e.to_string())
+                    .at(self.at(&[Seg::Key("routing")]));
+                self.report(d);
+                None
+            }
+        }
     }
 
     fn route_rules(&mut self, raw: &RawRouting) -> Option<Vec<RouteRule>> {
@@ -346,7 +444,14 @@ impl Validator<'_, '_> {
             }
             let condition = match (&rule.when, rule.otherwise) {
                 (Some(_), true) | (None, false) => {
-                    let d = Diagnostic::error("invalid-value", format!("routing rule #{} needs exactly one of `when` and `otherwise = true`", i + 1)).at(self.at(&path));
+                    let d = Diagnostic::error(
+                        "invalid-value",
+                        format!(
+                            "routing rule #{} needs exactly one of `when` and `otherwise = true`",
+                            i + 1
+                        ),
+                    )
+                    .at(self.at(&path));
                     self.report(d);
                     None
                 }
@@ -354,7 +459,10 @@ impl Validator<'_, '_> {
                     otherwise_at.get_or_insert(i + 1);
                     None
                 }
-                (Some(when), false) => self.condition(when, &[path[0], path[1], path[2], Seg::Key("when")]).map(Some).unwrap_or(None),
+                (Some(when), false) => self
+                    .condition(when, &[path[0], path[1], path[2], Seg::Key("when")])
+                    .map(Some)
+                    .unwrap_or(None),
             };
             rules.push(RouteRule {
                 condition,
@@ -389,7 +497,9 @@ impl Validator<'_, '_> {
                     _ => Some(self.sources.locate(id, 0..0)),
                 };
                 let code = script_code(&e, "script-syntax");
-                let d = Diagnostic::error(code, e.message.clone()).at_opt(location).with_help_opt(self.script_help(&e));
+                let d = Diagnostic::error(code, e.message.clone())
+                    .at_opt(location)
+                    .with_help_opt(self.script_help(&e));
                 self.report(d);
                 None
             }
@@ -407,14 +517,21 @@ impl Validator<'_, '_> {
             Err(e) => {
                 let d = Diagnostic::error("missing-include", format!("cannot read `{file}`: {e}"))
                     .at(self.at(path))
-                    .with_help(format!("the path is relative to the policy file's folder: `{}`", full.display()));
+                    .with_help(format!(
+                        "the path is relative to the policy file's folder: `{}`",
+                        full.display()
+                    ));
                 self.report(d);
                 None
             }
         }
     }
 
-    fn check_queue_references(&mut self, routing: &Option<Routing>, slas: &IndexMap<String, super::Sla>) {
+    fn check_queue_references(
+        &mut self,
+        routing: &Option<Routing>,
+        slas: &IndexMap<String, super::Sla>,
+    ) {
         let mut known: Vec<String> = self.doc.queues.keys().cloned().collect();
         if let Some(r) = &self.doc.routing {
             known.extend(r.rules.iter().map(|r| r.queue.clone()));
@@ -423,14 +540,44 @@ impl Validator<'_, '_> {
             return;
         }
         for (name, sla) in slas {
-            let Some(queue) = sla.on_breach.escalate_to.as_deref() else { continue };
-            let path = [Seg::Key("slas"), Seg::Key(name), Seg::Key("on_breach"), Seg::Key("escalate_to")];
-            self.check_known("unknown-queue", "queue", queue, known.iter().map(String::as_str), &path);
+            let Some(queue) = sla.on_breach.escalate_to.as_deref() else {
+                continue;
+            };
+            let path = [
+                Seg::Key("slas"),
+                Seg::Key(name),
+                Seg::Key("on_breach"),
+                Seg::Key("escalate_to"),
+            ];
+            self.check_known(
+                "unknown-queue",
+                "queue",
+                queue,
+                known.iter().map(String::as_str),
+                &path,
+            );
         }
         if !self.doc.queues.is_empty() {
-            for (i, rule) in self.doc.routing.iter().flat_map(|r| r.rules.iter()).enumerate() {
-                let path = [Seg::Key("routing"), Seg::Key("rules"), Seg::Index(i), Seg::Key("queue")];
-                self.check_known("unknown-queue", "queue", &rule.queue, self.doc.queues.keys().map(String::as_str), &path);
+            for (i, rule) in self
+                .doc
+                .routing
+                .iter()
+                .flat_map(|r| r.rules.iter())
+                .enumerate()
+            {
+                let path = [
+                    Seg::Key("routing"),
+                    Seg::Key("rules"),
+                    Seg::Index(i),
+                    Seg::Key("queue"),
+                ];
+                self.check_known(
+                    "unknown-queue",
+                    "queue",
+                    &rule.queue,
+                    self.doc.queues.keys().map(String::as_str),
+                    &path,
+                );
             }
         }
     }

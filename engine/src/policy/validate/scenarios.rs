@@ -21,15 +21,32 @@ struct Known {
 }
 
 impl Validator<'_, '_> {
-    pub(super) fn scenarios(&mut self, fields: &IndexMap<String, FieldDef>, slas: &IndexMap<String, Sla>, transitions: &[Transition]) -> Vec<Scenario> {
-        let tests: Vec<(usize, &RawScenario)> = self.doc.tests.iter().map(|(i, t)| (*i, t)).collect();
+    pub(super) fn scenarios(
+        &mut self,
+        fields: &IndexMap<String, FieldDef>,
+        slas: &IndexMap<String, Sla>,
+        transitions: &[Transition],
+    ) -> Vec<Scenario> {
+        let tests: Vec<(usize, &RawScenario)> =
+            self.doc.tests.iter().map(|(i, t)| (*i, t)).collect();
         self.scenarios_in(&tests, fields, slas, transitions)
     }
 
     /// Checks scenarios read from `[[tests]]` (of this file or a test file).
-    pub(crate) fn scenarios_in(&mut self, tests: &[(usize, &RawScenario)], fields: &IndexMap<String, FieldDef>, slas: &IndexMap<String, Sla>, transitions: &[Transition]) -> Vec<Scenario> {
+    pub(crate) fn scenarios_in(
+        &mut self,
+        tests: &[(usize, &RawScenario)],
+        fields: &IndexMap<String, FieldDef>,
+        slas: &IndexMap<String, Sla>,
+        transitions: &[Transition],
+    ) -> Vec<Scenario> {
         let known = Known {
-            events: transitions.iter().map(|t| t.event.clone()).collect::<BTreeSet<_>>().into_iter().collect(),
+            events: transitions
+                .iter()
+                .map(|t| t.event.clone())
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect(),
             slas: slas.keys().cloned().collect(),
         };
         let mut names = BTreeSet::new();
@@ -37,25 +54,45 @@ impl Validator<'_, '_> {
         for (i, raw) in tests {
             let path = [Seg::Key("tests"), Seg::Index(*i)];
             if !names.insert(raw.name.clone()) {
-                let d = Diagnostic::error("duplicate-name", format!("a test named `{}` already exists", raw.name)).at(self.at(&[path[0], path[1], Seg::Key("name")]));
+                let d = Diagnostic::error(
+                    "duplicate-name",
+                    format!("a test named `{}` already exists", raw.name),
+                )
+                .at(self.at(&[path[0], path[1], Seg::Key("name")]));
                 self.report(d);
             }
             if let Some(spec) = self.scenario(*i, raw, fields, &known) {
                 let line = self.at(&path).line;
-                out.push(Scenario { name: raw.name.clone(), file: self.sources.name(self.source).to_string(), line, spec });
+                out.push(Scenario {
+                    name: raw.name.clone(),
+                    file: self.sources.name(self.source).to_string(),
+                    line,
+                    spec,
+                });
             }
         }
         out
     }
 
-    fn scenario(&mut self, i: usize, raw: &RawScenario, fields: &IndexMap<String, FieldDef>, known: &Known) -> Option<ScenarioSpec> {
+    fn scenario(
+        &mut self,
+        i: usize,
+        raw: &RawScenario,
+        fields: &IndexMap<String, FieldDef>,
+        known: &Known,
+    ) -> Option<ScenarioSpec> {
         let at = |key: &'static str| [Seg::Key("tests"), Seg::Index(i), Seg::Key(key)];
         let received_at = self.instant(&raw.received_at, &at("received_at"));
         let data = self.data(&raw.data, &at("data"), fields);
         let mut steps = Vec::new();
         let mut ok = true;
         for (j, step) in raw.steps.iter().enumerate() {
-            let path = [Seg::Key("tests"), Seg::Index(i), Seg::Key("steps"), Seg::Index(j)];
+            let path = [
+                Seg::Key("tests"),
+                Seg::Index(i),
+                Seg::Key("steps"),
+                Seg::Index(j),
+            ];
             match self.step(step, &path, fields, known) {
                 Some(s) => steps.push(s),
                 None => ok = false,
@@ -65,25 +102,63 @@ impl Validator<'_, '_> {
             Some(e) => Some(self.expect(e, &at("expect"), known)?),
             None => None,
         };
-        Some(ScenarioSpec { received_at: received_at?, data: data?, steps: ok.then_some(steps)?, expect })
+        Some(ScenarioSpec {
+            received_at: received_at?,
+            data: data?,
+            steps: ok.then_some(steps)?,
+            expect,
+        })
     }
 
-    fn step(&mut self, raw: &RawStep, path: &[Seg<'_>], fields: &IndexMap<String, FieldDef>, known: &Known) -> Option<Step> {
+    fn step(
+        &mut self,
+        raw: &RawStep,
+        path: &[Seg<'_>],
+        fields: &IndexMap<String, FieldDef>,
+        known: &Known,
+    ) -> Option<Step> {
         let sub = |key: &'static str| {
             let mut p = path.to_vec();
             p.push(Seg::Key(key));
             p
         };
-        let kinds = [raw.event.is_some(), raw.advance.is_some(), raw.until.is_some(), raw.set.is_some(), raw.extend.is_some()];
+        let kinds = [
+            raw.event.is_some(),
+            raw.advance.is_some(),
+            raw.until.is_some(),
+            raw.set.is_some(),
+            raw.extend.is_some(),
+        ];
         if kinds.iter().filter(|k| **k).count() != 1 {
-            let d = Diagnostic::error("invalid-step", "a step is exactly one of `event`, `advance`, `until`, `set`, `extend`").at(self.at(path));
+            let d = Diagnostic::error(
+                "invalid-step",
+                "a step is exactly one of `event`, `advance`, `until`, `set`, `extend`",
+            )
+            .at(self.at(path));
             self.report(d);
             return None;
         }
         let action = if let Some(event) = &raw.event {
-            let ok = self.check_known("unknown-event", "event", event, known.events.iter().map(String::as_str).chain(["withdraw", "note"]), &sub("event"));
-            let data = self.data(raw.data.as_ref().unwrap_or(&toml::Table::new()), &sub("data"), fields);
-            ok.then_some(StepAction::Event { name: event.clone(), data: data? })?
+            let ok = self.check_known(
+                "unknown-event",
+                "event",
+                event,
+                known
+                    .events
+                    .iter()
+                    .map(String::as_str)
+                    .chain(["withdraw", "note"]),
+                &sub("event"),
+            );
+            let data = self.data(
+                raw.data.as_ref().unwrap_or(&toml::Table::new()),
+                &sub("data"),
+                fields,
+            );
+            ok.then_some(StepAction::Event {
+                name: event.clone(),
+                data: data?,
+            })?
         } else if let Some(advance) = &raw.advance {
             StepAction::Advance(self.duration(advance, &sub("advance"))?)
         } else if let Some(until) = &raw.until {
@@ -92,12 +167,28 @@ impl Validator<'_, '_> {
             StepAction::Set(self.data(set, &sub("set"), fields)?)
         } else {
             let sla = raw.extend.clone().unwrap_or_default();
-            self.check_known("unknown-sla", "SLA", &sla, known.slas.iter().map(String::as_str), &sub("extend")).then_some(())?;
-            StepAction::Extend { sla, extension: raw.extension.clone() }
+            self.check_known(
+                "unknown-sla",
+                "SLA",
+                &sla,
+                known.slas.iter().map(String::as_str),
+                &sub("extend"),
+            )
+            .then_some(())?;
+            StepAction::Extend {
+                sla,
+                extension: raw.extension.clone(),
+            }
         };
         if let Some(role) = &raw.role {
             let roles: Vec<String> = self.doc.roles.keys().cloned().collect();
-            self.check_known("unknown-role", "role", role, roles.iter().map(String::as_str), &sub("role"));
+            self.check_known(
+                "unknown-role",
+                "role",
+                role,
+                roles.iter().map(String::as_str),
+                &sub("role"),
+            );
         }
         let at = match &raw.at {
             Some(at) => Some(self.instant(at, &sub("at"))?),
@@ -108,7 +199,16 @@ impl Validator<'_, '_> {
             None => None,
         };
         let line = self.at(path).line;
-        Some(Step { action, at, actor: Actor { id: raw.actor.clone(), role: raw.role.clone() }, expect, line })
+        Some(Step {
+            action,
+            at,
+            actor: Actor {
+                id: raw.actor.clone(),
+                role: raw.role.clone(),
+            },
+            expect,
+            line,
+        })
     }
 
     fn expect(&mut self, raw: &RawExpect, path: &[Seg<'_>], known: &Known) -> Option<Expect> {
@@ -120,15 +220,30 @@ impl Validator<'_, '_> {
         let stages: Vec<String> = self.doc.stages.keys().cloned().collect();
         let mut ok = true;
         if let Some(stage) = &raw.stage {
-            ok &= self.check_known("unknown-stage", "stage", stage, stages.iter().map(String::as_str), &sub(&[Seg::Key("stage")]));
+            ok &= self.check_known(
+                "unknown-stage",
+                "stage",
+                stage,
+                stages.iter().map(String::as_str),
+                &sub(&[Seg::Key("stage")]),
+            );
         }
         for (sla, state) in &raw.clock {
             let p = [path, &[Seg::Key("clock"), Seg::Key(sla)]].concat();
-            ok &= self.check_known("unknown-sla", "SLA", sla, known.slas.iter().map(String::as_str), &p);
+            ok &= self.check_known(
+                "unknown-sla",
+                "SLA",
+                sla,
+                known.slas.iter().map(String::as_str),
+                &p,
+            );
             if !CLOCK_STATES.contains(&state.as_str()) {
                 let d = Diagnostic::error("wrong-type", format!("`{state}` is not a clock state"))
                     .at(self.at(&p))
-                    .with_help_opt(did_you_mean(state, CLOCK_STATES.iter().copied()).or_else(|| Some(format!("one of {}", CLOCK_STATES.join(", ")))));
+                    .with_help_opt(
+                        did_you_mean(state, CLOCK_STATES.iter().copied())
+                            .or_else(|| Some(format!("one of {}", CLOCK_STATES.join(", ")))),
+                    );
                 self.report(d);
                 ok = false;
             }
@@ -136,7 +251,13 @@ impl Validator<'_, '_> {
         let mut deadline = IndexMap::new();
         for (sla, when) in &raw.deadline {
             let p = [path, &[Seg::Key("deadline"), Seg::Key(sla)]].concat();
-            ok &= self.check_known("unknown-sla", "SLA", sla, known.slas.iter().map(String::as_str), &p);
+            ok &= self.check_known(
+                "unknown-sla",
+                "SLA",
+                sla,
+                known.slas.iter().map(String::as_str),
+                &p,
+            );
             match self.instant(when, &p) {
                 Some(t) => {
                     deadline.insert(sla.clone(), t);
@@ -161,20 +282,30 @@ impl Validator<'_, '_> {
     }
 
     /// Reads an instant with an offset (`2026-02-13T16:00:00+08:00`).
-    pub(super) fn instant(&mut self, text: &str, path: &[Seg<'_>]) -> Option<DateTime<FixedOffset>> {
+    pub(super) fn instant(
+        &mut self,
+        text: &str,
+        path: &[Seg<'_>],
+    ) -> Option<DateTime<FixedOffset>> {
         match DateTime::parse_from_rfc3339(text) {
             Ok(t) => Some(t),
             Err(e) => {
-                let d = Diagnostic::error("invalid-date", format!("`{text}` is not an instant: {e}"))
-                    .at(self.at(path))
-                    .with_help("write an instant with its offset: `2026-02-13T16:00:00+08:00`");
+                let d =
+                    Diagnostic::error("invalid-date", format!("`{text}` is not an instant: {e}"))
+                        .at(self.at(path))
+                        .with_help("write an instant with its offset: `2026-02-13T16:00:00+08:00`");
                 self.report(d);
                 None
             }
         }
     }
 
-    fn data(&mut self, table: &toml::Table, path: &[Seg<'_>], fields: &IndexMap<String, FieldDef>) -> Option<Fields> {
+    fn data(
+        &mut self,
+        table: &toml::Table,
+        path: &[Seg<'_>],
+        fields: &IndexMap<String, FieldDef>,
+    ) -> Option<Fields> {
         let mut out = Fields::new();
         let mut ok = true;
         for (name, value) in table {

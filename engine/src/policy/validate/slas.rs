@@ -12,7 +12,12 @@ use crate::policy::{Breach, Extension, Reopen, Sla, Transition, Trigger};
 use crate::sla::SlaRule;
 
 impl Validator<'_, '_> {
-    pub(super) fn slas(&mut self, calendars: &Calendars, transitions: &[Transition], graph: &StageGraph) -> IndexMap<String, Sla> {
+    pub(super) fn slas(
+        &mut self,
+        calendars: &Calendars,
+        transitions: &[Transition],
+        graph: &StageGraph,
+    ) -> IndexMap<String, Sla> {
         let mut out = IndexMap::new();
         for (name, raw) in &self.doc.slas {
             if let Some(sla) = self.sla(name, raw, calendars, transitions, graph) {
@@ -22,23 +27,51 @@ impl Validator<'_, '_> {
         out
     }
 
-    fn sla(&mut self, name: &str, raw: &RawSla, calendars: &Calendars, transitions: &[Transition], graph: &StageGraph) -> Option<Sla> {
+    fn sla(
+        &mut self,
+        name: &str,
+        raw: &RawSla,
+        calendars: &Calendars,
+        transitions: &[Transition],
+        graph: &StageGraph,
+    ) -> Option<Sla> {
         let at = |key: &'static str| [Seg::Key("slas"), Seg::Key(name), Seg::Key(key)];
         let target = self.duration(&raw.target, &at("target"));
-        let start = self.triggers(raw.start.as_slice(), &at("start"), matches!(raw.start, crate::policy::raw::OneOrMany::Many(_)), transitions);
-        let stop = self.triggers(raw.stop.as_slice(), &at("stop"), matches!(raw.stop, crate::policy::raw::OneOrMany::Many(_)), transitions);
+        let start = self.triggers(
+            raw.start.as_slice(),
+            &at("start"),
+            matches!(raw.start, crate::policy::raw::OneOrMany::Many(_)),
+            transitions,
+        );
+        let stop = self.triggers(
+            raw.stop.as_slice(),
+            &at("stop"),
+            matches!(raw.stop, crate::policy::raw::OneOrMany::Many(_)),
+            transitions,
+        );
         let pause = self.triggers(&raw.pause, &at("pause"), true, transitions);
         let resume = self.triggers(&raw.resume, &at("resume"), true, transitions);
         let warn = self.warnings(&raw.warn, &at("warn"));
         let calendar = match &raw.calendar {
-            Some(c) => self.check_known("unknown-calendar", "calendar", c, calendars.names(), &at("calendar")).then(|| c.clone()),
+            Some(c) => self
+                .check_known(
+                    "unknown-calendar",
+                    "calendar",
+                    c,
+                    calendars.names(),
+                    &at("calendar"),
+                )
+                .then(|| c.clone()),
             None => Some(calendars.default.clone()),
         };
-        let applies_when = raw.applies_when.as_ref().map(|c| self.condition(c, &at("applies_when")));
+        let applies_when = raw
+            .applies_when
+            .as_ref()
+            .map(|c| self.condition(c, &at("applies_when")));
         let extensions = self.extensions(name, raw, target.as_ref());
         let on_breach = self.breach(raw);
         if let (Some(start), Some(stop)) = (&start, &stop) {
-            if !self.doc.damaged.graph && !can_stop(start, stop, transitions, graph) {
+            if !self.graph_incomplete && !can_stop(start, stop, transitions, graph) {
                 let d = Diagnostic::error("sla-never-stops", format!("SLA `{name}` can never stop: no sequence of transitions leads from its start to its stop"))
                     .at(self.at(&at("stop")))
                     .with_help("check `start` and `stop`: the stop stage (or event) must be reachable after the start");
@@ -74,7 +107,13 @@ impl Validator<'_, '_> {
 
     /// Resolves stage and event names: `event:x` and `stage:x` say which; a bare
     /// name is a stage if one has it, else an event.
-    fn triggers(&mut self, names: &[String], path: &[Seg<'_>], indexed: bool, transitions: &[Transition]) -> Option<Vec<Trigger>> {
+    fn triggers(
+        &mut self,
+        names: &[String],
+        path: &[Seg<'_>],
+        indexed: bool,
+        transitions: &[Transition],
+    ) -> Option<Vec<Trigger>> {
         let events: Vec<&str> = transitions.iter().map(|t| t.event.as_str()).collect();
         let stages: Vec<String> = self.doc.stages.keys().cloned().collect();
         let mut out = Vec::new();
@@ -85,15 +124,26 @@ impl Validator<'_, '_> {
                 p.push(Seg::Index(i));
             }
             let trigger = if let Some(event) = name.strip_prefix("event:") {
-                self.check_known("unknown-event", "event", event, events.iter().copied(), &p).then(|| Trigger::Event(event.to_string()))
+                self.check_known("unknown-event", "event", event, events.iter().copied(), &p)
+                    .then(|| Trigger::Event(event.to_string()))
             } else if let Some(stage) = name.strip_prefix("stage:") {
-                self.check_known("unknown-stage", "stage", stage, stages.iter().map(String::as_str), &p).then(|| Trigger::Enter(stage.to_string()))
+                self.check_known(
+                    "unknown-stage",
+                    "stage",
+                    stage,
+                    stages.iter().map(String::as_str),
+                    &p,
+                )
+                .then(|| Trigger::Enter(stage.to_string()))
             } else if stages.contains(name) || self.doc.damaged.has("stages", name) {
                 Some(Trigger::Enter(name.clone()))
             } else if events.contains(&name.as_str()) {
                 Some(Trigger::Event(name.clone()))
             } else {
-                let all = stages.iter().map(String::as_str).chain(events.iter().copied());
+                let all = stages
+                    .iter()
+                    .map(String::as_str)
+                    .chain(events.iter().copied());
                 self.check_known("unknown-stage", "stage or event", name, all, &p);
                 None
             };
@@ -110,7 +160,10 @@ impl Validator<'_, '_> {
         for (i, raw) in raws.iter().enumerate() {
             let mut p = path.to_vec();
             p.push(Seg::Index(i));
-            let number = raw.trim().strip_suffix('%').and_then(|n| n.trim().parse::<f64>().ok());
+            let number = raw
+                .trim()
+                .strip_suffix('%')
+                .and_then(|n| n.trim().parse::<f64>().ok());
             match number {
                 Some(n) if n > 0.0 && n < 100.0 && n.fract() == 0.0 => out.push(n as u8),
                 Some(n) => {
@@ -121,9 +174,12 @@ impl Validator<'_, '_> {
                     return None;
                 }
                 None => {
-                    let d = Diagnostic::error("invalid-value", format!("`{raw}` is not a percentage"))
-                        .at(self.at(&p))
-                        .with_help("write warnings as percentages of the target: `[\"50%\", \"80%\"]`");
+                    let d =
+                        Diagnostic::error("invalid-value", format!("`{raw}` is not a percentage"))
+                            .at(self.at(&p))
+                            .with_help(
+                                "write warnings as percentages of the target: `[\"50%\", \"80%\"]`",
+                            );
                     self.report(d);
                     return None;
                 }
@@ -132,12 +188,25 @@ impl Validator<'_, '_> {
         Some(out)
     }
 
-    fn extensions(&mut self, sla: &str, raw: &RawSla, target: Option<&crate::calendar::SlaDuration>) -> Option<Vec<Extension>> {
+    fn extensions(
+        &mut self,
+        sla: &str,
+        raw: &RawSla,
+        target: Option<&crate::calendar::SlaDuration>,
+    ) -> Option<Vec<Extension>> {
         let mut out = Vec::new();
         let mut ok = true;
         let mut longest = target.map(|t| (t.approx_seconds(), t.to_string()));
         for (i, ext) in raw.extensions.iter().enumerate() {
-            let at = |key: &'static str| [Seg::Key("slas"), Seg::Key(sla), Seg::Key("extensions"), Seg::Index(i), Seg::Key(key)];
+            let at = |key: &'static str| {
+                [
+                    Seg::Key("slas"),
+                    Seg::Key(sla),
+                    Seg::Key("extensions"),
+                    Seg::Index(i),
+                    Seg::Key(key),
+                ]
+            };
             let to = self.duration(&ext.to, &at("to"));
             if let (Some(to), Some((secs, text))) = (&to, &longest) {
                 if to.approx_seconds() <= *secs {
@@ -152,15 +221,34 @@ impl Validator<'_, '_> {
             }
             let when = ext.when.as_ref().map(|w| self.condition(w, &at("when")));
             for (j, field) in ext.requires.iter().enumerate() {
-                let p = [Seg::Key("slas"), Seg::Key(sla), Seg::Key("extensions"), Seg::Index(i), Seg::Key("requires"), Seg::Index(j)];
+                let p = [
+                    Seg::Key("slas"),
+                    Seg::Key(sla),
+                    Seg::Key("extensions"),
+                    Seg::Index(i),
+                    Seg::Key("requires"),
+                    Seg::Index(j),
+                ];
                 let names: Vec<String> = self.doc.fields.keys().cloned().collect();
                 if !self.doc.damaged.has("fields", field) {
-                    self.check_known("unknown-field", "field", field, names.iter().map(String::as_str), &p);
+                    self.check_known(
+                        "unknown-field",
+                        "field",
+                        field,
+                        names.iter().map(String::as_str),
+                        &p,
+                    );
                 }
             }
             if let Some(role) = &ext.role {
                 let known: Vec<String> = self.doc.roles.keys().cloned().collect();
-                self.check_known("unknown-role", "role", role, known.iter().map(String::as_str), &at("role"));
+                self.check_known(
+                    "unknown-role",
+                    "role",
+                    role,
+                    known.iter().map(String::as_str),
+                    &at("role"),
+                );
             }
             match (to, when) {
                 (Some(to), when) if !matches!(when, Some(None)) => out.push(Extension {
@@ -169,7 +257,11 @@ impl Validator<'_, '_> {
                     when: when.flatten(),
                     requires: ext.requires.clone(),
                     role: ext.role.clone(),
-                    notify: ext.notify.as_ref().map(|n| n.as_slice().to_vec()).unwrap_or_default(),
+                    notify: ext
+                        .notify
+                        .as_ref()
+                        .map(|n| n.as_slice().to_vec())
+                        .unwrap_or_default(),
                     description: ext.description.clone(),
                 }),
                 _ => ok = false,
@@ -183,7 +275,10 @@ impl Validator<'_, '_> {
         Breach {
             escalate_to: b.and_then(|b| b.escalate_to.clone()),
             priority: b.and_then(|b| b.priority),
-            notify: b.and_then(|b| b.notify.as_ref()).map(|n| n.as_slice().to_vec()).unwrap_or_default(),
+            notify: b
+                .and_then(|b| b.notify.as_ref())
+                .map(|n| n.as_slice().to_vec())
+                .unwrap_or_default(),
         }
     }
 }
@@ -194,12 +289,21 @@ fn start_points<'t>(start: &'t [Trigger], transitions: &'t [Transition]) -> Vec<
         .iter()
         .flat_map(|t| match t {
             Trigger::Enter(s) => vec![s.as_str()],
-            Trigger::Event(e) => transitions.iter().filter(|t| &t.event == e).map(|t| t.to.as_str()).collect(),
+            Trigger::Event(e) => transitions
+                .iter()
+                .filter(|t| &t.event == e)
+                .map(|t| t.to.as_str())
+                .collect(),
         })
         .collect()
 }
 
-fn can_stop(start: &[Trigger], stop: &[Trigger], transitions: &[Transition], graph: &StageGraph) -> bool {
+fn can_stop(
+    start: &[Trigger],
+    stop: &[Trigger],
+    transitions: &[Transition],
+    graph: &StageGraph,
+) -> bool {
     start_points(start, transitions).iter().any(|p| {
         stop.iter().any(|s| match s {
             Trigger::Enter(t) => graph.reaches(p, t),

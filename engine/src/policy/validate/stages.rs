@@ -38,37 +38,62 @@ impl Validator<'_, '_> {
         if starts.is_empty() {
             let d = Diagnostic::error("no-start-stage", "no stage is marked `start = true`")
                 .at(self.key_at(&section))
-                .with_help("mark the stage every complaint begins in: `received = { start = true }`");
+                .with_help(
+                    "mark the stage every complaint begins in: `received = { start = true }`",
+                );
             self.report(d);
         }
         for extra in starts.iter().skip(1) {
-            let d = Diagnostic::error("several-start-stages", format!("`{}` is a second start stage; `{}` is already one", extra.name, starts[0].name))
-                .at(self.key_at(&["stages", &extra.name].map(Seg::Key)))
-                .with_help("a case starts in exactly one stage");
+            let d = Diagnostic::error(
+                "several-start-stages",
+                format!(
+                    "`{}` is a second start stage; `{}` is already one",
+                    extra.name, starts[0].name
+                ),
+            )
+            .at(self.key_at(&["stages", &extra.name].map(Seg::Key)))
+            .with_help("a case starts in exactly one stage");
             self.report(d);
         }
         if !stages.values().any(|s| s.terminal) {
-            let d = Diagnostic::error("no-terminal-stage", "no stage is marked `terminal = true`: no case could ever be closed")
-                .at(self.key_at(&section))
-                .with_help("mark the stages that end a case: `closed = { terminal = true }`");
+            let d = Diagnostic::error(
+                "no-terminal-stage",
+                "no stage is marked `terminal = true`: no case could ever be closed",
+            )
+            .at(self.key_at(&section))
+            .with_help("mark the stages that end a case: `closed = { terminal = true }`");
             self.report(d);
         }
         for s in starts.iter().filter(|s| s.terminal) {
-            let d = Diagnostic::error("start-stage-terminal", format!("the start stage `{}` is also terminal", s.name))
-                .at(self.key_at(&["stages", &s.name].map(Seg::Key)));
+            let d = Diagnostic::error(
+                "start-stage-terminal",
+                format!("the start stage `{}` is also terminal", s.name),
+            )
+            .at(self.key_at(&["stages", &s.name].map(Seg::Key)));
             self.report(d);
         }
     }
 
     /// Builds the stage graph and reports stages that cannot be reached, cannot be
     /// left, or cannot lead to an end.
-    pub(super) fn graph(&mut self, stages: &IndexMap<String, Stage>, transitions: &[Transition]) -> StageGraph {
+    pub(super) fn graph(
+        &mut self,
+        stages: &IndexMap<String, Stage>,
+        transitions: &[Transition],
+    ) -> StageGraph {
         let mut graph = StageGraph::new();
         for stage in stages.values() {
-            graph.add_stage(Node { name: stage.name.clone(), label: stage.label.clone(), start: stage.start, terminal: stage.terminal });
+            graph.add_stage(Node {
+                name: stage.name.clone(),
+                label: stage.label.clone(),
+                start: stage.start,
+                terminal: stage.terminal,
+            });
         }
         for t in transitions {
-            let Some(to) = stages.get_index_of(&t.to) else { continue };
+            let Some(to) = stages.get_index_of(&t.to) else {
+                continue;
+            };
             for from in t.from.iter().filter_map(|f| stages.get_index_of(f)) {
                 let edge = Edge {
                     event: t.event.clone(),
@@ -79,7 +104,7 @@ impl Validator<'_, '_> {
                 graph.add_transition(from, to, edge);
             }
         }
-        if !self.doc.damaged.graph && stages.values().filter(|s| s.start).count() == 1 {
+        if !self.graph_incomplete && stages.values().filter(|s| s.start).count() == 1 {
             self.check_graph(&graph);
         }
         graph
@@ -88,18 +113,32 @@ impl Validator<'_, '_> {
     fn check_graph(&mut self, graph: &StageGraph) {
         let unreachable: Vec<String> = graph.unreachable().into_iter().map(String::from).collect();
         for name in &unreachable {
-            let d = Diagnostic::error("unreachable-stage", format!("stage `{name}` can never be reached from the start stage"))
-                .at(self.key_at(&["stages", name].map(Seg::Key)))
-                .with_help(format!("add a transition with `to = \"{name}\"`, or remove the stage"));
+            let d = Diagnostic::error(
+                "unreachable-stage",
+                format!("stage `{name}` can never be reached from the start stage"),
+            )
+            .at(self.key_at(&["stages", name].map(Seg::Key)))
+            .with_help(format!(
+                "add a transition with `to = \"{name}\"`, or remove the stage"
+            ));
             self.report(d);
         }
         for name in graph.dead_ends() {
-            let d = Diagnostic::error("dead-end-stage", format!("stage `{name}` is not terminal but has no transition out of it"))
-                .at(self.key_at(&["stages", name].map(Seg::Key)))
-                .with_help(format!("add a transition with `from = \"{name}\"`, or mark it `terminal = true`"));
+            let d = Diagnostic::error(
+                "dead-end-stage",
+                format!("stage `{name}` is not terminal but has no transition out of it"),
+            )
+            .at(self.key_at(&["stages", name].map(Seg::Key)))
+            .with_help(format!(
+                "add a transition with `from = \"{name}\"`, or mark it `terminal = true`"
+            ));
             self.report(d);
         }
-        for name in graph.no_way_to_finish().into_iter().filter(|n| !unreachable.iter().any(|u| u == n)) {
+        for name in graph
+            .no_way_to_finish()
+            .into_iter()
+            .filter(|n| !unreachable.iter().any(|u| u == n))
+        {
             let d = Diagnostic::error("no-way-to-finish", format!("no terminal stage can be reached from stage `{name}`: a case there could never be closed"))
                 .at(self.key_at(&["stages", name].map(Seg::Key)))
                 .with_help("add a transition from this stage (or one it leads to) towards a terminal stage");

@@ -14,30 +14,65 @@ use crate::value::Fields;
 
 impl Validator<'_, '_> {
     pub(super) fn transitions(&mut self, fields: &IndexMap<String, FieldDef>) -> Vec<Transition> {
-        let raws: Vec<(usize, &RawTransition)> = self.doc.transitions.iter().map(|(i, t)| (*i, t)).collect();
-        let out: Vec<Transition> = raws.into_iter().filter_map(|(i, raw)| self.transition(i, raw, fields)).collect();
+        let raws: Vec<(usize, &RawTransition)> =
+            self.doc.transitions.iter().map(|(i, t)| (*i, t)).collect();
+        let read = raws.len();
+        let out: Vec<Transition> = raws
+            .into_iter()
+            .filter_map(|(i, raw)| self.transition(i, raw, fields))
+            .collect();
+        self.graph_incomplete |= out.len() < read;
         self.check_ambiguous(&out);
         out
     }
 
-    fn transition(&mut self, index: usize, raw: &RawTransition, fields: &IndexMap<String, FieldDef>) -> Option<Transition> {
+    fn transition(
+        &mut self,
+        index: usize,
+        raw: &RawTransition,
+        fields: &IndexMap<String, FieldDef>,
+    ) -> Option<Transition> {
         let at = |key: &'static str| [Seg::Key("transitions"), Seg::Index(index), Seg::Key(key)];
         let from = self.transition_from(index, raw);
         let stage_names: Vec<String> = self.doc.stages.keys().cloned().collect();
         let to_known = self.doc.damaged.has("stages", &raw.to)
-            || self.check_known("unknown-stage", "stage", &raw.to, stage_names.iter().map(String::as_str), &at("to"));
+            || self.check_known(
+                "unknown-stage",
+                "stage",
+                &raw.to,
+                stage_names.iter().map(String::as_str),
+                &at("to"),
+            );
         let guard = raw.when.as_ref().map(|w| self.condition(w, &at("when")));
         for (i, field) in raw.requires.iter().enumerate() {
-            let p = [Seg::Key("transitions"), Seg::Index(index), Seg::Key("requires"), Seg::Index(i)];
+            let p = [
+                Seg::Key("transitions"),
+                Seg::Index(index),
+                Seg::Key("requires"),
+                Seg::Index(i),
+            ];
             self.known_field(field, fields, &p);
         }
-        self.check_roles(&raw.roles, &[Seg::Key("transitions"), Seg::Index(index), Seg::Key("roles")]);
+        self.check_roles(
+            &raw.roles,
+            &[
+                Seg::Key("transitions"),
+                Seg::Index(index),
+                Seg::Key("roles"),
+            ],
+        );
         let actions = self.actions(index, &raw.actions, fields);
-        let after = raw.after.as_ref().and_then(|a| self.duration(a, &at("after")));
+        let after = raw
+            .after
+            .as_ref()
+            .and_then(|a| self.duration(a, &at("after")));
         if raw.automatic && raw.when.is_none() {
-            let d = Diagnostic::error("invalid-value", "an `automatic` transition needs a `when` condition to wait for")
-                .at(self.at(&at("automatic")))
-                .with_help("use `after = \"7 days\"` for a transition taken after a delay");
+            let d = Diagnostic::error(
+                "invalid-value",
+                "an `automatic` transition needs a `when` condition to wait for",
+            )
+            .at(self.at(&at("automatic")))
+            .with_help("use `after = \"7 days\"` for a transition taken after a delay");
             self.report(d);
         }
         Some(Transition {
@@ -62,19 +97,39 @@ impl Validator<'_, '_> {
     fn transition_from(&mut self, index: usize, raw: &RawTransition) -> Option<Vec<String>> {
         let names = raw.from.as_slice();
         if names == ["*"] {
-            return Some(self.doc.stages.iter().filter(|(_, s)| !s.terminal).map(|(n, _)| n.clone()).collect());
+            return Some(
+                self.doc
+                    .stages
+                    .iter()
+                    .filter(|(_, s)| !s.terminal)
+                    .map(|(n, _)| n.clone())
+                    .collect(),
+            );
         }
         let stage_names: Vec<String> = self.doc.stages.keys().cloned().collect();
         let mut ok = true;
         for (i, name) in names.iter().enumerate() {
             let path = match &raw.from {
-                crate::policy::raw::OneOrMany::One(_) => vec![Seg::Key("transitions"), Seg::Index(index), Seg::Key("from")],
-                crate::policy::raw::OneOrMany::Many(_) => vec![Seg::Key("transitions"), Seg::Index(index), Seg::Key("from"), Seg::Index(i)],
+                crate::policy::raw::OneOrMany::One(_) => {
+                    vec![Seg::Key("transitions"), Seg::Index(index), Seg::Key("from")]
+                }
+                crate::policy::raw::OneOrMany::Many(_) => vec![
+                    Seg::Key("transitions"),
+                    Seg::Index(index),
+                    Seg::Key("from"),
+                    Seg::Index(i),
+                ],
             };
             if self.doc.damaged.has("stages", name) {
                 continue;
             }
-            if !self.check_known("unknown-stage", "stage", name, stage_names.iter().map(String::as_str), &path) {
+            if !self.check_known(
+                "unknown-stage",
+                "stage",
+                name,
+                stage_names.iter().map(String::as_str),
+                &path,
+            ) {
                 ok = false;
             } else if self.doc.stages.get(name).is_some_and(|s| s.terminal) {
                 let d = Diagnostic::error("transition-from-terminal", format!("transition `{}` leaves `{name}`, which is terminal", raw.on))
@@ -86,9 +141,20 @@ impl Validator<'_, '_> {
         ok.then(|| names.to_vec())
     }
 
-    pub(super) fn known_field(&mut self, name: &str, fields: &IndexMap<String, FieldDef>, path: &[Seg<'_>]) -> bool {
+    pub(super) fn known_field(
+        &mut self,
+        name: &str,
+        fields: &IndexMap<String, FieldDef>,
+        path: &[Seg<'_>],
+    ) -> bool {
         self.doc.damaged.has("fields", name)
-            || self.check_known("unknown-field", "field", name, fields.keys().map(String::as_str), path)
+            || self.check_known(
+                "unknown-field",
+                "field",
+                name,
+                fields.keys().map(String::as_str),
+                path,
+            )
     }
 
     pub(super) fn check_roles(&mut self, roles: &[String], path: &[Seg<'_>]) {
@@ -96,7 +162,13 @@ impl Validator<'_, '_> {
         for (i, role) in roles.iter().enumerate() {
             let mut p = path.to_vec();
             p.push(Seg::Index(i));
-            self.check_known("unknown-role", "role", role, known.iter().map(String::as_str), &p);
+            self.check_known(
+                "unknown-role",
+                "role",
+                role,
+                known.iter().map(String::as_str),
+                &p,
+            );
         }
     }
 
@@ -107,7 +179,7 @@ impl Validator<'_, '_> {
             Err(e) => {
                 let d = Diagnostic::error("invalid-duration", e.to_string())
                     .at(self.at(path))
-                    .with_help_opt(e.help().map(str::to_string))
+                    .with_help_opt(e.help.clone())
                     .with_help_opt(Some("write a number and a unit: `24 hours`, `4 business hours`, `15 days`, `8 weeks`, `6 months`, `3 business days`".into()));
                 self.report(d);
                 None
@@ -115,11 +187,21 @@ impl Validator<'_, '_> {
         }
     }
 
-    fn actions(&mut self, index: usize, raws: &[RawAction], fields: &IndexMap<String, FieldDef>) -> Option<Vec<Action>> {
+    fn actions(
+        &mut self,
+        index: usize,
+        raws: &[RawAction],
+        fields: &IndexMap<String, FieldDef>,
+    ) -> Option<Vec<Action>> {
         let mut out = Vec::new();
         let mut ok = true;
         for (i, raw) in raws.iter().enumerate() {
-            let path = [Seg::Key("transitions"), Seg::Index(index), Seg::Key("actions"), Seg::Index(i)];
+            let path = [
+                Seg::Key("transitions"),
+                Seg::Index(index),
+                Seg::Key("actions"),
+                Seg::Index(i),
+            ];
             match self.action(raw, &path, fields) {
                 Some(a) => out.push(a),
                 None => ok = false,
@@ -128,9 +210,21 @@ impl Validator<'_, '_> {
         ok.then_some(out)
     }
 
-    fn action(&mut self, raw: &RawAction, path: &[Seg<'_>], fields: &IndexMap<String, FieldDef>) -> Option<Action> {
-        let kinds = [raw.set.is_some(), raw.notify.is_some(), raw.tag.is_some(), raw.script.is_some()];
-        if kinds.iter().filter(|k| **k).count() != 1 || (raw.message.is_some() && raw.notify.is_none()) {
+    fn action(
+        &mut self,
+        raw: &RawAction,
+        path: &[Seg<'_>],
+        fields: &IndexMap<String, FieldDef>,
+    ) -> Option<Action> {
+        let kinds = [
+            raw.set.is_some(),
+            raw.notify.is_some(),
+            raw.tag.is_some(),
+            raw.script.is_some(),
+        ];
+        if kinds.iter().filter(|k| **k).count() != 1
+            || (raw.message.is_some() && raw.notify.is_none())
+        {
             let d = Diagnostic::error("invalid-action", "an action is exactly one of `set`, `notify` (with an optional `message`), `tag`, `script`")
                 .at(self.at(path));
             self.report(d);
@@ -140,7 +234,10 @@ impl Validator<'_, '_> {
             return self.set_action(set, path, fields).map(Action::Set);
         }
         if let Some(to) = &raw.notify {
-            return Some(Action::Notify { to: to.clone(), message: raw.message.clone() });
+            return Some(Action::Notify {
+                to: to.clone(),
+                message: raw.message.clone(),
+            });
         }
         if let Some(tag) = &raw.tag {
             return Some(Action::Tag(tag.clone()));
@@ -158,7 +255,12 @@ impl Validator<'_, '_> {
         }
     }
 
-    fn set_action(&mut self, set: &toml::Table, path: &[Seg<'_>], fields: &IndexMap<String, FieldDef>) -> Option<Fields> {
+    fn set_action(
+        &mut self,
+        set: &toml::Table,
+        path: &[Seg<'_>],
+        fields: &IndexMap<String, FieldDef>,
+    ) -> Option<Fields> {
         let mut out = Fields::new();
         let mut ok = true;
         for (name, value) in set {
@@ -186,11 +288,20 @@ impl Validator<'_, '_> {
                 if a.event != b.event || a.guard.is_some() || b.guard.is_some() {
                     continue;
                 }
-                let Some(stage) = a.from.iter().find(|s| b.from.contains(s)) else { continue };
+                let Some(stage) = a.from.iter().find(|s| b.from.contains(s)) else {
+                    continue;
+                };
                 let path = [Seg::Key("transitions"), Seg::Index(b.index)];
-                let d = Diagnostic::error("ambiguous-transition", format!("event `{}` from stage `{stage}` already has an unguarded transition (#{})", a.event, a.index + 1))
-                    .at(self.at(&path))
-                    .with_help("give one of them a `when` condition, or merge them");
+                let d = Diagnostic::error(
+                    "ambiguous-transition",
+                    format!(
+                        "event `{}` from stage `{stage}` already has an unguarded transition (#{})",
+                        a.event,
+                        a.index + 1
+                    ),
+                )
+                .at(self.at(&path))
+                .with_help("give one of them a `when` condition, or merge them");
                 self.report(d);
             }
         }

@@ -1,0 +1,48 @@
+//! The subcommands, one file each.
+
+mod files;
+mod graph;
+mod schema;
+mod validate;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Redress: complaint-handling procedures as policy files, enforced.
+#[derive(Debug, Parser)]
+#[command(name = "redress", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check policy files (and the calendars, scripts and tests they use).
+    Validate(validate::Args),
+    /// Draw a policy's stage graph as Mermaid or Graphviz DOT.
+    Graph(graph::Args),
+    /// Print the JSON Schema of the policy format, for editors.
+    Schema(schema::Args),
+}
+
+/// How results are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum Format {
+    /// For people.
+    #[default]
+    Human,
+    /// For machines.
+    Json,
+}
+
+/// Runs a subcommand: `Ok` with the exit code (0 sound, 1 problems found), `Err`
+/// for bad usage (exit 2).
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Validate(args) => validate::run(args),
+        Command::Graph(args) => graph::run(args),
+        Command::Schema(args) => schema::run(args),
+    }
+}
