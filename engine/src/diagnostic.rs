@@ -205,6 +205,10 @@ pub const CODES: &[(&str, &str)] = &[
         "a role that is not declared under `[roles]`",
     ),
     (
+        "unknown-sla",
+        "a name used as an SLA is not declared under `[slas]`",
+    ),
+    (
         "unknown-queue",
         "a queue that no routing rule or `[queues]` entry names",
     ),

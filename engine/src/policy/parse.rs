@@ -304,6 +304,12 @@ pub(crate) fn toml_error(
         )
     } else if message.starts_with("invalid type") || message.starts_with("invalid value") {
         Diagnostic::error("wrong-type", format!("{message} in {what}"))
+    } else if message.starts_with("duplicate key") {
+        Diagnostic::error(
+            "duplicate-name",
+            format!("{message}: this name is already used"),
+        )
+        .with_help("each stage, field, SLA and calendar needs a name of its own")
     } else {
         Diagnostic::error("toml-syntax", message.to_string())
     };

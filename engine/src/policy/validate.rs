@@ -207,7 +207,6 @@ pub(crate) fn validate(
         stages: doc.stages.keys().cloned().collect(),
     };
     let engine = Arc::new(ScriptEngine::new(Default::default()));
-    let errors_before = diags.iter().filter(|d| d.is_error()).count();
     let mut v = Validator {
         doc,
         locator,
@@ -231,8 +230,8 @@ pub(crate) fn validate(
     let routing = v.routing(&fields);
     v.check_queue_references(&routing, &slas);
     let scenarios = v.scenarios(&fields, &slas, &transitions);
-    let errors_after = v.diags.iter().filter(|d| d.is_error()).count();
-    if errors_after > errors_before {
+    // Any error at all, from parsing or from validation, refuses the policy.
+    if v.diags.iter().any(Diagnostic::is_error) {
         return None;
     }
     let header = header?;

@@ -134,8 +134,14 @@ impl Validator<'_, '_> {
             ));
             self.report(d);
         }
-        for name in graph
-            .no_way_to_finish()
+        // Without any terminal stage every stage is trapped: `no-terminal-stage` says so once.
+        let has_terminal = graph.stages().any(|s| s.terminal);
+        let trapped = if has_terminal {
+            graph.no_way_to_finish()
+        } else {
+            Vec::new()
+        };
+        for name in trapped
             .into_iter()
             .filter(|n| !unreachable.iter().any(|u| u == n))
         {

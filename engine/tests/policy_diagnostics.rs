@@ -1,0 +1,96 @@
+//! Data-driven policy tests, one test per file:
+//!
+//! - every file in `tests/policies/broken/` declares the diagnostic codes it must
+//!   produce (`# expect: code`, one line each); the test asserts exactly those codes
+//!   and snapshots the rendered diagnostics (`tests/snapshots/`), so a change in a
+//!   message or a line number is reviewed like code;
+//! - every file in `tests/policies/valid/` and every shipped policy in `policies/`
+//!   loads without a single diagnostic.
+
+use std::path::{Path, PathBuf};
+
+use libtest_mimic::{Arguments, Failed, Trial};
+use redress_engine::diagnostic::render_human;
+use redress_engine::policy::check_policy;
+
+fn main() {
+    let args = Arguments::from_args();
+    let mut trials = Vec::new();
+    for path in toml_files("tests/policies/broken") {
+        trials.push(Trial::test(format!("broken::{}", stem(&path)), move || {
+            broken(&path)
+        }));
+    }
+    for path in toml_files("tests/policies/valid")
+        .into_iter()
+        .chain(toml_files("../policies"))
+    {
+        trials.push(Trial::test(format!("sound::{}", stem(&path)), move || {
+            sound(&path)
+        }));
+    }
+    libtest_mimic::run(&args, trials).exit();
+}
+
+fn toml_files(dir: &str) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|entries| entries.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    files.retain(|p| p.extension().is_some_and(|e| e == "toml"));
+    files.sort();
+    files
+}
+
+fn stem(path: &Path) -> String {
+    path.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+fn expected_codes(text: &str) -> Vec<String> {
+    text.lines()
+        .filter_map(|l| l.strip_prefix("# expect:"))
+        .map(|c| c.trim().to_string())
+        .collect()
+}
+
+fn broken(path: &Path) -> Result<(), Failed> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut expected = expected_codes(&text);
+    if expected.is_empty() {
+        return Err(format!("{}: no `# expect: code` line", path.display()).into());
+    }
+    let report = check_policy(path);
+    let rendered = render_human(&report.diagnostics, &report.sources, false);
+    let mut got: Vec<String> = report
+        .diagnostics
+        .iter()
+        .map(|d| d.code.to_string())
+        .collect();
+    expected.sort();
+    got.sort();
+    if got != expected {
+        return Err(format!(
+            "{}: expected codes {expected:?}, got {got:?}\n{rendered}",
+            path.display()
+        )
+        .into());
+    }
+    if report.policy.is_some() {
+        return Err(format!("{}: a broken policy loaded", path.display()).into());
+    }
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path("snapshots");
+    settings.set_prepend_module_to_snapshot(false);
+    settings.bind(|| insta::assert_snapshot!(format!("broken-{}", stem(path)), rendered));
+    Ok(())
+}
+
+fn sound(path: &Path) -> Result<(), Failed> {
+    let report = check_policy(path);
+    if !report.diagnostics.is_empty() || report.policy.is_none() {
+        let rendered = render_human(&report.diagnostics, &report.sources, false);
+        return Err(format!("{} should load cleanly:\n{rendered}", path.display()).into());
+    }
+    Ok(())
+}
