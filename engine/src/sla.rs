@@ -1,18 +1,170 @@
-//! SLA rules and their clocks: placeholder, filled in below.
+//! SLA rules and the clocks that enforce them on a case.
+//!
+//! An [`SlaRule`] is what a policy declares ("decision within 15 days, warn at 50%
+//! and 80%"); an [`SlaClock`] is one case's instance of it: started, paused, resumed,
+//! extended and stopped at given instants. Nothing reads the system clock: the caller
+//! passes `now` in. A case may hold several clocks; each is independent.
+//!
+//! Semantics, documented once:
+//!
+//! - The deadline is the first instant that is late: a clock stopped before its
+//!   deadline is [`ClockState::Met`], one stopped at or after it is
+//!   [`ClockState::Missed`], and a running clock is [`ClockState::Breached`] from its
+//!   deadline on.
+//! - Paused time does not count; see [`crate::calendar::deadline`] for how each unit
+//!   moves (day-based targets round paused time **up** to whole days).
+//! - While a clock is paused its deadline is not yet known ([`SlaClock::deadline`]
+//!   returns `None`, no attention is due) and [`SlaClock::remaining`] is frozen at its
+//!   value when the pause began.
+//! - An extension replaces the target with a longer one (compared with
+//!   [`SlaDuration::approx_seconds`]); an extension that is not longer is recorded
+//!   but not applied, and the explanation says so.
+//! - Warnings fire at a percentage of the time from the (effective) start to the
+//!   current deadline, so they move with pauses and extensions.
+//! - Starting a stopped clock re-starts it (a reopened case): a new run with the
+//!   rule's own target, its pauses, extensions and fired warnings; earlier runs stay
+//!   in the clock's history.
 
-use crate::calendar::SlaDuration;
+pub mod sla_clock;
 
-/// An SLA's counting rules (contract stand-in until the SLA clock lands).
-#[derive(Debug, Clone, PartialEq)]
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::calendar::{DeadlineOptions, Interval, SlaDuration};
+
+pub use sla_clock::{Extension, Pause, Run, SlaClock};
+
+/// A policy's service-level rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SlaRule {
-    /// The SLA's name.
+    /// The rule's name, unique in its policy.
     pub name: String,
     /// The target.
     pub target: SlaDuration,
-    /// Warning percentages.
+    /// Warning thresholds, percent of the target, each 1 to 99.
     pub warn: Vec<u8>,
-    /// Roll a deadline on a non-working day to the end of the next working day.
+    /// Roll a `days`/`weeks`/`months` deadline that ends on a non-working day to the
+    /// end of the next working day.
     pub roll_to_working_day: bool,
-    /// Count a complaint received after hours from the next working day.
+    /// Count a start outside business hours from the next opening.
     pub from_next_working_day_after_hours: bool,
+}
+
+impl SlaRule {
+    /// The deadline options this rule sets.
+    pub fn options(&self) -> DeadlineOptions {
+        DeadlineOptions {
+            roll_to_working_day: self.roll_to_working_day,
+            from_next_working_day_after_hours: self.from_next_working_day_after_hours,
+        }
+    }
+}
+
+/// Where a clock stands at an instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ClockState {
+    /// Never started.
+    NotStarted,
+    /// Running, deadline not reached.
+    Running,
+    /// Paused.
+    Paused,
+    /// Stopped before the deadline.
+    Met,
+    /// Stopped at or after the deadline.
+    Missed,
+    /// Running at or past the deadline.
+    Breached,
+}
+
+/// Something a running clock needs the runtime to do at an instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Attention {
+    /// A warning at this percentage of the target.
+    Warning(u8),
+    /// The deadline.
+    Breach,
+}
+
+/// An operation that does not fit the clock's state.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum SlaError {
+    /// `start` on a clock that is running or paused.
+    #[error("clock `{0}` is already running")]
+    AlreadyRunning(String),
+    /// `pause`, `stop` or `extend` on a clock that is not running.
+    #[error("clock `{0}` is not running")]
+    NotRunning(String),
+    /// `resume` on a clock that is not paused.
+    #[error("clock `{0}` is not paused")]
+    NotPaused(String),
+    /// An instant before the clock's last recorded event.
+    #[error("clock `{rule}`: {at} is before its last event at {last}")]
+    BeforeLastEvent {
+        /// The clock's rule.
+        rule: String,
+        /// The instant given.
+        at: DateTime<Utc>,
+        /// The last recorded event.
+        last: DateTime<Utc>,
+    },
+}
+
+impl SlaError {
+    /// A stable kebab-case code for this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            SlaError::AlreadyRunning(_) => "clock-already-running",
+            SlaError::NotRunning(_) => "clock-not-running",
+            SlaError::NotPaused(_) => "clock-not-paused",
+            SlaError::BeforeLastEvent { .. } => "clock-time-before-last-event",
+        }
+    }
+}
+
+/// An extension as the explanation shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExplainedExtension {
+    /// When it was granted.
+    pub at: DateTime<Utc>,
+    /// The new target.
+    pub target: SlaDuration,
+    /// Why.
+    pub reason: String,
+    /// Who granted it.
+    pub granted_by: Option<String>,
+    /// False when it was not longer than the target already in force.
+    pub applied: bool,
+}
+
+/// Why a clock's deadline is what it is, line by line, for a regulator.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Explanation {
+    /// The SLA rule's name.
+    pub rule: String,
+    /// The calendar's name.
+    pub calendar: String,
+    /// The calendar's IANA time zone.
+    pub timezone: String,
+    /// The target in force (after extensions); `None` when never started.
+    pub target: Option<SlaDuration>,
+    /// When the current run started.
+    pub started_at: Option<DateTime<Utc>>,
+    /// When it stopped.
+    pub stopped_at: Option<DateTime<Utc>>,
+    /// Paused since this instant, when paused now.
+    pub paused_since: Option<DateTime<Utc>>,
+    /// The deadline; while paused, the deadline as if resumed when the pause began.
+    pub deadline: Option<DateTime<Utc>>,
+    /// The rules that made the deadline, one line each.
+    pub rules: Vec<String>,
+    /// The extensions, in order.
+    pub extensions: Vec<ExplainedExtension>,
+    /// The current run's timeline, up to its stop, its open pause or its deadline.
+    pub intervals: Vec<Interval>,
+    /// Earlier runs (before reopening): `(started, stopped)`.
+    pub earlier_runs: Vec<(DateTime<Utc>, Option<DateTime<Utc>>)>,
 }
