@@ -20,7 +20,7 @@ use std::sync::Arc;
 use rhai::{AST, Dynamic, Map, Scope};
 
 use super::condition::with_suggestion;
-use super::convert::{compile_scope, from_dynamic, mismatch, push_variables, text};
+use super::convert::{check_size, compile_scope, from_dynamic, mismatch, push_variables, text};
 use super::names::{Variable, referenced, suggest, variables};
 use super::{CaseView, EvalContext, Schema, ScriptEngine, ScriptError, ScriptErrorKind, run_state};
 use crate::value::Fields;
@@ -101,6 +101,7 @@ impl ActionScript {
                 .map_err(|e| ScriptError::from_eval(&e))
         });
         result
+            .and_then(|value| check_size(&value, engine.limits()).map(|()| value))
             .and_then(|value| self.outcome(value))
             .map_err(|e| e.with_origin(&self.inner.origin))
     }

@@ -6,7 +6,7 @@ use rhai::{Array, Dynamic, Map, Scope};
 use rust_decimal::Decimal;
 
 use super::names::{Source, Variable};
-use super::{CaseView, EvalContext, ScriptError, ScriptErrorKind};
+use super::{CaseView, EvalContext, ScriptError, ScriptErrorKind, ScriptLimits};
 use crate::value::Value;
 
 /// A field value as Rhai sees it.
@@ -106,6 +106,31 @@ pub(crate) fn compile_scope(variables: &[Variable]) -> Scope<'static> {
         scope.push_dynamic(v.name.as_str(), Dynamic::UNIT);
     }
     scope
+}
+
+/// Checks a script's result against the size limits. Rhai 1.27 does not check a map
+/// that grows by index assignment (`m[k] = v`); the operation limit bounds how far it
+/// can grow, and this keeps an oversized result from reaching the runtime.
+pub(crate) fn check_size(value: &Dynamic, limits: &ScriptLimits) -> Result<(), ScriptError> {
+    let too_large = |what: &str| {
+        Err(ScriptError::new(
+            ScriptErrorKind::DataTooLarge,
+            format!("the result holds {what} over its size limit"),
+        ))
+    };
+    if let Ok(map) = value.as_map_ref() {
+        if map.len() > limits.max_map_size {
+            return too_large("a map");
+        }
+        return map.values().try_for_each(|v| check_size(v, limits));
+    }
+    if let Ok(array) = value.as_array_ref() {
+        if array.len() > limits.max_array_size {
+            return too_large("an array");
+        }
+        return array.iter().try_for_each(|v| check_size(v, limits));
+    }
+    Ok(())
 }
 
 /// Text from a result map entry, or a type error naming `what`.

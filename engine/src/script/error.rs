@@ -154,6 +154,9 @@ impl ScriptError {
                 "the script ran past its operation limit".to_string()
             }
             (_, EvalAltResult::ErrorRuntime(value, _)) => format!("the script threw `{value}`"),
+            (_, EvalAltResult::ErrorParsing(parse, pos)) => {
+                ScriptError::from_parse(&ParseError(Box::new(parse.clone()), *pos)).message
+            }
             (_, other) => lowercase_first(&other.to_string()),
         };
         ScriptError::new(kind, strip_position(&message)).at(err.position())
@@ -165,6 +168,9 @@ fn eval_kind(err: &EvalAltResult) -> ScriptErrorKind {
         EvalAltResult::ErrorParsing(ParseErrorType::VariableUndefined(_), _)
         | EvalAltResult::ErrorVariableNotFound(..)
         | EvalAltResult::ErrorPropertyNotFound(..) => ScriptErrorKind::UnknownVariable,
+        EvalAltResult::ErrorParsing(ParseErrorType::Reserved(word), _) if is_forbidden(word) => {
+            ScriptErrorKind::Forbidden
+        }
         EvalAltResult::ErrorParsing(..) => ScriptErrorKind::Syntax,
         EvalAltResult::ErrorFunctionNotFound(name, _)
             if is_forbidden(name.split(' ').next().unwrap_or("")) =>

@@ -32,7 +32,7 @@ use regex::Regex;
 use rhai::{AST, CallFnOptions, Dynamic, Map, Scope};
 
 use super::condition::with_suggestion;
-use super::convert::{case_map, mismatch, text, texts};
+use super::convert::{case_map, check_size, mismatch, text, texts};
 use super::names::{Variable, suggest, variables};
 use super::{CaseView, EvalContext, Schema, ScriptEngine, ScriptError, ScriptErrorKind, run_state};
 
@@ -126,6 +126,7 @@ impl RoutingScript {
                 .map_err(|e| ScriptError::from_eval(&e))
         });
         result
+            .and_then(|value| check_size(&value, engine.limits()).map(|()| value))
             .and_then(|value| self.to_route(value))
             .map_err(|e| e.with_origin(&self.inner.origin))
     }

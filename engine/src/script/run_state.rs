@@ -74,3 +74,39 @@ pub(crate) fn now() -> Option<DateTime<Utc>> {
 pub(crate) fn calendar() -> Option<Arc<dyn BusinessDays>> {
     RUN.with(|run| run.borrow().as_ref().map(|s| Arc::clone(&s.calendar)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct NoCalendar;
+
+    impl BusinessDays for NoCalendar {
+        fn business_days_between(&self, _: DateTime<Utc>, _: DateTime<Utc>) -> Result<i64, String> {
+            Err("no calendar".into())
+        }
+    }
+
+    fn ctx() -> EvalContext {
+        EvalContext {
+            now: DateTime::UNIX_EPOCH,
+            calendar: Arc::new(NoCalendar),
+        }
+    }
+
+    #[test]
+    #[allow(clippy::panic)] // the panic is the point: it stands for one inside Rhai
+    fn a_panic_inside_an_evaluation_is_an_internal_error() {
+        let result: Result<(), ScriptError> =
+            run(&ctx(), Duration::from_secs(1), || panic!("inside rhai"));
+        assert_eq!(result.err().map(|e| e.code()), Some("script-internal"));
+        assert_eq!(now(), None, "the state must be cleared after a panic");
+    }
+
+    #[test]
+    fn state_is_visible_only_during_the_run() {
+        let seen = run(&ctx(), Duration::from_secs(1), || Ok(now()));
+        assert_eq!(seen, Ok(Some(DateTime::UNIX_EPOCH)));
+        assert_eq!(now(), None);
+    }
+}
