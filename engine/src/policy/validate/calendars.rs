@@ -144,17 +144,15 @@ impl Validator<'_, '_> {
         }
         let own_holidays = origins.holidays.iter().filter(|o| o.is_some()).count();
         let own_days = origins.working_days.iter().filter(|o| o.is_some()).count();
+        let described = spec.clone();
         match Calendar::new(spec) {
             Ok(cal) => Some(cal),
             Err(errors) => {
                 for e in errors {
                     let location =
                         self.calendar_error_location(name, &e, &origins, own_holidays, own_days);
-                    let d = Diagnostic::error(
-                        calendar_code(e.code()),
-                        format!("calendar `{name}`: {e}"),
-                    )
-                    .at(location);
+                    let message = format!("calendar `{name}`: {}", describe(&e, &described));
+                    let d = Diagnostic::error(calendar_code(e.code()), message).at(location);
                     self.report(d);
                 }
                 None
@@ -361,6 +359,41 @@ impl Validator<'_, '_> {
             }
         }
     }
+}
+
+/// A calendar error in words a person knows: the holiday's name and dates rather
+/// than its position in a list.
+fn describe(e: &CalendarError, spec: &CalendarSpec) -> String {
+    let covers = spec
+        .covers
+        .map(|(a, b)| format!("{a} to {b}"))
+        .unwrap_or_default();
+    let holiday = |i: &usize| {
+        spec.holidays
+            .get(*i)
+            .map(|h| format!("holiday `{}` ({} to {})", h.name, h.from, h.to))
+    };
+    let day = |i: &usize| {
+        spec.working_days
+            .get(*i)
+            .map(|w| format!("make-up working day `{}` ({})", w.name, w.date))
+    };
+    let text = match e {
+        CalendarError::InvertedHoliday { index } => {
+            holiday(index).map(|h| format!("{h} ends before it starts"))
+        }
+        CalendarError::HolidayOutsideCovers { index } => {
+            holiday(index).map(|h| format!("{h} lies outside the dates its data covers ({covers})"))
+        }
+        CalendarError::WorkingDayIsHoliday { index } => {
+            day(index).map(|d| format!("{d} falls on a holiday"))
+        }
+        CalendarError::WorkingDayOutsideCovers { index } => {
+            day(index).map(|d| format!("{d} lies outside the dates its data covers ({covers})"))
+        }
+        _ => None,
+    };
+    text.unwrap_or_else(|| e.to_string())
 }
 
 fn plain_spec(name: &str, timezone: Tz) -> CalendarSpec {
