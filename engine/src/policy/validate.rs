@@ -224,9 +224,10 @@ pub(crate) fn validate(
     let fields = v.fields();
     let stages = v.stages();
     let transitions = v.transitions(&fields);
-    let graph = v.graph(&stages, &transitions);
+    let mut graph = v.graph(&stages, &transitions);
     let calendars = v.calendars(timezone);
     let slas = v.slas(&calendars, &transitions, &graph);
+    add_sla_spans(&mut graph, &slas, &transitions);
     let routing = v.routing(&fields);
     v.check_queue_references(&routing, &slas);
     let scenarios = v.scenarios(&fields, &slas, &transitions);
@@ -579,6 +580,42 @@ impl Validator<'_, '_> {
                 );
             }
         }
+    }
+}
+
+/// Draws each SLA on the graph from the stages that start it to those that stop it
+/// (an event counts as the stages its transitions enter).
+fn add_sla_spans(
+    graph: &mut super::StageGraph,
+    slas: &IndexMap<String, super::Sla>,
+    transitions: &[super::Transition],
+) {
+    let stages_of = |triggers: &[super::Trigger]| -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for t in triggers {
+            let names: Vec<String> = match t {
+                super::Trigger::Enter(s) => vec![s.clone()],
+                super::Trigger::Event(e) => transitions
+                    .iter()
+                    .filter(|t| &t.event == e)
+                    .map(|t| t.to.clone())
+                    .collect(),
+            };
+            for n in names {
+                if !out.contains(&n) {
+                    out.push(n);
+                }
+            }
+        }
+        out
+    };
+    for sla in slas.values() {
+        graph.add_sla(super::stage_graph::SlaSpan {
+            name: sla.name.clone(),
+            target: sla.rule.target.to_string(),
+            starts: stages_of(&sla.start),
+            stops: stages_of(&sla.stop),
+        });
     }
 }
 
