@@ -193,3 +193,16 @@ fn the_test_file_schema_is_published_too() {
         .success()
         .stdout(contains("\"policy\""));
 }
+
+#[test]
+fn a_test_file_whose_policy_does_not_load_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tests.toml");
+    std::fs::write(&path, "policy = \"../nowhere.toml\"\n").unwrap();
+    redress()
+        .arg("validate")
+        .arg(&path)
+        .assert()
+        .code(1)
+        .stdout(contains("error[unknown-policy]"));
+}
