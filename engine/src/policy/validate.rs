@@ -29,6 +29,7 @@ use crate::routing::{RouteRule, Router};
 use crate::script::{
     Condition, RESERVED_NAMES, RoutingScript, Schema, ScriptEngine, ScriptError, ScriptErrorKind,
 };
+use crate::value::Fields;
 
 /// Everything validation needs to point at the right place.
 pub(crate) struct Validator<'a, 'i> {
@@ -387,6 +388,32 @@ impl Validator<'_, '_> {
                 None
             }
         }
+    }
+
+    /// Reads a table of field values (`{ category = "fees", amount = 120.5 }`),
+    /// reporting every unknown field and every value that does not fit.
+    pub fn field_values(
+        &mut self,
+        table: &toml::Table,
+        path: &[Seg<'_>],
+        fields: &IndexMap<String, FieldDef>,
+    ) -> Option<Fields> {
+        let mut out = Fields::new();
+        let mut ok = true;
+        for (name, value) in table {
+            let p = [path, &[Seg::Key(name)]].concat();
+            let Some(def) = fields.get(name) else {
+                ok &= self.known_field(name, fields, &p);
+                continue;
+            };
+            match self.field_value(def, value, &p) {
+                Some(v) => {
+                    out.insert(name.clone(), v);
+                }
+                None => ok = false,
+            }
+        }
+        ok.then_some(out)
     }
 
     fn routing(&mut self, fields: &IndexMap<String, FieldDef>) -> Option<Routing> {
