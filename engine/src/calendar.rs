@@ -198,6 +198,9 @@ pub struct Calendar {
     exceptions: BTreeMap<NaiveDate, DayKind>,
     /// The kind of every covered day, indexed by days since `covers.0`.
     dense: Vec<DayKind>,
+    /// The first instant of every covered day, indexed like `dense` (empty if any
+    /// could not be computed; then each is computed when needed).
+    day_starts: Vec<DateTime<Utc>>,
 }
 
 impl Calendar {
@@ -225,8 +228,10 @@ impl Calendar {
             hours,
             exceptions,
             dense: Vec::new(),
+            day_starts: Vec::new(),
         };
         calendar.dense = calendar.dense_days();
+        calendar.day_starts = calendar.day_starts();
         Ok(calendar)
     }
 
@@ -238,6 +243,17 @@ impl Calendar {
             .take_while(|d| *d <= to)
             .map(|d| self.sparse_kind(d))
             .collect()
+    }
+
+    fn day_starts(&self) -> Vec<DateTime<Utc>> {
+        let Some((from, to)) = self.spec.covers else {
+            return Vec::new();
+        };
+        from.iter_days()
+            .take_while(|d| *d <= to)
+            .map(|d| self.local_instant(d, NaiveTime::MIN))
+            .collect::<Result<_, _>>()
+            .unwrap_or_default()
     }
 
     fn sparse_kind(&self, date: NaiveDate) -> DayKind {
@@ -272,13 +288,36 @@ impl Calendar {
     pub fn day_kind(&self, date: NaiveDate) -> Result<DayKind, CalendarError> {
         match self.spec.covers {
             None => Ok(self.sparse_kind(date)),
-            Some(covers) => {
-                let index = usize::try_from((date - covers.0).num_days()).ok();
-                index
-                    .and_then(|i| self.dense.get(i).copied())
-                    .ok_or(CalendarError::OutOfRange { date, covers })
+            Some(covers) => self
+                .dense_index(date)
+                .and_then(|i| self.dense.get(i).copied())
+                .ok_or(CalendarError::OutOfRange { date, covers }),
+        }
+    }
+
+    /// The index of a covered date in `dense`.
+    fn dense_index(&self, date: NaiveDate) -> Option<usize> {
+        let (from, _) = self.spec.covers?;
+        usize::try_from(date.num_days_from_ce() - from.num_days_from_ce()).ok()
+    }
+
+    /// The `n`th working day after `date` by the precomputed days, when the covered
+    /// range holds it; `None` sends the caller to the day-by-day walk (and its error).
+    pub(crate) fn nth_working_day_dense(&self, date: NaiveDate, n: u32) -> Option<NaiveDate> {
+        let start = self.dense_index(date)?;
+        let mut left = n;
+        for (index, kind) in self.dense.iter().enumerate().skip(start + 1) {
+            if kind.is_working() {
+                left -= 1;
+                if left == 0 {
+                    let offset = i32::try_from(index).ok()?;
+                    return NaiveDate::from_num_days_from_ce_opt(
+                        self.spec.covers?.0.num_days_from_ce() + offset,
+                    );
+                }
             }
         }
+        None
     }
 
     /// Whether a day is a working day; an error outside the covered range.
@@ -331,7 +370,11 @@ impl Calendar {
 
     /// The first instant of a local date.
     pub fn start_of_day(&self, date: NaiveDate) -> Result<DateTime<Utc>, CalendarError> {
-        self.local_instant(date, NaiveTime::MIN)
+        let cached = self.dense_index(date).and_then(|i| self.day_starts.get(i));
+        match cached {
+            Some(start) => Ok(*start),
+            None => self.local_instant(date, NaiveTime::MIN),
+        }
     }
 
     /// The end of a local date: the first instant of the next day.

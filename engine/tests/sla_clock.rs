@@ -156,7 +156,7 @@ fn business_day_pause_across_a_holiday_counts_only_business_time() {
     let kinds: Vec<(IntervalKind, Option<String>)> = explanation
         .intervals
         .iter()
-        .map(|i| (i.kind, i.reason.clone()))
+        .map(|i| (i.kind, i.reason.as_deref().map(str::to_owned)))
         .collect();
     assert_eq!(
         kinds,
