@@ -35,37 +35,6 @@ fn deadline(c: &mut Criterion) {
     let start: DateTime<Utc> = "2026-02-13T08:00:00Z".parse().unwrap();
     let mut clock = SlaClock::new(rule.name.clone());
     clock.start(start).unwrap();
-    let d = cal
-        .deadline_with(start, &rule.target, rule.options(), &[])
-        .unwrap();
-    c.bench_function("piece_local_instant", |b| {
-        b.iter(|| {
-            cal.start_of_day(black_box(
-                chrono::NaiveDate::from_ymd_opt(2026, 3, 3).unwrap(),
-            ))
-            .unwrap()
-        })
-    });
-    c.bench_function("piece_local_date", |b| {
-        b.iter(|| cal.local_date(black_box(start)))
-    });
-    let day = chrono::NaiveDate::from_ymd_opt(2026, 3, 3).unwrap();
-    c.bench_function("piece_fmt_date", |b| {
-        b.iter(|| format!("{}", black_box(day)))
-    });
-    c.bench_function("piece_fmt_target", |b| {
-        b.iter(|| format!("{}", black_box(&rule.target)))
-    });
-    c.bench_function("piece_fmt_tz", |b| {
-        b.iter(|| format!("{}", black_box(cal.timezone())))
-    });
-    c.bench_function("piece_explain", |b| {
-        b.iter(|| black_box(&clock).explain(black_box(&rule), &cal).unwrap())
-    });
-    c.bench_function("piece_rules", |b| b.iter(|| cal.rules(black_box(&d))));
-    c.bench_function("piece_timeline", |b| {
-        b.iter(|| cal.timeline(black_box(&d), d.at, &[]).unwrap())
-    });
     c.bench_function("deadline_15_business_days_cn_2026", |b| {
         b.iter(|| black_box(&clock).deadline(black_box(&rule), &cal).unwrap())
     });

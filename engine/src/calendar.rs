@@ -88,8 +88,7 @@ pub struct CalendarSpec {
 /// A problem with a calendar spec, or arithmetic that left the calendar's data.
 ///
 /// Spec problems name the offending item by its index in the spec.
-#[derive(Debug, Clone, PartialEq, Eq, Error, Serialize)]
-#[serde(tag = "code", rename_all = "kebab-case")]
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum CalendarError {
     /// Business hours whose close is not after their open.
     #[error("business hours #{index} close before they open")]
@@ -201,6 +200,8 @@ pub struct Calendar {
     /// The first instant of every covered day, indexed like `dense` (empty if any
     /// could not be computed; then each is computed when needed).
     day_starts: Vec<DateTime<Utc>>,
+    /// `covers.0` as days from the common era, for indexing `dense`.
+    dense_base: i32,
 }
 
 impl Calendar {
@@ -222,6 +223,7 @@ impl Calendar {
         for day in &spec.week {
             week[day.num_days_from_monday() as usize] = true;
         }
+        let spec_base = spec.covers.map_or(0, |(from, _)| from.num_days_from_ce());
         let mut calendar = Calendar {
             spec,
             week,
@@ -229,6 +231,7 @@ impl Calendar {
             exceptions,
             dense: Vec::new(),
             day_starts: Vec::new(),
+            dense_base: spec_base,
         };
         calendar.dense = calendar.dense_days();
         calendar.day_starts = calendar.day_starts();
@@ -297,8 +300,8 @@ impl Calendar {
 
     /// The index of a covered date in `dense`.
     fn dense_index(&self, date: NaiveDate) -> Option<usize> {
-        let (from, _) = self.spec.covers?;
-        usize::try_from(date.num_days_from_ce() - from.num_days_from_ce()).ok()
+        self.spec.covers?;
+        usize::try_from(date.num_days_from_ce() - self.dense_base).ok()
     }
 
     /// The `n`th working day after `date` by the precomputed days, when the covered

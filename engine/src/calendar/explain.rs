@@ -121,8 +121,21 @@ impl Calendar {
         let last = self.local_date(b - TimeDelta::nanoseconds(1));
         let (mut run_from, mut date) = (a, self.local_date(a));
         let mut label = self.label(&d.target, received, date)?;
+        // Only business targets look at the kind of day (and need the data to cover it).
+        let kind_of = |date| match d.target.is_business() {
+            true => self.day_kind(date),
+            false => Ok(DayKind::Working),
+        };
+        let mut kind = kind_of(date)?;
         while date < last {
             let next = next_day(date)?;
+            let next_kind = kind_of(next)?;
+            // Days of one kind after the day of receipt share a label.
+            if !label.hourly && next_kind == kind && date > received {
+                date = next;
+                continue;
+            }
+            kind = next_kind;
             let next_label = self.label(&d.target, received, next)?;
             if label.hourly || next_label != label {
                 let boundary = self.start_of_day(next)?;
