@@ -435,3 +435,58 @@ fn after_hours_rule_reaches_the_clock() {
         e.rules
     );
 }
+
+#[test]
+fn a_pause_after_the_deadline_does_not_undo_a_breach() {
+    let (cal, r) = (cn(), rule("24 hours", &[]));
+    let mut clock = started("2026-03-02T10:00:00+08:00");
+    clock.pause(at("2026-03-03T11:00:00+08:00")).unwrap();
+    let now = at("2026-03-03T12:00:00+08:00");
+    assert_eq!(clock.state(&r, &cal, now).unwrap(), ClockState::Breached);
+    assert_eq!(
+        clock.deadline(&r, &cal).unwrap(),
+        Some(at("2026-03-03T10:00:00+08:00"))
+    );
+    assert_eq!(
+        clock.remaining(&r, &cal, now).unwrap(),
+        Some(TimeDelta::hours(-2))
+    );
+    assert_eq!(
+        clock.next_attention(&r, &cal).unwrap().map(|a| a.1),
+        Some(Attention::Breach)
+    );
+    clock.resume(at("2026-03-04T10:00:00+08:00")).unwrap();
+    clock.stop(at("2026-03-04T11:00:00+08:00")).unwrap();
+    assert_eq!(clock.state(&r, &cal, now).unwrap(), ClockState::Missed);
+    let e = clock.explain(&r, &cal).unwrap();
+    assert!(
+        e.rules
+            .iter()
+            .any(|l| l.contains("began at or after the deadline")),
+        "{:?}",
+        e.rules
+    );
+    assert!(
+        e.intervals.iter().all(|i| i.kind != IntervalKind::Paused),
+        "{:#?}",
+        e.intervals
+    );
+}
+
+#[test]
+fn a_pause_before_the_deadline_that_outlasts_it_still_counts() {
+    let (cal, r) = (cn(), rule("24 hours", &[]));
+    let mut clock = started("2026-03-02T10:00:00+08:00");
+    clock.pause(at("2026-03-03T09:00:00+08:00")).unwrap();
+    let later = at("2026-03-05T00:00:00+08:00");
+    assert_eq!(clock.state(&r, &cal, later).unwrap(), ClockState::Paused);
+    assert_eq!(
+        clock.remaining(&r, &cal, later).unwrap(),
+        Some(TimeDelta::hours(1))
+    );
+    clock.resume(at("2026-03-05T09:00:00+08:00")).unwrap();
+    assert_eq!(
+        clock.deadline(&r, &cal).unwrap(),
+        Some(at("2026-03-05T10:00:00+08:00"))
+    );
+}
