@@ -323,6 +323,22 @@ impl Calendar {
         None
     }
 
+    /// The last day in `date..=last` reached from `date` through days of the same
+    /// kind, by the precomputed days; `date` itself for unbounded calendars.
+    pub(crate) fn last_of_same_kind(&self, date: NaiveDate, last: NaiveDate) -> NaiveDate {
+        let (Some(first), Some(end)) = (self.dense_index(date), self.dense_index(last)) else {
+            return date;
+        };
+        let Some((head, rest)) = self.dense.get(first..=end).and_then(|d| d.split_first()) else {
+            return date;
+        };
+        let same = rest.iter().take_while(|k| *k == head).count();
+        i32::try_from(first + same)
+            .ok()
+            .and_then(|offset| NaiveDate::from_num_days_from_ce_opt(self.dense_base + offset))
+            .unwrap_or(date)
+    }
+
     /// Whether a day is a working day; an error outside the covered range.
     pub fn is_working_day(&self, date: NaiveDate) -> Result<bool, CalendarError> {
         Ok(self.day_kind(date)?.is_working())

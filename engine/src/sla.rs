@@ -13,6 +13,8 @@
 //!   deadline on.
 //! - Paused time does not count; see [`crate::calendar::deadline`] for how each unit
 //!   moves (day-based targets round paused time **up** to whole days).
+//! - A pause that begins at or after the deadline in force does not move it, nor do
+//!   the pauses after it: a breach stays a breach, and the explanation says so.
 //! - While a clock is paused its deadline is not yet known ([`SlaClock::deadline`]
 //!   returns `None`, no attention is due) and [`SlaClock::remaining`] is frozen at its
 //!   value when the pause began.

@@ -128,6 +128,16 @@ impl Calendar {
         };
         let mut kind = kind_of(date)?;
         while date < last {
+            // Days of one kind after the day of receipt share a label: skip them at once.
+            if !label.hourly && date > received {
+                date = match d.target.is_business() {
+                    true => self.last_of_same_kind(date, last),
+                    false => last,
+                };
+                if date == last {
+                    break;
+                }
+            }
             let next = next_day(date)?;
             let next_kind = kind_of(next)?;
             // Days of one kind after the day of receipt share a label.
