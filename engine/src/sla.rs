@@ -18,9 +18,9 @@
 //! - While a clock is paused its deadline is not yet known ([`SlaClock::deadline`]
 //!   returns `None`, no attention is due) and [`SlaClock::remaining`] is frozen at its
 //!   value when the pause began.
-//! - An extension replaces the target with a longer one (compared with
-//!   [`SlaDuration::approx_seconds`]); an extension that is not longer is recorded
-//!   but not applied, and the explanation says so.
+//! - An extension replaces the target with a longer one: one whose deadline, from the
+//!   run's start and without pauses, is later than the target in force. An extension
+//!   that is not longer is recorded but not applied, and the explanation says so.
 //! - Warnings fire at a percentage of the time from the (effective) start to the
 //!   current deadline, so they move with pauses and extensions.
 //! - Starting a stopped clock re-starts it (a reopened case): a new run with the

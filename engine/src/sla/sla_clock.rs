@@ -216,29 +216,42 @@ impl SlaClock {
         }
     }
 
-    /// The target in force: the rule's, or the longest applied extension's.
-    pub fn target(&self, rule: &SlaRule) -> SlaDuration {
-        self.explained_extensions(rule).1
+    /// The target in force: the rule's, or the last extension that gave a later
+    /// deadline than the target before it (compared from the run's start, without
+    /// pauses). An extension can never bring a deadline forward.
+    pub fn target(&self, rule: &SlaRule, cal: &Calendar) -> Result<SlaDuration, CalendarError> {
+        Ok(self.explained_extensions(rule, cal)?.1)
     }
 
-    fn explained_extensions(&self, rule: &SlaRule) -> (Vec<ExplainedExtension>, SlaDuration) {
+    fn explained_extensions(
+        &self,
+        rule: &SlaRule,
+        cal: &Calendar,
+    ) -> Result<(Vec<ExplainedExtension>, SlaDuration), CalendarError> {
         let mut target = rule.target;
         let mut out = Vec::new();
-        for e in self.current().map_or(&[][..], |r| &r.extensions) {
-            let applied = e.target.approx_seconds() > target.approx_seconds();
+        let Some(run) = self.current().filter(|r| !r.extensions.is_empty()) else {
+            return Ok((out, target));
+        };
+        let ends = |t: &SlaDuration| cal.deadline_with(run.started_at, t, rule.options(), &[]);
+        let mut end = ends(&target)?.at;
+        for e in &run.extensions {
+            let extended = ends(&e.target)?.at;
+            let applied = extended > end;
             if applied {
-                target = e.target;
+                (target, end) = (e.target, extended);
             }
             let (reason, granted_by) = (e.reason.clone(), e.granted_by.clone());
+            let at = e.at;
             out.push(ExplainedExtension {
-                at: e.at,
+                at,
                 target: e.target,
                 reason,
                 granted_by,
                 applied,
             });
         }
-        (out, target)
+        Ok((out, target))
     }
 
     /// The current run's deadline with its open pause (if any) closed at `open_until`.
@@ -253,7 +266,7 @@ impl SlaClock {
         open_until: Option<DateTime<Utc>>,
     ) -> Result<Planned, CalendarError> {
         let mut pauses = run.closed_pauses(open_until);
-        let (target, options) = (self.target(rule), rule.options());
+        let (target, options) = (self.target(rule, cal)?, rule.options());
         let mut deadline = cal.deadline_with(run.started_at, &target, options, &[])?;
         for counted in 0..pauses.len() {
             if pauses[counted].0 >= deadline.at {
@@ -368,7 +381,7 @@ impl SlaClock {
     /// Why the deadline is what it is: the rules applied, the extensions, and the
     /// intervals of the current run that counted, were paused or were skipped.
     pub fn explain(&self, rule: &SlaRule, cal: &Calendar) -> Result<Explanation, CalendarError> {
-        let (extensions, target) = self.explained_extensions(rule);
+        let (extensions, target) = self.explained_extensions(rule, cal)?;
         let mut out = Explanation {
             rule: rule.name.clone(),
             calendar: cal.name().to_owned(),
