@@ -29,6 +29,8 @@
 
 pub mod sla_clock;
 
+use std::fmt;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -169,4 +171,58 @@ pub struct Explanation {
     pub intervals: Vec<Interval>,
     /// Earlier runs (before reopening): `(started, stopped)`.
     pub earlier_runs: Vec<(DateTime<Utc>, Option<DateTime<Utc>>)>,
+}
+
+impl fmt::Display for Explanation {
+    /// The explanation as plain lines for a regulator, times in the calendar's zone.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let tz: chrono_tz::Tz = self.timezone.parse().unwrap_or(chrono_tz::UTC);
+        let local = |t: DateTime<Utc>| t.with_timezone(&tz).format("%Y-%m-%d %H:%M %:z");
+        writeln!(
+            f,
+            "SLA `{}` on calendar `{}` ({})",
+            self.rule, self.calendar, self.timezone
+        )?;
+        let Some(started) = self.started_at else {
+            return writeln!(f, "not started");
+        };
+        writeln!(f, "started {}", local(started))?;
+        for rule in &self.rules {
+            writeln!(f, "rule: {rule}")?;
+        }
+        for e in &self.extensions {
+            let applied = if e.applied {
+                "applied"
+            } else {
+                "not applied: not longer"
+            };
+            let by = e.granted_by.as_deref().unwrap_or("unknown");
+            writeln!(
+                f,
+                "extension {} to {} by {by} ({applied}): {}",
+                local(e.at),
+                e.target,
+                e.reason
+            )?;
+        }
+        for i in &self.intervals {
+            let reason = i
+                .reason
+                .as_deref()
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default();
+            writeln!(
+                f,
+                "{} to {}: {}{reason}",
+                local(i.from),
+                local(i.to),
+                i.kind.as_str()
+            )?;
+        }
+        match (self.stopped_at, self.deadline) {
+            (Some(stop), _) => writeln!(f, "stopped {}", local(stop)),
+            (None, Some(deadline)) => writeln!(f, "deadline {}", local(deadline)),
+            (None, None) => Ok(()),
+        }
+    }
 }

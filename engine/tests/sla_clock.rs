@@ -490,3 +490,37 @@ fn a_pause_before_the_deadline_that_outlasts_it_still_counts() {
         Some(at("2026-03-05T10:00:00+08:00"))
     );
 }
+
+#[test]
+fn explanation_renders_line_by_line() {
+    let (cal, r) = (cn(), rule("3 business days", &[]));
+    let mut clock = started("2026-02-13T10:00:00+08:00");
+    clock.pause(at("2026-02-24T10:00:00+08:00")).unwrap();
+    clock.resume(at("2026-02-24T12:00:00+08:00")).unwrap();
+    let by = Some("team lead".to_owned());
+    clock
+        .extend(
+            "5 business days".parse().unwrap(),
+            at("2026-02-24T12:00:00+08:00"),
+            "complex".into(),
+            by,
+        )
+        .unwrap();
+    let text = clock.explain(&r, &cal).unwrap().to_string();
+    let expected = "\
+SLA `rule 3 business days` on calendar `Mainland China 2026` (Asia/Shanghai)
+started 2026-02-13 10:00 +08:00
+rule: 5 business days from receipt 2026-02-13 (Asia/Shanghai): end of working day 2026-02-27
+rule: paused 2 h 0 min in total, rounded up to 1 whole working day(s) of business time: moved to 2026-03-01 00:00 +08:00
+extension 2026-02-24 12:00 +08:00 to 5 business days by team lead (applied): complex
+2026-02-13 10:00 +08:00 to 2026-02-14 00:00 +08:00: not-counted (day of receipt is not counted)
+2026-02-14 00:00 +08:00 to 2026-02-15 00:00 +08:00: counted (Spring Festival make-up working day)
+2026-02-15 00:00 +08:00 to 2026-02-24 00:00 +08:00: non-working (Spring Festival)
+2026-02-24 00:00 +08:00 to 2026-02-24 10:00 +08:00: counted
+2026-02-24 10:00 +08:00 to 2026-02-24 12:00 +08:00: paused
+2026-02-24 12:00 +08:00 to 2026-02-28 00:00 +08:00: counted
+2026-02-28 00:00 +08:00 to 2026-03-01 00:00 +08:00: counted (Spring Festival make-up working day)
+deadline 2026-03-01 00:00 +08:00
+";
+    assert_eq!(text, expected, "\n{text}");
+}

@@ -27,6 +27,19 @@ pub enum IntervalKind {
     NotCounted,
 }
 
+impl IntervalKind {
+    /// The kebab-case name, as serialized.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IntervalKind::Counted => "counted",
+            IntervalKind::Paused => "paused",
+            IntervalKind::NonWorking => "non-working",
+            IntervalKind::OutsideHours => "outside-hours",
+            IntervalKind::NotCounted => "not-counted",
+        }
+    }
+}
+
 /// One interval of a clock's timeline, `[from, to)`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Interval {
