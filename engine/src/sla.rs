@@ -226,3 +226,37 @@ impl fmt::Display for Explanation {
         }
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rule_options_follow_the_flags() {
+        let rule = SlaRule {
+            name: "ack".into(),
+            target: SlaDuration::BusinessDays(1),
+            warn: vec![],
+            roll_to_working_day: true,
+            from_next_working_day_after_hours: false,
+        };
+        let options = rule.options();
+        assert!(options.roll_to_working_day && !options.from_next_working_day_after_hours);
+    }
+
+    #[test]
+    fn errors_have_stable_codes() {
+        assert_eq!(SlaError::NotPaused("x".into()).code(), "clock-not-paused");
+        assert_eq!(
+            SlaError::NotPaused("x".into()).to_string(),
+            "clock `x` is not paused"
+        );
+        let json = serde_json::to_string(&Attention::Warning(80)).unwrap();
+        assert_eq!(json, r#"{"warning":80}"#);
+        assert_eq!(
+            serde_json::to_string(&ClockState::NotStarted).unwrap(),
+            r#""not-started""#
+        );
+    }
+}

@@ -401,3 +401,64 @@ fn push(
         reason: reason.map(Why::to_cow),
     });
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_numbers_and_dates_by_hand() {
+        let mut s = String::new();
+        push_number(&mut s, 7, 2);
+        s.push(' ');
+        push_number(&mut s, 0, 1);
+        s.push(' ');
+        push_number(&mut s, -12, 4);
+        s.push(' ');
+        push_date(&mut s, NaiveDate::from_ymd_opt(2026, 2, 28).unwrap());
+        assert_eq!(s, "07 0 -0012 2026-02-28");
+    }
+
+    #[test]
+    fn humanises_durations() {
+        assert_eq!(human(TimeDelta::minutes(5)), "5 min");
+        assert_eq!(human(TimeDelta::minutes(125)), "2 h 5 min");
+        assert_eq!(human(TimeDelta::hours(47)), "1 day(s) 23 h 0 min");
+    }
+
+    #[test]
+    fn merges_adjacent_intervals_of_one_kind() {
+        let t = |h: i64| DateTime::<Utc>::from_timestamp(h * 3600, 0).unwrap();
+        let mut out = Vec::new();
+        push(&mut out, t(0), t(1), IntervalKind::Counted, None);
+        push(&mut out, t(1), t(2), IntervalKind::Counted, None);
+        push(&mut out, t(2), t(2), IntervalKind::Paused, None);
+        push(
+            &mut out,
+            t(2),
+            t(3),
+            IntervalKind::NonWorking,
+            Some(Why::Fixed("weekend")),
+        );
+        push(
+            &mut out,
+            t(3),
+            t(4),
+            IntervalKind::NonWorking,
+            Some(Why::Named("Spring Festival")),
+        );
+        let kinds: Vec<_> = out
+            .iter()
+            .map(|i| (i.kind.as_str(), i.to - i.from))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                ("counted", TimeDelta::hours(2)),
+                ("non-working", TimeDelta::hours(1)),
+                ("non-working", TimeDelta::hours(1))
+            ]
+        );
+    }
+}
