@@ -185,6 +185,10 @@ impl DayKind {
     }
 }
 
+/// Covered ranges longer than this (about 200 years) are not precomputed: their days
+/// are looked up one by one, which is slower but bounded in memory.
+const MAX_DENSE_DAYS: i64 = 73_050;
+
 /// A checked business calendar, ready for deadline arithmetic.
 #[derive(Debug, Clone)]
 pub struct Calendar {
@@ -242,6 +246,9 @@ impl Calendar {
         let Some((from, to)) = self.spec.covers else {
             return Vec::new();
         };
+        if (to - from).num_days() > MAX_DENSE_DAYS {
+            return Vec::new();
+        }
         from.iter_days()
             .take_while(|d| *d <= to)
             .map(|d| self.sparse_kind(d))
@@ -252,6 +259,9 @@ impl Calendar {
         let Some((from, to)) = self.spec.covers else {
             return Vec::new();
         };
+        if (to - from).num_days() > MAX_DENSE_DAYS {
+            return Vec::new();
+        }
         from.iter_days()
             .take_while(|d| *d <= to)
             .map(|d| self.local_instant(d, NaiveTime::MIN))
@@ -291,10 +301,13 @@ impl Calendar {
     pub fn day_kind(&self, date: NaiveDate) -> Result<DayKind, CalendarError> {
         match self.spec.covers {
             None => Ok(self.sparse_kind(date)),
-            Some(covers) => self
+            Some(covers) if date < covers.0 || date > covers.1 => {
+                Err(CalendarError::OutOfRange { date, covers })
+            }
+            Some(_) => Ok(self
                 .dense_index(date)
                 .and_then(|i| self.dense.get(i).copied())
-                .ok_or(CalendarError::OutOfRange { date, covers }),
+                .unwrap_or_else(|| self.sparse_kind(date))),
         }
     }
 
@@ -674,6 +687,21 @@ mod tests {
         // 14 (make-up), 24, 25.
         assert_eq!(cal.business_days_between(a, b).unwrap(), 3);
         assert_eq!(cal.business_days_between(b, a).unwrap(), -3);
+    }
+
+    #[test]
+    fn a_very_long_covered_range_is_looked_up_day_by_day() {
+        let mut s = spec();
+        s.covers = Some((date("1900-01-01"), date("2400-12-31")));
+        let cal = Calendar::new(s).unwrap();
+        assert!(cal.dense.is_empty());
+        assert!(!cal.is_working_day(date("2026-02-16")).unwrap());
+        assert!(cal.is_working_day(date("2026-02-14")).unwrap());
+        assert_eq!(
+            cal.nth_working_day(date("2026-02-13"), 2).unwrap(),
+            date("2026-02-24")
+        );
+        assert!(cal.is_working_day(date("2401-01-01")).is_err());
     }
 
     #[test]
