@@ -31,8 +31,8 @@
 //! ```
 //!
 //! [`parse_calendar_file`] reports every problem it finds with a stable code and the
-//! byte range of the offending text: `toml-syntax`, `unknown-key` (TOML and unknown
-//! keys stop parsing, so they come alone), `invalid-date`, `invalid-timezone`,
+//! byte range of the offending text: `toml-syntax`, `unknown-key` (a syntax error, or
+//! the list of every unknown key, stops parsing, so these come without the others), `invalid-date`, `invalid-timezone`,
 //! `invalid-weekday`, `invalid-hours`, `inverted-hours`, `holiday-dates`,
 //! `inverted-holiday`, `inverted-covers`, `duplicate-holiday`, `duplicate-working-day`,
 //! `date-outside-calendar`, `working-day-is-holiday`.
