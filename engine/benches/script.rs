@@ -120,7 +120,7 @@ fn router(engine: &ScriptEngine) -> Router {
         assignee: None,
         tags: Vec::new(),
     });
-    Router::new(rules, None).unwrap_or_else(|e| panic!("{e}"))
+    Router::new(engine, rules, None).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn guard(c: &mut Criterion) {
@@ -138,6 +138,17 @@ fn guard(c: &mut Criterion) {
         b.iter(|| condition.eval(&engine, black_box(&view), &ctx))
     });
     group.bench_function("rust", |b| b.iter(|| rust(black_box(&view))));
+    group.bench_function("rhai-floor", |b| {
+        // Plain Rhai, default engine, variables pushed once: the floor on this machine.
+        let raw = rhai::Engine::new();
+        let mut scope = rhai::Scope::new();
+        scope.push("amount", Decimal::from(20000));
+        scope.push("category", "fraud".to_string());
+        let ast = raw
+            .compile_expression_with_scope(&scope, GUARD)
+            .unwrap_or_else(|e| panic!("{e}"));
+        b.iter(|| raw.eval_ast_with_scope::<bool>(&mut scope, &ast))
+    });
     group.finish();
 }
 

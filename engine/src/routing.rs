@@ -12,7 +12,9 @@ use std::fmt;
 use rhai::Scope;
 use serde::Serialize;
 
-use crate::script::{CaseView, Condition, EvalContext, RoutingScript, ScriptEngine, ScriptError};
+use crate::script::{
+    CaseView, Condition, ConditionChain, EvalContext, RoutingScript, ScriptEngine, ScriptError,
+};
 
 /// One routing rule.
 #[derive(Debug, Clone)]
@@ -29,13 +31,15 @@ pub struct RouteRule {
     pub tags: Vec<String>,
 }
 
-/// Ordered rules plus an optional script that may decide first.
-#[derive(Debug, Clone)]
+/// Ordered rules plus an optional script that may decide first. Built once per policy
+/// version by [`Router::new`]; its fields are private because it also keeps the rules'
+/// conditions compiled together (see [`Router::route`]).
+#[derive(Clone)]
 pub struct Router {
-    /// The rules, first match wins.
-    pub rules: Vec<RouteRule>,
-    /// An integrator's script, consulted before the rules.
-    pub script: Option<RoutingScript>,
+    rules: Vec<RouteRule>,
+    script: Option<RoutingScript>,
+    /// The conditions before the first `otherwise`, as one program.
+    chain: Option<ConditionChain>,
 }
 
 /// Where a complaint goes, and why.
@@ -117,12 +121,34 @@ impl RouteError {
 }
 
 impl Router {
-    /// A router; fails unless some rule is `otherwise` (has no condition).
-    pub fn new(rules: Vec<RouteRule>, script: Option<RoutingScript>) -> Result<Router, RouteError> {
+    /// A router over `rules` (first match wins) and an optional `script` consulted
+    /// first; fails unless some rule is `otherwise` (has no condition). `engine` must be
+    /// the one the conditions were compiled with.
+    pub fn new(
+        engine: &ScriptEngine,
+        rules: Vec<RouteRule>,
+        script: Option<RoutingScript>,
+    ) -> Result<Router, RouteError> {
         if !rules.iter().any(|r| r.condition.is_none()) {
             return Err(RouteError::NoOtherwise);
         }
-        Ok(Router { rules, script })
+        let conditions = rules.iter().map_while(|r| r.condition.as_ref());
+        let chain = ConditionChain::compile(engine, conditions);
+        Ok(Router {
+            rules,
+            script,
+            chain,
+        })
+    }
+
+    /// The rules, in order.
+    pub fn rules(&self) -> &[RouteRule] {
+        &self.rules
+    }
+
+    /// The routing script, if any.
+    pub fn script(&self) -> Option<&RoutingScript> {
+        self.script.as_ref()
     }
 
     /// Decides where `case` goes. The case is only read.
@@ -159,7 +185,46 @@ impl Router {
         self.route_by_rules(engine, case, ctx)
     }
 
+    /// The first rule that holds. The chained conditions answer in one evaluation; if
+    /// they cannot answer exactly, the rules are evaluated one by one.
     fn route_by_rules(
+        &self,
+        engine: &ScriptEngine,
+        case: &CaseView,
+        ctx: &EvalContext,
+    ) -> Result<RouteDecision, RouteError> {
+        let fast = self
+            .chain
+            .as_ref()
+            .and_then(|chain| chain.first_match(engine, case, ctx));
+        match fast {
+            Some(Some(index)) => self.rule_decision(index),
+            Some(None) => self.otherwise_decision(),
+            None => self.route_one_by_one(engine, case, ctx),
+        }
+    }
+
+    fn rule_decision(&self, index: usize) -> Result<RouteDecision, RouteError> {
+        let rule = self.rules.get(index).ok_or(RouteError::NoOtherwise)?;
+        let condition = rule
+            .condition
+            .as_ref()
+            .map(|c| c.source().to_string())
+            .unwrap_or_default();
+        Ok(rule.decision(RouteReason::Rule { index, condition }))
+    }
+
+    fn otherwise_decision(&self) -> Result<RouteDecision, RouteError> {
+        let otherwise = self
+            .rules
+            .iter()
+            .enumerate()
+            .find(|(_, r)| r.condition.is_none());
+        let (index, rule) = otherwise.ok_or(RouteError::NoOtherwise)?;
+        Ok(rule.decision(RouteReason::Otherwise { index }))
+    }
+
+    fn route_one_by_one(
         &self,
         engine: &ScriptEngine,
         case: &CaseView,
@@ -184,6 +249,16 @@ impl Router {
             }
         }
         Err(RouteError::NoOtherwise)
+    }
+}
+
+impl fmt::Debug for Router {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Router")
+            .field("rules", &self.rules)
+            .field("script", &self.script)
+            .field("chained", &self.chain.is_some())
+            .finish()
     }
 }
 

@@ -52,6 +52,7 @@
 
 mod action_script;
 mod condition;
+mod condition_chain;
 mod convert;
 mod error;
 mod helpers;
@@ -70,6 +71,7 @@ use crate::value::Fields;
 
 pub use action_script::{ActionOutcome, ActionScript, Notification};
 pub use condition::Condition;
+pub(crate) use condition_chain::ConditionChain;
 pub use error::{ScriptError, ScriptErrorKind};
 pub use names::{RESERVED_NAMES, is_valid_name};
 pub use routing_script::{RoutingScript, ScriptRoute};

@@ -1,6 +1,7 @@
 //! [`Condition`]: a boolean expression compiled once (guards, SLA conditions, routing
 //! rules) and evaluated against many cases.
 
+use std::cell::RefCell;
 use std::fmt;
 use std::sync::Arc;
 
@@ -9,6 +10,11 @@ use rhai::{AST, Dynamic, Scope};
 use super::convert::{compile_scope, push_variables};
 use super::names::{Variable, referenced, suggest, variables};
 use super::{CaseView, EvalContext, Schema, ScriptEngine, ScriptError, ScriptErrorKind, run_state};
+
+thread_local! {
+    /// A scope reused by every evaluation on this thread, to save its allocations.
+    static SCOPE: RefCell<Scope<'static>> = RefCell::new(Scope::new());
+}
 
 /// A compiled boolean expression and its source text. Cheap to clone (the compiled
 /// form is shared); `Send + Sync`.
@@ -109,6 +115,11 @@ impl Condition {
     /// The source text, as written in the policy.
     pub fn source(&self) -> &str {
         &self.inner.source
+    }
+
+    /// The variables the expression may read.
+    pub(crate) fn reads(&self) -> &[Variable] {
+        &self.inner.reads
     }
 
     /// Where the condition comes from, if it was compiled with a name.
