@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use rhai::{AST, Dynamic, Scope};
 
-use super::convert::{compile_scope, push_variables};
+use super::convert::{compile_scope, push_new_variables, push_variables};
 use super::names::{Variable, referenced, suggest, variables};
 use super::{CaseView, EvalContext, Schema, ScriptEngine, ScriptError, ScriptErrorKind, run_state};
 
@@ -87,8 +87,17 @@ impl Condition {
         case: &CaseView,
         ctx: &EvalContext,
     ) -> Result<bool, ScriptError> {
-        let mut scope = Scope::with_capacity(self.inner.reads.len());
-        self.eval_in(engine, &mut scope, case, ctx)
+        SCOPE.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut scope) => {
+                scope.clear();
+                push_new_variables(&mut scope, &self.inner.reads, case, ctx);
+                let result = self.eval_supplied(engine, &mut scope, ctx);
+                scope.clear();
+                result
+            }
+            // Only if an evaluation ever nests inside another on this thread.
+            Err(_) => self.eval_in(engine, &mut Scope::new(), case, ctx),
+        })
     }
 
     /// Evaluates in a scope shared by several conditions on the same case (a router's
@@ -101,6 +110,16 @@ impl Condition {
         ctx: &EvalContext,
     ) -> Result<bool, ScriptError> {
         push_variables(scope, &self.inner.reads, case, ctx);
+        self.eval_supplied(engine, scope, ctx)
+    }
+
+    /// Evaluates in a scope that already holds every variable the condition reads.
+    fn eval_supplied(
+        &self,
+        engine: &ScriptEngine,
+        scope: &mut Scope<'static>,
+        ctx: &EvalContext,
+    ) -> Result<bool, ScriptError> {
         let result = run_state::run(ctx, engine.limits().timeout, || {
             engine
                 .rhai()

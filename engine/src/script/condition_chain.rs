@@ -9,7 +9,7 @@
 
 use rhai::{AST, Dynamic, Scope};
 
-use super::convert::{compile_scope, push_variables};
+use super::convert::{compile_scope, push_new_variables};
 use super::names::Variable;
 use super::{CaseView, Condition, EvalContext, ScriptEngine, run_state};
 
@@ -59,7 +59,7 @@ impl ConditionChain {
         ctx: &EvalContext,
     ) -> Option<Option<usize>> {
         let mut scope = Scope::with_capacity(self.reads.len());
-        push_variables(&mut scope, &self.reads, case, ctx);
+        push_new_variables(&mut scope, &self.reads, case, ctx);
         let result = run_state::run(ctx, engine.limits().timeout, || {
             Ok(engine
                 .rhai()
