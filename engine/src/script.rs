@@ -11,7 +11,9 @@
 //! A condition or action sees the case as read-only variables: every declared field by
 //! name, and the built-ins in [`RESERVED_NAMES`] (`stage`, `queue`, `priority`,
 //! `received_at`, `tags`, `reopen_count`, `now`), plus `<stage>_at` for every stage: the
-//! instant the case last entered it. `now` is the instant the runtime passes in
+//! instant the case last entered it (except that `received_at` is always the receipt
+//! time, which may precede entry into a stage called `received`; that stage gives no
+//! variable). `now` is the instant the runtime passes in
 //! ([`EvalContext::now`]), never the system clock. A routing script's `fn route(c)`
 //! receives the same names as the keys of the map `c`.
 //!

@@ -44,14 +44,22 @@ impl ConditionChain {
                 condition.source()
             ));
             for v in condition.reads() {
-                if !reads.contains(v) {
+                if !reads.iter().any(|r| r.name == v.name) {
                     reads.push(v.clone());
                 }
             }
         }
         let params: Vec<&str> = reads.iter().map(|v| v.name.as_str()).collect();
         let source = format!("fn {CHAIN_FN}({}) {{\n{body}-1\n}}", params.join(", "));
-        let ast = engine.rhai().compile(&source).ok()?;
+        let ast = engine
+            .rhai()
+            .compile(&source)
+            .map_err(|e| {
+                tracing::debug!(
+                    "routing rules evaluate one by one: the chain does not compile: {e}"
+                )
+            })
+            .ok()?;
         Some(ConditionChain { ast, reads })
     }
 
@@ -72,10 +80,10 @@ impl ConditionChain {
         let result = run_state::run(ctx, engine.limits().timeout, || {
             let options = CallFnOptions::new().eval_ast(false).rewind_scope(true);
             let mut scope = Scope::new();
-            Ok(engine
+            let r = engine
                 .rhai()
-                .call_fn_with_options::<Dynamic>(options, &mut scope, &self.ast, CHAIN_FN, args)
-                .ok())
+                .call_fn_with_options::<Dynamic>(options, &mut scope, &self.ast, CHAIN_FN, args);
+            Ok(r.ok())
         });
         let index = result.ok()??.as_int().ok()?;
         Some(usize::try_from(index).ok())
@@ -157,6 +165,9 @@ mod tests {
             None,
             "`flag` is () here"
         );
-        assert_eq!(first_match(&["amount > 1 || amount", "true"], &fields), None);
+        assert_eq!(
+            first_match(&["amount > 1 || amount", "true"], &fields),
+            None
+        );
     }
 }
