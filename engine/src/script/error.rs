@@ -177,6 +177,12 @@ fn eval_kind(err: &EvalAltResult) -> ScriptErrorKind {
         {
             ScriptErrorKind::Forbidden
         }
+        // An operator on the wrong types (`() - 3`, `"a" * true`) is named by its symbol.
+        EvalAltResult::ErrorFunctionNotFound(name, _)
+            if !name.starts_with(|c: char| c.is_alphabetic() || c == '_') =>
+        {
+            ScriptErrorKind::TypeMismatch
+        }
         EvalAltResult::ErrorFunctionNotFound(..) => ScriptErrorKind::UnknownFunction,
         EvalAltResult::ErrorModuleNotFound(..) | EvalAltResult::ErrorForbiddenVariable(..) => {
             ScriptErrorKind::Forbidden
