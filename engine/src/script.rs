@@ -49,8 +49,21 @@
 //! crate is built with `no_module`); `eval` is disabled; `print` and `debug` go nowhere.
 //! [`ScriptLimits`] bounds operations, call depth, expression depth, string, array and map
 //! sizes and wall-clock time per evaluation. Every failure is a [`ScriptError`] with a
-//! stable [`code`](ScriptError::code); a panic inside Rhai is caught and reported as
-//! `script-internal`. Scripts return data; the runtime applies it.
+//! stable [`code`](ScriptError::code) (listed on [`ScriptErrorKind`]); a panic inside
+//! Rhai is caught and reported as `script-internal`. The case is only ever borrowed, so
+//! a failed script leaves it as it was. Scripts return data; the runtime applies it.
+//!
+//! Lines and columns are 1-based positions in the source given to `compile`. Rhai 1.27
+//! reports a limit reached inside a function (too many operations, stack overflow, data
+//! too large, timeout) at the outermost call, so such errors from a routing script's
+//! `fn route` carry no line; errors raised by the script itself (`throw`, a bad
+//! operation) and every error in conditions and actions carry one.
+//!
+//! # Money
+//!
+//! The crate enables Rhai's `decimal` and `no_float` features: a literal such as `120.5`
+//! is an exact decimal, money fields are decimals, and `amount > 10000` compares a
+//! decimal with an integer exactly. There are no floats in policy scripts.
 
 mod action_script;
 mod condition;
@@ -219,4 +232,21 @@ pub trait BusinessDays: Send + Sync {
     /// Business days from `a` to `b` (negative if `b` is before `a`); an error message
     /// if the calendar cannot answer (e.g. a date outside its data).
     fn business_days_between(&self, a: DateTime<Utc>, b: DateTime<Utc>) -> Result<i64, String>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shared_across_threads<T: Send + Sync>() {}
+
+    #[test]
+    fn compiled_scripts_and_the_engine_are_send_and_sync() {
+        shared_across_threads::<ScriptEngine>();
+        shared_across_threads::<Condition>();
+        shared_across_threads::<RoutingScript>();
+        shared_across_threads::<ActionScript>();
+        shared_across_threads::<ScriptError>();
+        shared_across_threads::<crate::routing::Router>();
+    }
 }
