@@ -154,6 +154,10 @@ impl ScriptError {
                 "the script ran past its operation limit".to_string()
             }
             (_, EvalAltResult::ErrorRuntime(value, _)) => format!("the script threw `{value}`"),
+            (ScriptErrorKind::TypeMismatch, EvalAltResult::ErrorFunctionNotFound(signature, _)) => {
+                let (op, types) = signature.split_once(' ').unwrap_or((signature, ""));
+                format!("`{op}` does not apply to {types}")
+            }
             (_, EvalAltResult::ErrorParsing(parse, pos)) => {
                 ScriptError::from_parse(&ParseError(Box::new(parse.clone()), *pos)).message
             }
