@@ -195,6 +195,12 @@ pub(crate) fn suggest<'a>(misspelt: &str, known: impl Iterator<Item = &'a str>) 
 }
 
 impl Schema {
+    /// Every variable name a script may read under this schema: the built-ins, the
+    /// fields and `<stage>_at` for each stage (for help texts and suggestions).
+    pub fn variable_names(&self) -> Vec<String> {
+        variables(self).into_iter().map(|v| v.name).collect()
+    }
+
     /// Problems with this schema's names, one message each: a field or stage that is
     /// not a valid name, uses a reserved name, or collides with another name (a field
     /// `decided_at` beside a stage `decided`). Empty when every name is usable.
@@ -252,7 +258,7 @@ mod tests {
             fields: vec![],
             stages: vec!["received".into(), "decided".into()],
         };
-        let names: Vec<String> = variables(&schema).into_iter().map(|v| v.name).collect();
+        let names = schema.variable_names();
         assert_eq!(names.iter().filter(|n| *n == "received_at").count(), 1);
         assert!(names.contains(&"decided_at".to_string()));
         assert!(schema.problems().is_empty(), "{:?}", schema.problems());
