@@ -77,7 +77,7 @@ pub enum RouteReason {
     Script {
         /// The script file.
         origin: String,
-        /// The line of its `return`, when it has a single one.
+        /// The line where the script built the route (see [`crate::script::ScriptRoute::line`]).
         line: Option<usize>,
         /// The script's own explanation (`reason` in its result), if any.
         note: Option<String>,
