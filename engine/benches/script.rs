@@ -120,7 +120,7 @@ fn router(engine: &ScriptEngine) -> Router {
         assignee: None,
         tags: Vec::new(),
     });
-    Router::new(engine, rules, None).unwrap_or_else(|e| panic!("{e}"))
+    Router::new(rules, None).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn guard(c: &mut Criterion) {

@@ -8,6 +8,7 @@
 //! [`RouteDecision::explain`] can say why a complaint went where it went.
 
 use std::fmt;
+use std::sync::OnceLock;
 
 use rhai::Scope;
 use serde::Serialize;
@@ -33,13 +34,14 @@ pub struct RouteRule {
 
 /// Ordered rules plus an optional script that may decide first. Built once per policy
 /// version by [`Router::new`]; its fields are private because it also keeps the rules'
-/// conditions compiled together (see [`Router::route`]).
+/// conditions compiled together (see [`Router::prepare`]).
 #[derive(Clone)]
 pub struct Router {
     rules: Vec<RouteRule>,
     script: Option<RoutingScript>,
-    /// The conditions before the first `otherwise`, as one program.
-    chain: Option<ConditionChain>,
+    /// The conditions before the first `otherwise`, as one program (`None` inside if
+    /// they do not compile together); built by [`Router::prepare`] or the first route.
+    chain: OnceLock<Option<ConditionChain>>,
 }
 
 /// Where a complaint goes, and why.
@@ -122,23 +124,35 @@ impl RouteError {
 
 impl Router {
     /// A router over `rules` (first match wins) and an optional `script` consulted
-    /// first; fails unless some rule is `otherwise` (has no condition). `engine` must be
-    /// the one the conditions were compiled with.
-    pub fn new(
-        engine: &ScriptEngine,
-        rules: Vec<RouteRule>,
-        script: Option<RoutingScript>,
-    ) -> Result<Router, RouteError> {
+    /// first; fails unless some rule is `otherwise` (has no condition).
+    pub fn new(rules: Vec<RouteRule>, script: Option<RoutingScript>) -> Result<Router, RouteError> {
         if !rules.iter().any(|r| r.condition.is_none()) {
             return Err(RouteError::NoOtherwise);
         }
-        let conditions = rules.iter().map_while(|r| r.condition.as_ref());
-        let chain = ConditionChain::compile(engine, conditions);
         Ok(Router {
             rules,
             script,
-            chain,
+            chain: OnceLock::new(),
         })
+    }
+
+    /// Compiles the rules' conditions into one program, so that a decision pays
+    /// Rhai's per-evaluation cost once instead of once per rule. Call it when the
+    /// policy loads, with the engine the conditions were compiled with; otherwise the
+    /// first [`route`](Router::route) does it.
+    pub fn prepare(&self, engine: &ScriptEngine) {
+        self.chain(engine);
+    }
+
+    fn chain(&self, engine: &ScriptEngine) -> Option<&ConditionChain> {
+        self.chain
+            .get_or_init(|| {
+                ConditionChain::compile(
+                    engine,
+                    self.rules.iter().map_while(|r| r.condition.as_ref()),
+                )
+            })
+            .as_ref()
     }
 
     /// The rules, in order.
@@ -194,8 +208,7 @@ impl Router {
         ctx: &EvalContext,
     ) -> Result<RouteDecision, RouteError> {
         let fast = self
-            .chain
-            .as_ref()
+            .chain(engine)
             .and_then(|chain| chain.first_match(engine, case, ctx));
         match fast {
             Some(Some(index)) => self.rule_decision(index),
@@ -257,7 +270,7 @@ impl fmt::Debug for Router {
         f.debug_struct("Router")
             .field("rules", &self.rules)
             .field("script", &self.script)
-            .field("chained", &self.chain.is_some())
+            .field("chained", &self.chain.get().map(Option::is_some))
             .finish()
     }
 }

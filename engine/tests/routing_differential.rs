@@ -112,7 +112,7 @@ proptest! {
         let engine = ScriptEngine::default();
         let rules = rules(&engine);
         let expected = one_by_one(&engine, &rules, &case);
-        let router = Router::new(&engine, rules, None).unwrap_or_else(|e| panic!("{e}"));
+        let router = Router::new(rules, None).unwrap_or_else(|e| panic!("{e}"));
         let got = match router.route(&engine, &case.view(), &ctx()) {
             Ok(decision) => match decision.reason {
                 RouteReason::Rule { index, .. } | RouteReason::Otherwise { index } => Ok(index),

@@ -45,7 +45,7 @@ fn router(engine: &ScriptEngine, script: Option<&str>) -> Router {
         RoutingScript::compile(engine, s, "scripts/bank-routing.rhai", &schema())
             .unwrap_or_else(|e| panic!("script: {e}"))
     });
-    Router::new(engine, bank_rules(engine), script).unwrap_or_else(|e| panic!("router: {e}"))
+    Router::new(bank_rules(engine), script).unwrap_or_else(|e| panic!("router: {e}"))
 }
 
 /// A service complaint that no special rule catches.
@@ -125,7 +125,12 @@ fn the_rules_are_chained_into_one_program() {
     let engine = ScriptEngine::default();
     let router = router(&engine, None);
     assert!(
-        format!("{router:?}").contains("chained: true"),
+        format!("{router:?}").contains("chained: None"),
+        "{router:?}"
+    );
+    router.prepare(&engine);
+    assert!(
+        format!("{router:?}").contains("chained: Some(true)"),
         "{router:?}"
     );
 }
@@ -225,7 +230,7 @@ fn a_failing_rule_is_named_in_the_error() {
             tags: vec![],
         },
     );
-    let router = Router::new(&engine, rules, None).unwrap_or_else(|e| panic!("{e}"));
+    let router = Router::new(rules, None).unwrap_or_else(|e| panic!("{e}"));
     let err = router.route(&engine, &fraud_case().view(), &ctx()).err();
     let Some(err @ RouteError::Rule { index: 0, .. }) = err else {
         panic!("expected a rule error, got {err:?}")
@@ -257,7 +262,7 @@ fn a_router_needs_a_default() {
     let engine = ScriptEngine::default();
     let mut rules = bank_rules(&engine);
     rules.pop();
-    let err = Router::new(&engine, rules, None).err().map(|e| e.code());
+    let err = Router::new(rules, None).err().map(|e| e.code());
     assert_eq!(err, Some("routing-no-otherwise"));
 }
 
