@@ -3,11 +3,6 @@
 //! where only the last rule matches.
 //!
 //! `cargo bench -p redress-engine --bench script -- --warm-up-time 1 --measurement-time 3`
-//!
-//! Each benchmark runs twice: `wall/...` measures wall-clock time (criterion's default),
-//! `cpu/...` the CPU time of the benchmark thread (Linux, from
-//! `/proc/thread-self/schedstat`), which a machine shared with other work inflates far
-//! less than wall-clock time.
 #![allow(clippy::panic)] // a benchmark that cannot set up should stop loudly
 
 #[path = "../tests/script_support.rs"]
@@ -15,8 +10,7 @@ mod support;
 
 use std::hint::black_box;
 
-use criterion::measurement::{Measurement, ValueFormatter};
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group, criterion_main};
 use redress_engine::routing::{RouteRule, Router};
 use redress_engine::script::{CaseView, Condition, EvalContext, ScriptEngine};
 use redress_engine::value::Value;
@@ -129,7 +123,7 @@ fn router(engine: &ScriptEngine) -> Router {
     Router::new(rules, None).unwrap_or_else(|e| panic!("{e}"))
 }
 
-fn guard<M: Measurement>(c: &mut Criterion<M>, prefix: &str) {
+fn guard(c: &mut Criterion) {
     let engine = ScriptEngine::default();
     let condition = Condition::compile(&engine, GUARD, &schema()).unwrap_or_else(|e| panic!("{e}"));
     let mut case = fraud_case();
@@ -139,7 +133,7 @@ fn guard<M: Measurement>(c: &mut Criterion<M>, prefix: &str) {
     let rust =
         |c: &CaseView| money_above(c, Decimal::from(10000)) && is_text(c, "category", "fraud");
     assert!(rust(&view));
-    let mut group = c.benchmark_group(format!("{prefix}/guard"));
+    let mut group = c.benchmark_group("guard");
     group.bench_function("rhai", |b| {
         b.iter(|| condition.eval(&engine, black_box(&view), &ctx))
     });
@@ -158,7 +152,7 @@ fn guard<M: Measurement>(c: &mut Criterion<M>, prefix: &str) {
     group.finish();
 }
 
-fn routing<M: Measurement>(c: &mut Criterion<M>, prefix: &str) {
+fn routing(c: &mut Criterion) {
     let engine = ScriptEngine::default();
     let router = router(&engine);
     let case = bench_case();
@@ -175,7 +169,7 @@ fn routing<M: Measurement>(c: &mut Criterion<M>, prefix: &str) {
     let rules = rust_rules();
     let rust = |c: &CaseView| rules.iter().position(|r| r(c, &ctx));
     assert_eq!(rust(&view), Some(14));
-    let mut group = c.benchmark_group(format!("{prefix}/routing-15-rules"));
+    let mut group = c.benchmark_group("routing-15-rules");
     group.bench_function("rhai", |b| {
         b.iter(|| router.route(&engine, black_box(&view), &ctx))
     });
@@ -183,73 +177,5 @@ fn routing<M: Measurement>(c: &mut Criterion<M>, prefix: &str) {
     group.finish();
 }
 
-/// CPU time of the calling thread, in nanoseconds.
-struct ThreadCpuTime;
-
-fn thread_cpu_ns() -> u64 {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()
-        .and_then(|s| s.split_whitespace().next().and_then(|n| n.parse().ok()))
-        .unwrap_or(0)
-}
-
-impl Measurement for ThreadCpuTime {
-    type Intermediate = u64;
-    type Value = u64;
-
-    fn start(&self) -> u64 {
-        thread_cpu_ns()
-    }
-    fn end(&self, start: u64) -> u64 {
-        thread_cpu_ns().saturating_sub(start)
-    }
-    fn add(&self, a: &u64, b: &u64) -> u64 {
-        a + b
-    }
-    fn zero(&self) -> u64 {
-        0
-    }
-    fn to_f64(&self, value: &u64) -> f64 {
-        *value as f64
-    }
-    fn formatter(&self) -> &dyn ValueFormatter {
-        &Nanoseconds
-    }
-}
-
-struct Nanoseconds;
-
-impl ValueFormatter for Nanoseconds {
-    fn scale_values(&self, _typical: f64, _values: &mut [f64]) -> &'static str {
-        "ns (cpu)"
-    }
-    fn scale_throughputs(
-        &self,
-        _typical: f64,
-        _throughput: &Throughput,
-        _values: &mut [f64],
-    ) -> &'static str {
-        "ns (cpu)"
-    }
-    fn scale_for_machines(&self, _values: &mut [f64]) -> &'static str {
-        "ns"
-    }
-}
-
-fn wall(c: &mut Criterion) {
-    guard(c, "wall");
-    routing(c, "wall");
-}
-
-fn cpu(c: &mut Criterion<ThreadCpuTime>) {
-    guard(c, "cpu");
-    routing(c, "cpu");
-}
-
-criterion_group!(wall_clock, wall);
-criterion_group! {
-    name = cpu_time;
-    config = Criterion::default().with_measurement(ThreadCpuTime);
-    targets = cpu
-}
-criterion_main!(wall_clock, cpu_time);
+criterion_group!(benches, guard, routing);
+criterion_main!(benches);
