@@ -68,12 +68,12 @@ fn register_dates(engine: &mut Engine) {
 }
 
 fn register_ordering<T: PartialOrd + Clone + Send + Sync + 'static>(engine: &mut Engine) {
-    engine.register_fn("==", |a: T, b: T| a == b);
-    engine.register_fn("!=", |a: T, b: T| a != b);
-    engine.register_fn("<", |a: T, b: T| a < b);
-    engine.register_fn("<=", |a: T, b: T| a <= b);
-    engine.register_fn(">", |a: T, b: T| a > b);
-    engine.register_fn(">=", |a: T, b: T| a >= b);
+    engine.register_fn("==", |a: &mut T, b: T| *a == b);
+    engine.register_fn("!=", |a: &mut T, b: T| *a != b);
+    engine.register_fn("<", |a: &mut T, b: T| *a < b);
+    engine.register_fn("<=", |a: &mut T, b: T| *a <= b);
+    engine.register_fn(">", |a: &mut T, b: T| *a > b);
+    engine.register_fn(">=", |a: &mut T, b: T| *a >= b);
 }
 
 fn now() -> RhaiResult<DateTime<Utc>> {
@@ -83,13 +83,13 @@ fn now() -> RhaiResult<DateTime<Utc>> {
 
 /// `days_since`, `hours_since`, `business_days_between`; each gives `()` for `()`.
 fn register_clock(engine: &mut Engine) {
-    engine.register_fn("days_since", |t: Instant| -> RhaiResult<i64> {
+    engine.register_fn("days_since", |t: &mut Instant| -> RhaiResult<i64> {
         Ok((now()? - t.to_utc()).num_days())
     });
-    engine.register_fn("days_since", |d: NaiveDate| -> RhaiResult<i64> {
-        Ok((now()?.date_naive() - d).num_days())
+    engine.register_fn("days_since", |d: &mut NaiveDate| -> RhaiResult<i64> {
+        Ok((now()?.date_naive() - *d).num_days())
     });
-    engine.register_fn("hours_since", |t: Instant| -> RhaiResult<i64> {
+    engine.register_fn("hours_since", |t: &mut Instant| -> RhaiResult<i64> {
         Ok((now()? - t.to_utc()).num_hours())
     });
     engine.register_fn("days_since", |_: ()| ());
