@@ -81,6 +81,9 @@ mod tests {
     #[test]
     fn money_serializes_as_an_exact_decimal_string() {
         let v = Value::Money(Decimal::new(12050, 2));
-        assert_eq!(serde_json::to_string(&v).ok().as_deref(), Some("\"120.50\""));
+        assert_eq!(
+            serde_json::to_string(&v).ok().as_deref(),
+            Some("\"120.50\"")
+        );
     }
 }

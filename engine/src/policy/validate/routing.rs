@@ -42,7 +42,8 @@ impl Validator<'_, '_> {
         }
         match Router::new(rules?, script) {
             Ok(router) => Some(Routing {
-                router,
+                // Build the routing chain now, at load, not on the first complaint.
+                router: prepared(router, &self.engine),
                 reroute_on: raw.reroute_on.clone(),
             }),
             Err(e) => {
@@ -183,4 +184,9 @@ impl Validator<'_, '_> {
             }
         }
     }
+}
+
+fn prepared(router: Router, engine: &crate::script::ScriptEngine) -> Router {
+    router.prepare(engine);
+    router
 }
