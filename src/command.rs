@@ -3,6 +3,7 @@
 mod files;
 mod graph;
 mod schema;
+mod test;
 mod validate;
 
 use std::process::ExitCode;
@@ -25,6 +26,8 @@ enum Command {
     Graph(graph::Args),
     /// Print the JSON Schema of the policy format, for editors.
     Schema(schema::Args),
+    /// Run policy scenario tests on a virtual clock.
+    Test(test::Args),
 }
 
 /// How results are printed.
@@ -44,5 +47,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Validate(args) => validate::run(args),
         Command::Graph(args) => graph::run(args),
         Command::Schema(args) => schema::run(args),
+        Command::Test(args) => test::run(args),
     }
 }

@@ -34,6 +34,7 @@ mod draft;
 mod refusal;
 mod timers;
 mod transition;
+mod virtual_case;
 
 pub mod replay;
 pub mod scenario;
@@ -48,6 +49,7 @@ use crate::policy::Policy;
 pub use calendar_days::CalendarDays;
 pub use refusal::Refusal;
 pub use timers::next_due;
+pub use virtual_case::{Counts, VirtualCase};
 
 use draft::Draft;
 
