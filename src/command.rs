@@ -2,6 +2,8 @@
 
 mod files;
 mod graph;
+mod progress;
+mod replay;
 mod schema;
 mod test;
 mod validate;
@@ -28,6 +30,8 @@ enum Command {
     Schema(schema::Args),
     /// Run policy scenario tests on a virtual clock.
     Test(test::Args),
+    /// Replay recorded events (JSON lines) on a policy and summarise the outcome.
+    Replay(replay::Args),
 }
 
 /// How results are printed.
@@ -48,5 +52,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Graph(args) => graph::run(args),
         Command::Schema(args) => schema::run(args),
         Command::Test(args) => test::run(args),
+        Command::Replay(args) => replay::run(args),
     }
 }
