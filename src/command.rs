@@ -5,6 +5,7 @@ mod graph;
 mod progress;
 mod replay;
 mod schema;
+mod simulate;
 mod test;
 mod validate;
 
@@ -32,6 +33,8 @@ enum Command {
     Test(test::Args),
     /// Replay recorded events (JSON lines) on a policy and summarise the outcome.
     Replay(replay::Args),
+    /// Generate realistic complaints, replay them, and summarise (deterministic per seed).
+    Simulate(simulate::Args),
 }
 
 /// How results are printed.
@@ -53,5 +56,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Schema(args) => schema::run(args),
         Command::Test(args) => test::run(args),
         Command::Replay(args) => replay::run(args),
+        Command::Simulate(args) => simulate::run(args),
     }
 }
