@@ -1,4 +1,5 @@
 //! `redress replay` and `redress simulate` end to end.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::Path;
 
@@ -23,7 +24,10 @@ fn replay_skips_bad_lines_with_their_numbers_and_goes_on() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("line 7: skipped: unknown case `C-3`"), "{stderr}");
+    assert!(
+        stderr.contains("line 7: skipped: unknown case `C-3`"),
+        "{stderr}"
+    );
     assert!(stderr.contains("line 8: skipped: cannot parse"), "{stderr}");
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["cases"], 2);
@@ -42,7 +46,15 @@ fn simulate_is_deterministic_for_a_seed_and_replays_what_it_emits() {
     let policy = root().join("policies/bank.toml");
     let sim = |file: &Path, threads: &str| {
         let out = redress()
-            .args(["simulate", "--cases", "300", "--seed", "42", "--threads", threads])
+            .args([
+                "simulate",
+                "--cases",
+                "300",
+                "--seed",
+                "42",
+                "--threads",
+                threads,
+            ])
             .arg("--policy")
             .arg(&policy)
             .arg("--emit")

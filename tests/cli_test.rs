@@ -1,4 +1,5 @@
 //! `redress test` end to end: output shape and exit codes.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::Path;
 
@@ -14,7 +15,11 @@ fn root() -> &'static Path {
 
 #[test]
 fn passing_tests_exit_0_with_a_closing_count_line() {
-    let out = redress().arg("test").arg(root().join("policies")).output().unwrap();
+    let out = redress()
+        .arg("test")
+        .arg(root().join("policies"))
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
     let last = stdout.lines().last().unwrap();
@@ -54,12 +59,22 @@ fn a_failing_test_exits_1_with_a_diff_pointing_at_its_line() {
     let dir = tempfile::tempdir().unwrap();
     let policy = root().join("policies/bank.toml");
     let file = dir.path().join("failing.toml");
-    std::fs::write(&file, FAILING.replace("POLICY", &policy.display().to_string())).unwrap();
+    std::fs::write(
+        &file,
+        FAILING.replace("POLICY", &policy.display().to_string()),
+    )
+    .unwrap();
     let out = redress().arg("test").arg(&file).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
-    assert!(stdout.contains("wrong stage on purpose ... FAILED"), "{stdout}");
-    assert!(stdout.contains("failing.toml:8: step 1: `stage` differs"), "{stdout}");
+    assert!(
+        stdout.contains("wrong stage on purpose ... FAILED"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("failing.toml:8: step 1: `stage` differs"),
+        "{stdout}"
+    );
     assert!(stdout.contains("- expected: closed"), "{stdout}");
     assert!(stdout.contains("+ actual:   acknowledged"), "{stdout}");
     assert_eq!(stdout.lines().last(), Some("1 passed, 1 failed"));
@@ -76,7 +91,13 @@ fn json_output_lists_results_and_counts() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["failed"], 0);
     assert!(v["passed"].as_u64().unwrap() >= 2);
-    assert!(v["results"].as_array().unwrap().iter().all(|r| r["passed"] == true));
+    assert!(
+        v["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["passed"] == true)
+    );
 }
 
 #[test]
@@ -87,6 +108,9 @@ fn explain_shows_the_route_and_the_clocks() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("route: routed to queue `fraud` because routing rule 1 matched"), "{stdout}");
+    assert!(
+        stdout.contains("route: routed to queue `fraud` because routing rule 1 matched"),
+        "{stdout}"
+    );
     assert!(stdout.contains("clock `decision`: deadline"), "{stdout}");
 }

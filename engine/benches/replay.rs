@@ -1,5 +1,6 @@
 //! Replay throughput on the bank policy: generated complaints replayed on one thread
 //! and on every core. `cargo bench -p redress-engine --bench replay`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::Path;
 

@@ -1,5 +1,6 @@
 //! decide/apply on the bank policy: determinism, idempotency, stale versions,
 //! receipt before registration, refusals that scenario files cannot express.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::Path;
 
@@ -53,8 +54,18 @@ fn run(policy: &Policy, case: &mut Case, cmd: &Command, now: &str) -> Vec<Event>
 
 fn received_case(policy: &Policy) -> (Case, Vec<Event>) {
     let mut case = Case::new("C-1");
-    let mut log = run(policy, &mut case, &intake("2026-03-02T09:15:00+08:00"), "2026-03-02T09:15:00+08:00");
-    log.extend(run(policy, &mut case, &event("acknowledge"), "2026-03-02T11:00:00+08:00"));
+    let mut log = run(
+        policy,
+        &mut case,
+        &intake("2026-03-02T09:15:00+08:00"),
+        "2026-03-02T09:15:00+08:00",
+    );
+    log.extend(run(
+        policy,
+        &mut case,
+        &event("acknowledge"),
+        "2026-03-02T11:00:00+08:00",
+    ));
     (case, log)
 }
 
@@ -64,8 +75,14 @@ fn the_same_events_give_the_same_case() {
     let (case, log) = received_case(&policy);
     assert_eq!(Case::from_events("C-1", &log), case);
     // and through JSON, as a store keeps them
-    let json: Vec<String> = log.iter().map(|e| serde_json::to_string(e).unwrap()).collect();
-    let back: Vec<Event> = json.iter().map(|j| serde_json::from_str(j).unwrap()).collect();
+    let json: Vec<String> = log
+        .iter()
+        .map(|e| serde_json::to_string(e).unwrap())
+        .collect();
+    let back: Vec<Event> = json
+        .iter()
+        .map(|j| serde_json::from_str(j).unwrap())
+        .collect();
     assert_eq!(back, log);
     assert_eq!(Case::from_events("C-1", &back), case);
     let stored: Case = serde_json::from_str(&serde_json::to_string(&case).unwrap()).unwrap();
@@ -78,7 +95,10 @@ fn every_event_records_policy_hash_actor_and_instant() {
     let (case, log) = received_case(&policy);
     assert!(log.iter().all(|e| e.policy == policy.hash()));
     assert_eq!(case.policy, policy.hash());
-    let moved = log.iter().find(|e| matches!(e.kind, EventKind::Moved { .. })).unwrap();
+    let moved = log
+        .iter()
+        .find(|e| matches!(e.kind, EventKind::Moved { .. }))
+        .unwrap();
     assert_eq!(moved.actor, Some(agent()));
     assert_eq!(moved.at, t("2026-03-02T11:00:00+08:00"));
     let routed = log.iter().find_map(|e| match &e.kind {
@@ -86,7 +106,10 @@ fn every_event_records_policy_hash_actor_and_instant() {
         _ => None,
     });
     assert_eq!(routed.map(|r| r.0), Some(Some(5)));
-    assert_eq!(log.iter().map(|e| e.seq).collect::<Vec<_>>(), (1..=log.len() as u64).collect::<Vec<_>>());
+    assert_eq!(
+        log.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        (1..=log.len() as u64).collect::<Vec<_>>()
+    );
 }
 
 #[test]
@@ -99,7 +122,10 @@ fn a_repeated_idempotency_key_adds_nothing() {
     let before = case.clone();
     let again = decide(&policy, &case, &cmd, t("2026-03-02T12:05:00+08:00")).unwrap();
     assert!(again.events.is_empty());
-    assert_eq!(again.repeat_of, Some((first[0].seq, first.last().unwrap().seq)));
+    assert_eq!(
+        again.repeat_of,
+        Some((first[0].seq, first.last().unwrap().seq))
+    );
     assert_eq!(case, before);
 }
 
@@ -121,7 +147,12 @@ fn a_stale_version_is_refused_and_changes_nothing() {
 fn a_letter_received_yesterday_starts_its_clocks_at_receipt() {
     let policy = bank();
     let mut case = Case::new("C-2");
-    run(&policy, &mut case, &intake("2026-03-01T16:00:00+08:00"), "2026-03-02T10:00:00+08:00");
+    run(
+        &policy,
+        &mut case,
+        &intake("2026-03-01T16:00:00+08:00"),
+        "2026-03-02T10:00:00+08:00",
+    );
     let run0 = &case.clocks["decision"].runs()[0];
     assert_eq!(run0.started_at, t("2026-03-01T16:00:00+08:00"));
     assert_eq!(case.received_at, t("2026-03-01T16:00:00+08:00"));
@@ -129,7 +160,10 @@ fn a_letter_received_yesterday_starts_its_clocks_at_receipt() {
     // when the letter is keyed in: the warning is overdue and fires at once
     let (at, timer) = next_due(&case, &policy).unwrap();
     assert!(at < t("2026-03-02T10:00:00+08:00"), "{at}");
-    assert!(matches!(timer, Timer::Warning { ref sla, percent: 50 } if sla == "acknowledgement"), "{timer:?}");
+    assert!(
+        matches!(timer, Timer::Warning { ref sla, percent: 50 } if sla == "acknowledgement"),
+        "{timer:?}"
+    );
 }
 
 #[test]
@@ -151,12 +185,27 @@ fn refusals_scenario_files_cannot_express() {
         data: data(json!({"colour": "red"})),
     });
     assert_eq!(code(&bad), "unknown-field");
-    assert_eq!(code(&intake("2026-03-02T09:15:00+08:00")), "already-received");
-    let early = decide(&policy, &case, &event("start_investigation"), t("2026-03-01T00:00:00Z"));
+    assert_eq!(
+        code(&intake("2026-03-02T09:15:00+08:00")),
+        "already-received"
+    );
+    let early = decide(
+        &policy,
+        &case,
+        &event("start_investigation"),
+        t("2026-03-01T00:00:00Z"),
+    );
     assert_eq!(early.unwrap_err().code(), "before-last-event");
-    let fire = Command::new(CommandKind::Fire(Timer::Breach { sla: "decision".into() }));
+    let fire = Command::new(CommandKind::Fire(Timer::Breach {
+        sla: "decision".into(),
+    }));
     assert_eq!(code(&fire), "timer-not-due");
-    let future = decide(&policy, &Case::new("C-9"), &intake("2026-03-03T09:00:00+08:00"), at);
+    let future = decide(
+        &policy,
+        &Case::new("C-9"),
+        &intake("2026-03-03T09:00:00+08:00"),
+        at,
+    );
     assert_eq!(future.unwrap_err().code(), "received-in-future");
     let none = decide(&policy, &Case::new("C-9"), &event("acknowledge"), at);
     assert_eq!(none.unwrap_err().code(), "not-received");
@@ -166,7 +215,13 @@ fn refusals_scenario_files_cannot_express() {
 fn an_unknown_event_suggests_the_close_name() {
     let policy = bank();
     let (case, _) = received_case(&policy);
-    let r = decide(&policy, &case, &event("acknowlege"), t("2026-03-02T12:00:00+08:00")).unwrap_err();
+    let r = decide(
+        &policy,
+        &case,
+        &event("acknowlege"),
+        t("2026-03-02T12:00:00+08:00"),
+    )
+    .unwrap_err();
     assert!(r.to_string().contains("did you mean `acknowledge`?"), "{r}");
 }
 
@@ -174,7 +229,13 @@ fn an_unknown_event_suggests_the_close_name() {
 fn not_allowed_names_the_events_that_are() {
     let policy = bank();
     let (case, _) = received_case(&policy);
-    let r = decide(&policy, &case, &event("decide"), t("2026-03-02T12:00:00+08:00")).unwrap_err();
+    let r = decide(
+        &policy,
+        &case,
+        &event("decide"),
+        t("2026-03-02T12:00:00+08:00"),
+    )
+    .unwrap_err();
     assert_eq!(r.code(), "not-allowed-from-stage");
     assert!(r.to_string().contains("`start_investigation`"), "{r}");
 }
@@ -193,7 +254,9 @@ fn a_breach_fires_at_the_deadline_and_escalates() {
         d.events.iter().for_each(|e| apply(&mut case, e));
         fired.push((at, timer));
     }
-    let breach = fired.iter().find(|(_, t)| matches!(t, Timer::Breach { sla } if sla == "decision"));
+    let breach = fired
+        .iter()
+        .find(|(_, t)| matches!(t, Timer::Breach { sla } if sla == "decision"));
     assert_eq!(breach.map(|b| b.0), Some(t("2026-03-18T00:00:00+08:00")));
     assert_eq!(case.queue.as_deref(), Some("compliance"));
     assert_eq!(case.priority, Some(1));
