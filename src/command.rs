@@ -2,7 +2,11 @@
 
 mod files;
 mod graph;
+mod progress;
+mod replay;
 mod schema;
+mod simulate;
+mod test;
 mod validate;
 
 use std::process::ExitCode;
@@ -25,6 +29,12 @@ enum Command {
     Graph(graph::Args),
     /// Print the JSON Schema of the policy format, for editors.
     Schema(schema::Args),
+    /// Run policy scenario tests on a virtual clock.
+    Test(test::Args),
+    /// Replay recorded events (JSON lines) on a policy and summarise the outcome.
+    Replay(replay::Args),
+    /// Generate realistic complaints, replay them, and summarise (deterministic per seed).
+    Simulate(simulate::Args),
 }
 
 /// How results are printed.
@@ -44,5 +54,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Validate(args) => validate::run(args),
         Command::Graph(args) => graph::run(args),
         Command::Schema(args) => schema::run(args),
+        Command::Test(args) => test::run(args),
+        Command::Replay(args) => replay::run(args),
+        Command::Simulate(args) => simulate::run(args),
     }
 }

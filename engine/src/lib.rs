@@ -9,12 +9,15 @@
 //!    [`routing`]: ordered rules and scripts deciding where a complaint goes.
 //! 4. [`policy`]: policy files, their diagnostics, and validation into a sound
 //!    [`policy::Policy`] that holds calendars, clocks' rules and compiled scripts.
-//! 5. `case` and `runtime`: the functional core that runs cases.
+//! 5. [`case`] and [`runtime`]: the functional core that runs cases: events, commands,
+//!    refusals, timers, scenario tests, replay and simulation.
 
 pub mod calendar;
+pub mod case;
 pub mod diagnostic;
 pub mod policy;
 pub mod routing;
+pub mod runtime;
 pub mod script;
 pub mod sla;
 pub mod value;

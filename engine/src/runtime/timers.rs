@@ -1,0 +1,116 @@
+//! Timers: what the runtime itself must do to a case, and when. Derived from the case
+//! and the policy alone, so a scheduler's index of them can always be rebuilt.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use super::{CalendarDays, Refusal, Timer};
+use crate::calendar::Calendar;
+use crate::case::Case;
+use crate::policy::{Policy, Sla};
+use crate::script::EvalContext;
+use crate::sla::Attention;
+
+/// The calendar an SLA counts on.
+pub(super) fn calendar_of<'p>(policy: &'p Policy, sla: &Sla) -> &'p Calendar {
+    policy
+        .calendar(&sla.calendar)
+        .unwrap_or_else(|| policy.default_calendar())
+}
+
+/// The earliest timer the case is waiting for: when it is due and what it is.
+/// `None` for a closed case or one with nothing pending. A calendar that cannot
+/// answer (a date beyond its data) leaves that clock out.
+pub fn next_due(case: &Case, policy: &Policy) -> Option<(DateTime<Utc>, Timer)> {
+    if !case.is_received() || case.closed {
+        return None;
+    }
+    let mut best: Option<(DateTime<Utc>, Timer)> = None;
+    let mut consider = |at: DateTime<Utc>, timer: Timer| {
+        if best.as_ref().is_none_or(|(b, _)| at < *b) {
+            best = Some((at, timer));
+        }
+    };
+    for (at, timer) in clock_timers(case, policy).flatten().flatten() {
+        consider(at, timer);
+    }
+    for (at, timer) in after_timers(case, policy, None) {
+        consider(at, timer);
+    }
+    best
+}
+
+/// Every pending timer (one per clock at most), checking `after` guards at `ctx.now`.
+pub(super) fn due(
+    policy: &Policy,
+    case: &Case,
+    ctx: &EvalContext,
+) -> Result<Vec<(DateTime<Utc>, Timer)>, Refusal> {
+    let mut out = Vec::new();
+    if case.closed {
+        return Ok(out);
+    }
+    for timer in clock_timers(case, policy) {
+        out.extend(timer?);
+    }
+    out.extend(after_timers(case, policy, Some(ctx)));
+    Ok(out)
+}
+
+fn clock_timers(
+    case: &Case,
+    policy: &Policy,
+) -> impl Iterator<Item = Result<Option<(DateTime<Utc>, Timer)>, Refusal>> {
+    case.clocks.iter().filter_map(move |(name, clock)| {
+        let sla = policy.slas().get(name)?;
+        let next = clock.next_attention(&sla.rule, calendar_of(policy, sla));
+        Some(next.map_err(Refusal::from).map(|n| {
+            n.map(|(at, attention)| {
+                let sla = name.clone();
+                let timer = match attention {
+                    Attention::Warning(percent) => Timer::Warning { sla, percent },
+                    Attention::Breach => Timer::Breach { sla },
+                };
+                (at, timer)
+            })
+        }))
+    })
+}
+
+/// `after` transitions from the current stage, due `after` the stage was entered;
+/// one whose guard is false at its due time is not pending.
+fn after_timers(
+    case: &Case,
+    policy: &Policy,
+    ctx: Option<&EvalContext>,
+) -> Vec<(DateTime<Utc>, Timer)> {
+    let calendar = policy.default_calendar();
+    let mut out = Vec::new();
+    for t in policy.transitions() {
+        let Some(after) = &t.after else { continue };
+        if !t.from.contains(&case.stage) {
+            continue;
+        }
+        let Ok(at) = calendar.deadline(case.stage_since, after) else {
+            continue;
+        };
+        let holds = t.guard.as_ref().is_none_or(|g| {
+            let ctx = ctx.cloned().unwrap_or_else(|| EvalContext {
+                now: at,
+                calendar: Arc::new(CalendarDays(calendar.clone())),
+            });
+            g.eval(policy.scripts(), &case.view(), &ctx)
+                .unwrap_or(false)
+        });
+        if holds {
+            out.push((
+                at,
+                Timer::After {
+                    transition: t.index,
+                },
+            ));
+        }
+    }
+    out
+}

@@ -1,0 +1,174 @@
+//! Transition events: finding the transition, checking it (stage, role, required
+//! fields, guard), and taking it (the move, its clocks, its actions).
+
+use super::draft::Draft;
+use super::{Data, Refusal};
+use crate::case::{Cause, EventKind, MoveReason};
+use crate::diagnostic::did_you_mean;
+use crate::policy::{Action, Transition};
+
+impl Draft<'_> {
+    /// A named event sent by a user.
+    pub(super) fn event(&mut self, name: &str, data: &Data) -> Result<(), Refusal> {
+        if name == "note" {
+            let text = data
+                .get("text")
+                .and_then(|v| v.as_str())
+                .unwrap_or_default();
+            self.emit(EventKind::Noted {
+                text: text.to_string(),
+            });
+            return Ok(());
+        }
+        let policy = self.policy;
+        let all: Vec<&Transition> = policy
+            .transitions()
+            .iter()
+            .filter(|t| t.event == name)
+            .collect();
+        if all.is_empty() && name == "withdraw" {
+            return self.withdraw();
+        }
+        if all.is_empty() {
+            let events = policy.transitions().iter().map(|t| t.event.as_str());
+            return Err(Refusal::UnknownEvent {
+                event: name.to_string(),
+                help: did_you_mean(name, events),
+            });
+        }
+        let here: Vec<&Transition> = all
+            .into_iter()
+            .filter(|t| t.from.contains(&self.case.stage))
+            .collect();
+        if here.is_empty() {
+            return Err(self.not_allowed(name));
+        }
+        self.set_input(data)?;
+        let mut first_refusal = None;
+        for t in here {
+            match self.check(t) {
+                Ok(()) => return self.take(t.index, MoveReason::Command),
+                Err(r) => {
+                    first_refusal.get_or_insert(r);
+                }
+            }
+        }
+        Err(first_refusal.unwrap_or_else(|| self.not_allowed(name)))
+    }
+
+    fn not_allowed(&self, name: &str) -> Refusal {
+        let mut allowed: Vec<String> = self
+            .policy
+            .transitions()
+            .iter()
+            .filter(|t| t.from.contains(&self.case.stage) && t.after.is_none() && !t.automatic)
+            .map(|t| t.event.clone())
+            .collect();
+        allowed.dedup();
+        Refusal::NotAllowedFromStage {
+            event: name.to_string(),
+            stage: self.case.stage.clone(),
+            allowed,
+        }
+    }
+
+    /// Role, required fields, then the guard.
+    fn check(&self, t: &Transition) -> Result<(), Refusal> {
+        let role = self.actor.as_ref().and_then(|a| a.role.clone());
+        if !t.roles.is_empty() && !role.as_ref().is_some_and(|r| t.roles.contains(r)) {
+            return Err(Refusal::RoleNotAllowed {
+                event: t.event.clone(),
+                role,
+                allowed: t.roles.clone(),
+            });
+        }
+        self.check_requires(&t.event, &t.requires)?;
+        let Some(guard) = &t.guard else {
+            return Ok(());
+        };
+        let holds = guard.eval(self.policy.scripts(), &self.case.view(), &self.ctx)?;
+        match holds {
+            true => Ok(()),
+            false => Err(Refusal::GuardFailed {
+                event: t.event.clone(),
+                condition: guard.source().to_string(),
+            }),
+        }
+    }
+
+    pub(super) fn check_requires(&self, event: &str, requires: &[String]) -> Result<(), Refusal> {
+        let missing: Vec<String> = requires
+            .iter()
+            .filter(|f| !self.case.fields.contains_key(*f))
+            .cloned()
+            .collect();
+        match missing.is_empty() {
+            true => Ok(()),
+            false => Err(Refusal::MissingFields {
+                event: event.to_string(),
+                fields: missing,
+            }),
+        }
+    }
+
+    /// Takes transition `index`: moves, runs the clocks, then the actions.
+    pub(super) fn take(&mut self, index: usize, reason: MoveReason) -> Result<(), Refusal> {
+        let policy = self.policy;
+        let t = &policy.transitions()[index];
+        let from = self.case.stage.clone();
+        let closes = policy.stages().get(&t.to).is_some_and(|s| s.terminal);
+        self.emit(EventKind::Moved {
+            event: t.event.clone(),
+            transition: index,
+            from: from.clone(),
+            to: t.to.clone(),
+            reopens: t.reopens,
+            closes,
+            reason,
+        });
+        self.clocks_on_move(&from, &t.event, &t.to, t.reopens, self.now)?;
+        for action in &t.actions {
+            self.action(t, action)?;
+        }
+        Ok(())
+    }
+
+    fn action(&mut self, t: &Transition, action: &Action) -> Result<(), Refusal> {
+        let cause = Cause::Action {
+            event: t.event.clone(),
+            transition: t.index,
+        };
+        match action {
+            Action::Set(fields) => self.set_fields(fields.clone(), cause)?,
+            Action::Notify { to, message } => self.emit(EventKind::Notified {
+                to: to.clone(),
+                message: message.clone(),
+                cause,
+            }),
+            Action::Tag(tag) => self.emit(EventKind::Tagged {
+                tag: tag.clone(),
+                cause,
+            }),
+            Action::Script(script) => {
+                let outcome = script.run(self.policy.scripts(), &self.case.view(), &self.ctx)?;
+                self.set_fields(outcome.updates, cause.clone())?;
+                for n in outcome.notifications {
+                    self.emit(EventKind::Notified {
+                        to: n.to,
+                        message: Some(n.message),
+                        cause: cause.clone(),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A withdrawal in a policy without a `withdraw` transition: the case closes
+    /// where it is and its clocks stop.
+    fn withdraw(&mut self) -> Result<(), Refusal> {
+        self.emit(EventKind::Withdrawn);
+        self.stop_all("withdrawn", self.now);
+        Ok(())
+    }
+}
