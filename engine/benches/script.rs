@@ -138,6 +138,17 @@ fn guard(c: &mut Criterion) {
         b.iter(|| condition.eval(&engine, black_box(&view), &ctx))
     });
     group.bench_function("rust", |b| b.iter(|| rust(black_box(&view))));
+    group.bench_function("rhai-floor", |b| {
+        // Plain Rhai, default engine, variables pushed once: the floor on this machine.
+        let raw = rhai::Engine::new();
+        let mut scope = rhai::Scope::new();
+        scope.push("amount", Decimal::from(20000));
+        scope.push("category", "fraud".to_string());
+        let ast = raw
+            .compile_expression_with_scope(&scope, GUARD)
+            .unwrap_or_else(|e| panic!("{e}"));
+        b.iter(|| raw.eval_ast_with_scope::<bool>(&mut scope, &ast))
+    });
     group.finish();
 }
 
@@ -163,6 +174,36 @@ fn routing(c: &mut Criterion) {
         b.iter(|| router.route(&engine, black_box(&view), &ctx))
     });
     group.bench_function("rust", |b| b.iter(|| rust(black_box(&view))));
+    group.bench_function("rhai-simple-rules", |b| {
+        // Fifteen plain comparisons (no helper calls): what the rules' helpers cost.
+        let simple: Vec<String> = (0..14)
+            .map(|i| format!("amount > {}", 100_000 + i))
+            .collect();
+        let simple_rules = simple
+            .iter()
+            .map(String::as_str)
+            .chain([r#"category == "cards""#])
+            .map(|source| RouteRule {
+                condition: Some(
+                    Condition::compile(&engine, source, &schema())
+                        .unwrap_or_else(|e| panic!("{e}")),
+                ),
+                queue: "q".into(),
+                priority: None,
+                assignee: None,
+                tags: Vec::new(),
+            })
+            .chain([RouteRule {
+                condition: None,
+                queue: "general".into(),
+                priority: None,
+                assignee: None,
+                tags: Vec::new(),
+            }])
+            .collect();
+        let simple_router = Router::new(simple_rules, None).unwrap_or_else(|e| panic!("{e}"));
+        b.iter(|| simple_router.route(&engine, black_box(&view), &ctx))
+    });
     group.finish();
 }
 

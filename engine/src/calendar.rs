@@ -88,8 +88,7 @@ pub struct CalendarSpec {
 /// A problem with a calendar spec, or arithmetic that left the calendar's data.
 ///
 /// Spec problems name the offending item by its index in the spec.
-#[derive(Debug, Clone, PartialEq, Eq, Error, Serialize)]
-#[serde(tag = "code", rename_all = "kebab-case")]
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum CalendarError {
     /// Business hours whose close is not after their open.
     #[error("business hours #{index} close before they open")]
@@ -186,6 +185,10 @@ impl DayKind {
     }
 }
 
+/// Covered ranges longer than this (about 200 years) are not precomputed: their days
+/// are looked up one by one, which is slower but bounded in memory.
+const MAX_DENSE_DAYS: i64 = 73_050;
+
 /// A checked business calendar, ready for deadline arithmetic.
 #[derive(Debug, Clone)]
 pub struct Calendar {
@@ -198,6 +201,11 @@ pub struct Calendar {
     exceptions: BTreeMap<NaiveDate, DayKind>,
     /// The kind of every covered day, indexed by days since `covers.0`.
     dense: Vec<DayKind>,
+    /// The first instant of every covered day, indexed like `dense` (empty if any
+    /// could not be computed; then each is computed when needed).
+    day_starts: Vec<DateTime<Utc>>,
+    /// `covers.0` as days from the common era, for indexing `dense`.
+    dense_base: i32,
 }
 
 impl Calendar {
@@ -219,14 +227,18 @@ impl Calendar {
         for day in &spec.week {
             week[day.num_days_from_monday() as usize] = true;
         }
+        let spec_base = spec.covers.map_or(0, |(from, _)| from.num_days_from_ce());
         let mut calendar = Calendar {
             spec,
             week,
             hours,
             exceptions,
             dense: Vec::new(),
+            day_starts: Vec::new(),
+            dense_base: spec_base,
         };
         calendar.dense = calendar.dense_days();
+        calendar.day_starts = calendar.day_starts();
         Ok(calendar)
     }
 
@@ -234,10 +246,27 @@ impl Calendar {
         let Some((from, to)) = self.spec.covers else {
             return Vec::new();
         };
+        if (to - from).num_days() > MAX_DENSE_DAYS {
+            return Vec::new();
+        }
         from.iter_days()
             .take_while(|d| *d <= to)
             .map(|d| self.sparse_kind(d))
             .collect()
+    }
+
+    fn day_starts(&self) -> Vec<DateTime<Utc>> {
+        let Some((from, to)) = self.spec.covers else {
+            return Vec::new();
+        };
+        if (to - from).num_days() > MAX_DENSE_DAYS {
+            return Vec::new();
+        }
+        from.iter_days()
+            .take_while(|d| *d <= to)
+            .map(|d| self.local_instant(d, NaiveTime::MIN))
+            .collect::<Result<_, _>>()
+            .unwrap_or_default()
     }
 
     fn sparse_kind(&self, date: NaiveDate) -> DayKind {
@@ -272,13 +301,55 @@ impl Calendar {
     pub fn day_kind(&self, date: NaiveDate) -> Result<DayKind, CalendarError> {
         match self.spec.covers {
             None => Ok(self.sparse_kind(date)),
-            Some(covers) => {
-                let index = usize::try_from((date - covers.0).num_days()).ok();
-                index
-                    .and_then(|i| self.dense.get(i).copied())
-                    .ok_or(CalendarError::OutOfRange { date, covers })
+            Some(covers) if date < covers.0 || date > covers.1 => {
+                Err(CalendarError::OutOfRange { date, covers })
+            }
+            Some(_) => Ok(self
+                .dense_index(date)
+                .and_then(|i| self.dense.get(i).copied())
+                .unwrap_or_else(|| self.sparse_kind(date))),
+        }
+    }
+
+    /// The index of a covered date in `dense`.
+    fn dense_index(&self, date: NaiveDate) -> Option<usize> {
+        self.spec.covers?;
+        usize::try_from(date.num_days_from_ce() - self.dense_base).ok()
+    }
+
+    /// The `n`th working day after `date` by the precomputed days, when the covered
+    /// range holds it; `None` sends the caller to the day-by-day walk (and its error).
+    pub(crate) fn nth_working_day_dense(&self, date: NaiveDate, n: u32) -> Option<NaiveDate> {
+        let start = self.dense_index(date)?;
+        let mut left = n;
+        for (index, kind) in self.dense.iter().enumerate().skip(start + 1) {
+            if kind.is_working() {
+                left -= 1;
+                if left == 0 {
+                    let offset = i32::try_from(index).ok()?;
+                    return NaiveDate::from_num_days_from_ce_opt(
+                        self.spec.covers?.0.num_days_from_ce() + offset,
+                    );
+                }
             }
         }
+        None
+    }
+
+    /// The last day in `date..=last` reached from `date` through days of the same
+    /// kind, by the precomputed days; `date` itself for unbounded calendars.
+    pub(crate) fn last_of_same_kind(&self, date: NaiveDate, last: NaiveDate) -> NaiveDate {
+        let (Some(first), Some(end)) = (self.dense_index(date), self.dense_index(last)) else {
+            return date;
+        };
+        let Some((head, rest)) = self.dense.get(first..=end).and_then(|d| d.split_first()) else {
+            return date;
+        };
+        let same = rest.iter().take_while(|k| *k == head).count();
+        i32::try_from(first + same)
+            .ok()
+            .and_then(|offset| NaiveDate::from_num_days_from_ce_opt(self.dense_base + offset))
+            .unwrap_or(date)
     }
 
     /// Whether a day is a working day; an error outside the covered range.
@@ -331,7 +402,11 @@ impl Calendar {
 
     /// The first instant of a local date.
     pub fn start_of_day(&self, date: NaiveDate) -> Result<DateTime<Utc>, CalendarError> {
-        self.local_instant(date, NaiveTime::MIN)
+        let cached = self.dense_index(date).and_then(|i| self.day_starts.get(i));
+        match cached {
+            Some(start) => Ok(*start),
+            None => self.local_instant(date, NaiveTime::MIN),
+        }
     }
 
     /// The end of a local date: the first instant of the next day.
@@ -612,6 +687,21 @@ mod tests {
         // 14 (make-up), 24, 25.
         assert_eq!(cal.business_days_between(a, b).unwrap(), 3);
         assert_eq!(cal.business_days_between(b, a).unwrap(), -3);
+    }
+
+    #[test]
+    fn a_very_long_covered_range_is_looked_up_day_by_day() {
+        let mut s = spec();
+        s.covers = Some((date("1900-01-01"), date("2400-12-31")));
+        let cal = Calendar::new(s).unwrap();
+        assert!(cal.dense.is_empty());
+        assert!(!cal.is_working_day(date("2026-02-16")).unwrap());
+        assert!(cal.is_working_day(date("2026-02-14")).unwrap());
+        assert_eq!(
+            cal.nth_working_day(date("2026-02-13"), 2).unwrap(),
+            date("2026-02-24")
+        );
+        assert!(cal.is_working_day(date("2401-01-01")).is_err());
     }
 
     #[test]

@@ -8,11 +8,14 @@
 //! [`RouteDecision::explain`] can say why a complaint went where it went.
 
 use std::fmt;
+use std::sync::OnceLock;
 
 use rhai::Scope;
 use serde::Serialize;
 
-use crate::script::{CaseView, Condition, EvalContext, RoutingScript, ScriptEngine, ScriptError};
+use crate::script::{
+    CaseView, Condition, ConditionChain, EvalContext, RoutingScript, ScriptEngine, ScriptError,
+};
 
 /// One routing rule.
 #[derive(Debug, Clone)]
@@ -29,13 +32,16 @@ pub struct RouteRule {
     pub tags: Vec<String>,
 }
 
-/// Ordered rules plus an optional script that may decide first.
-#[derive(Debug, Clone)]
+/// Ordered rules plus an optional script that may decide first. Built once per policy
+/// version by [`Router::new`]; its fields are private because it also keeps the rules'
+/// conditions compiled together (see [`Router::prepare`]).
+#[derive(Clone)]
 pub struct Router {
-    /// The rules, first match wins.
-    pub rules: Vec<RouteRule>,
-    /// An integrator's script, consulted before the rules.
-    pub script: Option<RoutingScript>,
+    rules: Vec<RouteRule>,
+    script: Option<RoutingScript>,
+    /// The conditions before the first `otherwise`, as one program (`None` inside if
+    /// they do not compile together); built by [`Router::prepare`] or the first route.
+    chain: OnceLock<Option<ConditionChain>>,
 }
 
 /// Where a complaint goes, and why.
@@ -73,7 +79,7 @@ pub enum RouteReason {
     Script {
         /// The script file.
         origin: String,
-        /// The line of its `return`, when it has a single one.
+        /// The line where the script built the route (see [`crate::script::ScriptRoute::line`]).
         line: Option<usize>,
         /// The script's own explanation (`reason` in its result), if any.
         note: Option<String>,
@@ -117,12 +123,46 @@ impl RouteError {
 }
 
 impl Router {
-    /// A router; fails unless some rule is `otherwise` (has no condition).
+    /// A router over `rules` (first match wins) and an optional `script` consulted
+    /// first; fails unless some rule is `otherwise` (has no condition).
     pub fn new(rules: Vec<RouteRule>, script: Option<RoutingScript>) -> Result<Router, RouteError> {
         if !rules.iter().any(|r| r.condition.is_none()) {
             return Err(RouteError::NoOtherwise);
         }
-        Ok(Router { rules, script })
+        Ok(Router {
+            rules,
+            script,
+            chain: OnceLock::new(),
+        })
+    }
+
+    /// Compiles the rules' conditions into one program, so that a decision pays
+    /// Rhai's per-evaluation cost once instead of once per rule. Call it when the
+    /// policy loads, with the engine the conditions were compiled with; otherwise the
+    /// first [`route`](Router::route) does it.
+    pub fn prepare(&self, engine: &ScriptEngine) {
+        self.chain(engine);
+    }
+
+    fn chain(&self, engine: &ScriptEngine) -> Option<&ConditionChain> {
+        self.chain
+            .get_or_init(|| {
+                ConditionChain::compile(
+                    engine,
+                    self.rules.iter().map_while(|r| r.condition.as_ref()),
+                )
+            })
+            .as_ref()
+    }
+
+    /// The rules, in order.
+    pub fn rules(&self) -> &[RouteRule] {
+        &self.rules
+    }
+
+    /// The routing script, if any.
+    pub fn script(&self) -> Option<&RoutingScript> {
+        self.script.as_ref()
     }
 
     /// Decides where `case` goes. The case is only read.
@@ -159,7 +199,45 @@ impl Router {
         self.route_by_rules(engine, case, ctx)
     }
 
+    /// The first rule that holds. The chained conditions answer in one evaluation; if
+    /// they cannot answer exactly, the rules are evaluated one by one.
     fn route_by_rules(
+        &self,
+        engine: &ScriptEngine,
+        case: &CaseView,
+        ctx: &EvalContext,
+    ) -> Result<RouteDecision, RouteError> {
+        let fast = self
+            .chain(engine)
+            .and_then(|chain| chain.first_match(engine, case, ctx));
+        match fast {
+            Some(Some(index)) => self.rule_decision(index),
+            Some(None) => self.otherwise_decision(),
+            None => self.route_one_by_one(engine, case, ctx),
+        }
+    }
+
+    fn rule_decision(&self, index: usize) -> Result<RouteDecision, RouteError> {
+        let rule = self.rules.get(index).ok_or(RouteError::NoOtherwise)?;
+        let condition = rule
+            .condition
+            .as_ref()
+            .map(|c| c.source().to_string())
+            .unwrap_or_default();
+        Ok(rule.decision(RouteReason::Rule { index, condition }))
+    }
+
+    fn otherwise_decision(&self) -> Result<RouteDecision, RouteError> {
+        let otherwise = self
+            .rules
+            .iter()
+            .enumerate()
+            .find(|(_, r)| r.condition.is_none());
+        let (index, rule) = otherwise.ok_or(RouteError::NoOtherwise)?;
+        Ok(rule.decision(RouteReason::Otherwise { index }))
+    }
+
+    fn route_one_by_one(
         &self,
         engine: &ScriptEngine,
         case: &CaseView,
@@ -184,6 +262,16 @@ impl Router {
             }
         }
         Err(RouteError::NoOtherwise)
+    }
+}
+
+impl fmt::Debug for Router {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Router")
+            .field("rules", &self.rules)
+            .field("script", &self.script)
+            .field("chained", &self.chain.get().map(Option::is_some))
+            .finish()
     }
 }
 

@@ -11,7 +11,9 @@
 //! A condition or action sees the case as read-only variables: every declared field by
 //! name, and the built-ins in [`RESERVED_NAMES`] (`stage`, `queue`, `priority`,
 //! `received_at`, `tags`, `reopen_count`, `now`), plus `<stage>_at` for every stage: the
-//! instant the case last entered it. `now` is the instant the runtime passes in
+//! instant the case last entered it (except that `received_at` is always the receipt
+//! time, which may precede entry into a stage called `received`; that stage gives no
+//! variable). `now` is the instant the runtime passes in
 //! ([`EvalContext::now`]), never the system clock. A routing script's `fn route(c)`
 //! receives the same names as the keys of the map `c`.
 //!
@@ -47,11 +49,25 @@
 //! crate is built with `no_module`); `eval` is disabled; `print` and `debug` go nowhere.
 //! [`ScriptLimits`] bounds operations, call depth, expression depth, string, array and map
 //! sizes and wall-clock time per evaluation. Every failure is a [`ScriptError`] with a
-//! stable [`code`](ScriptError::code); a panic inside Rhai is caught and reported as
-//! `script-internal`. Scripts return data; the runtime applies it.
+//! stable [`code`](ScriptError::code) (listed on [`ScriptErrorKind`]); a panic inside
+//! Rhai is caught and reported as `script-internal`. The case is only ever borrowed, so
+//! a failed script leaves it as it was. Scripts return data; the runtime applies it.
+//!
+//! Lines and columns are 1-based positions in the source given to `compile`. Rhai 1.27
+//! reports a limit reached inside a function (too many operations, stack overflow, data
+//! too large, timeout) at the outermost call, so such errors from a routing script's
+//! `fn route` carry no line; errors raised by the script itself (`throw`, a bad
+//! operation) and every error in conditions and actions carry one.
+//!
+//! # Money
+//!
+//! The crate enables Rhai's `decimal` and `no_float` features: a literal such as `120.5`
+//! is an exact decimal, money fields are decimals, and `amount > 10000` compares a
+//! decimal with an integer exactly. There are no floats in policy scripts.
 
 mod action_script;
 mod condition;
+mod condition_chain;
 mod convert;
 mod error;
 mod helpers;
@@ -70,6 +86,7 @@ use crate::value::Fields;
 
 pub use action_script::{ActionOutcome, ActionScript, Notification};
 pub use condition::Condition;
+pub(crate) use condition_chain::ConditionChain;
 pub use error::{ScriptError, ScriptErrorKind};
 pub use names::{RESERVED_NAMES, is_valid_name};
 pub use routing_script::{RoutingScript, ScriptRoute};
@@ -215,4 +232,21 @@ pub trait BusinessDays: Send + Sync {
     /// Business days from `a` to `b` (negative if `b` is before `a`); an error message
     /// if the calendar cannot answer (e.g. a date outside its data).
     fn business_days_between(&self, a: DateTime<Utc>, b: DateTime<Utc>) -> Result<i64, String>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shared_across_threads<T: Send + Sync>() {}
+
+    #[test]
+    fn compiled_scripts_and_the_engine_are_send_and_sync() {
+        shared_across_threads::<ScriptEngine>();
+        shared_across_threads::<Condition>();
+        shared_across_threads::<RoutingScript>();
+        shared_across_threads::<ActionScript>();
+        shared_across_threads::<ScriptError>();
+        shared_across_threads::<crate::routing::Router>();
+    }
 }

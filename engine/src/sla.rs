@@ -13,12 +13,14 @@
 //!   deadline on.
 //! - Paused time does not count; see [`crate::calendar::deadline`] for how each unit
 //!   moves (day-based targets round paused time **up** to whole days).
+//! - A pause that begins at or after the deadline in force does not move it, nor do
+//!   the pauses after it: a breach stays a breach, and the explanation says so.
 //! - While a clock is paused its deadline is not yet known ([`SlaClock::deadline`]
 //!   returns `None`, no attention is due) and [`SlaClock::remaining`] is frozen at its
 //!   value when the pause began.
-//! - An extension replaces the target with a longer one (compared with
-//!   [`SlaDuration::approx_seconds`]); an extension that is not longer is recorded
-//!   but not applied, and the explanation says so.
+//! - An extension replaces the target with a longer one: one whose deadline, from the
+//!   run's start and without pauses, is later than the target in force. An extension
+//!   that is not longer is recorded but not applied, and the explanation says so.
 //! - Warnings fire at a percentage of the time from the (effective) start to the
 //!   current deadline, so they move with pauses and extensions.
 //! - Starting a stopped clock re-starts it (a reopened case): a new run with the
@@ -26,6 +28,8 @@
 //!   in the clock's history.
 
 pub mod sla_clock;
+
+use std::fmt;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -167,4 +171,92 @@ pub struct Explanation {
     pub intervals: Vec<Interval>,
     /// Earlier runs (before reopening): `(started, stopped)`.
     pub earlier_runs: Vec<(DateTime<Utc>, Option<DateTime<Utc>>)>,
+}
+
+impl fmt::Display for Explanation {
+    /// The explanation as plain lines for a regulator, times in the calendar's zone.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let tz: chrono_tz::Tz = self.timezone.parse().unwrap_or(chrono_tz::UTC);
+        let local = |t: DateTime<Utc>| t.with_timezone(&tz).format("%Y-%m-%d %H:%M %:z");
+        writeln!(
+            f,
+            "SLA `{}` on calendar `{}` ({})",
+            self.rule, self.calendar, self.timezone
+        )?;
+        let Some(started) = self.started_at else {
+            return writeln!(f, "not started");
+        };
+        writeln!(f, "started {}", local(started))?;
+        for rule in &self.rules {
+            writeln!(f, "rule: {rule}")?;
+        }
+        for e in &self.extensions {
+            let applied = if e.applied {
+                "applied"
+            } else {
+                "not applied: not longer"
+            };
+            let by = e.granted_by.as_deref().unwrap_or("unknown");
+            writeln!(
+                f,
+                "extension {} to {} by {by} ({applied}): {}",
+                local(e.at),
+                e.target,
+                e.reason
+            )?;
+        }
+        for i in &self.intervals {
+            let reason = i
+                .reason
+                .as_deref()
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default();
+            writeln!(
+                f,
+                "{} to {}: {}{reason}",
+                local(i.from),
+                local(i.to),
+                i.kind.as_str()
+            )?;
+        }
+        match (self.stopped_at, self.deadline) {
+            (Some(stop), _) => writeln!(f, "stopped {}", local(stop)),
+            (None, Some(deadline)) => writeln!(f, "deadline {}", local(deadline)),
+            (None, None) => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rule_options_follow_the_flags() {
+        let rule = SlaRule {
+            name: "ack".into(),
+            target: SlaDuration::BusinessDays(1),
+            warn: vec![],
+            roll_to_working_day: true,
+            from_next_working_day_after_hours: false,
+        };
+        let options = rule.options();
+        assert!(options.roll_to_working_day && !options.from_next_working_day_after_hours);
+    }
+
+    #[test]
+    fn errors_have_stable_codes() {
+        assert_eq!(SlaError::NotPaused("x".into()).code(), "clock-not-paused");
+        assert_eq!(
+            SlaError::NotPaused("x".into()).to_string(),
+            "clock `x` is not paused"
+        );
+        let json = serde_json::to_string(&Attention::Warning(80)).unwrap();
+        assert_eq!(json, r#"{"warning":80}"#);
+        assert_eq!(
+            serde_json::to_string(&ClockState::NotStarted).unwrap(),
+            r#""not-started""#
+        );
+    }
 }

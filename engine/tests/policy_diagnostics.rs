@@ -29,6 +29,10 @@ fn main() {
             sound(&path)
         }));
     }
+    trials.push(Trial::test(
+        "docs::every-code-is-documented",
+        every_code_is_documented,
+    ));
     libtest_mimic::run(&args, trials).exit();
 }
 
@@ -93,4 +97,29 @@ fn sound(path: &Path) -> Result<(), Failed> {
         return Err(format!("{} should load cleanly:\n{rendered}", path.display()).into());
     }
     Ok(())
+}
+
+/// `docs/diagnostics.md` lists every code the engine can report, and no other.
+fn every_code_is_documented() -> Result<(), Failed> {
+    let docs = std::fs::read_to_string("../docs/diagnostics.md")
+        .map_err(|e| format!("docs/diagnostics.md: {e}"))?;
+    let documented: Vec<&str> = docs
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `"))
+        .filter_map(|l| l.split('`').next())
+        .collect();
+    let codes: Vec<&str> = redress_engine::diagnostic::CODES
+        .iter()
+        .map(|(c, _)| *c)
+        .collect();
+    let missing: Vec<_> = codes.iter().filter(|c| !documented.contains(c)).collect();
+    let stale: Vec<_> = documented.iter().filter(|c| !codes.contains(c)).collect();
+    if missing.is_empty() && stale.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "docs/diagnostics.md: undocumented codes {missing:?}, documented but unknown {stale:?}"
+        )
+        .into())
+    }
 }

@@ -121,6 +121,21 @@ fn the_first_matching_rule_decides_and_says_so() {
 }
 
 #[test]
+fn the_rules_are_chained_into_one_program() {
+    let engine = ScriptEngine::default();
+    let router = router(&engine, None);
+    assert!(
+        format!("{router:?}").contains("chained: None"),
+        "{router:?}"
+    );
+    router.prepare(&engine);
+    assert!(
+        format!("{router:?}").contains("chained: Some(true)"),
+        "{router:?}"
+    );
+}
+
+#[test]
 fn the_default_applies_when_nothing_matches() {
     let engine = ScriptEngine::default();
     let decision = route(&router(&engine, None), &engine, &plain_case());

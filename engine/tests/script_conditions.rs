@@ -175,6 +175,18 @@ fn run_time_errors_name_the_condition_and_line() {
 }
 
 #[test]
+fn arithmetic_on_a_missing_value_is_a_type_error() {
+    let engine = ScriptEngine::default();
+    let result = eval(&engine, "name - 3 > 0");
+    assert!(
+        result
+            .as_ref()
+            .is_err_and(|e| e.contains("script-type-mismatch")),
+        "{result:?}"
+    );
+}
+
+#[test]
 fn non_boolean_results_are_type_errors() {
     let engine = ScriptEngine::default();
     let result = eval(&engine, "amount + 1");

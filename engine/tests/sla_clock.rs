@@ -156,7 +156,7 @@ fn business_day_pause_across_a_holiday_counts_only_business_time() {
     let kinds: Vec<(IntervalKind, Option<String>)> = explanation
         .intervals
         .iter()
-        .map(|i| (i.kind, i.reason.clone()))
+        .map(|i| (i.kind, i.reason.as_deref().map(str::to_owned)))
         .collect();
     assert_eq!(
         kinds,
@@ -434,4 +434,93 @@ fn after_hours_rule_reaches_the_clock() {
         "{:?}",
         e.rules
     );
+}
+
+#[test]
+fn a_pause_after_the_deadline_does_not_undo_a_breach() {
+    let (cal, r) = (cn(), rule("24 hours", &[]));
+    let mut clock = started("2026-03-02T10:00:00+08:00");
+    clock.pause(at("2026-03-03T11:00:00+08:00")).unwrap();
+    let now = at("2026-03-03T12:00:00+08:00");
+    assert_eq!(clock.state(&r, &cal, now).unwrap(), ClockState::Breached);
+    assert_eq!(
+        clock.deadline(&r, &cal).unwrap(),
+        Some(at("2026-03-03T10:00:00+08:00"))
+    );
+    assert_eq!(
+        clock.remaining(&r, &cal, now).unwrap(),
+        Some(TimeDelta::hours(-2))
+    );
+    assert_eq!(
+        clock.next_attention(&r, &cal).unwrap().map(|a| a.1),
+        Some(Attention::Breach)
+    );
+    clock.resume(at("2026-03-04T10:00:00+08:00")).unwrap();
+    clock.stop(at("2026-03-04T11:00:00+08:00")).unwrap();
+    assert_eq!(clock.state(&r, &cal, now).unwrap(), ClockState::Missed);
+    let e = clock.explain(&r, &cal).unwrap();
+    assert!(
+        e.rules
+            .iter()
+            .any(|l| l.contains("began at or after the deadline")),
+        "{:?}",
+        e.rules
+    );
+    assert!(
+        e.intervals.iter().all(|i| i.kind != IntervalKind::Paused),
+        "{:#?}",
+        e.intervals
+    );
+}
+
+#[test]
+fn a_pause_before_the_deadline_that_outlasts_it_still_counts() {
+    let (cal, r) = (cn(), rule("24 hours", &[]));
+    let mut clock = started("2026-03-02T10:00:00+08:00");
+    clock.pause(at("2026-03-03T09:00:00+08:00")).unwrap();
+    let later = at("2026-03-05T00:00:00+08:00");
+    assert_eq!(clock.state(&r, &cal, later).unwrap(), ClockState::Paused);
+    assert_eq!(
+        clock.remaining(&r, &cal, later).unwrap(),
+        Some(TimeDelta::hours(1))
+    );
+    clock.resume(at("2026-03-05T09:00:00+08:00")).unwrap();
+    assert_eq!(
+        clock.deadline(&r, &cal).unwrap(),
+        Some(at("2026-03-05T10:00:00+08:00"))
+    );
+}
+
+#[test]
+fn explanation_renders_line_by_line() {
+    let (cal, r) = (cn(), rule("3 business days", &[]));
+    let mut clock = started("2026-02-13T10:00:00+08:00");
+    clock.pause(at("2026-02-24T10:00:00+08:00")).unwrap();
+    clock.resume(at("2026-02-24T12:00:00+08:00")).unwrap();
+    let by = Some("team lead".to_owned());
+    clock
+        .extend(
+            "5 business days".parse().unwrap(),
+            at("2026-02-24T12:00:00+08:00"),
+            "complex".into(),
+            by,
+        )
+        .unwrap();
+    let text = clock.explain(&r, &cal).unwrap().to_string();
+    let expected = "\
+SLA `rule 3 business days` on calendar `Mainland China 2026` (Asia/Shanghai)
+started 2026-02-13 10:00 +08:00
+rule: 5 business days from receipt 2026-02-13 (Asia/Shanghai): end of working day 2026-02-27
+rule: paused 2 h 0 min in total, rounded up to 1 whole working day(s) of business time: moved to 2026-03-01 00:00 +08:00
+extension 2026-02-24 12:00 +08:00 to 5 business days by team lead (applied): complex
+2026-02-13 10:00 +08:00 to 2026-02-14 00:00 +08:00: not-counted (day of receipt is not counted)
+2026-02-14 00:00 +08:00 to 2026-02-15 00:00 +08:00: counted (Spring Festival make-up working day)
+2026-02-15 00:00 +08:00 to 2026-02-24 00:00 +08:00: non-working (Spring Festival)
+2026-02-24 00:00 +08:00 to 2026-02-24 10:00 +08:00: counted
+2026-02-24 10:00 +08:00 to 2026-02-24 12:00 +08:00: paused
+2026-02-24 12:00 +08:00 to 2026-02-28 00:00 +08:00: counted
+2026-02-28 00:00 +08:00 to 2026-03-01 00:00 +08:00: counted (Spring Festival make-up working day)
+deadline 2026-03-01 00:00 +08:00
+";
+    assert_eq!(text, expected, "\n{text}");
 }

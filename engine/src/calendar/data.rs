@@ -31,8 +31,8 @@
 //! ```
 //!
 //! [`parse_calendar_file`] reports every problem it finds with a stable code and the
-//! byte range of the offending text: `toml-syntax`, `unknown-key` (TOML and unknown
-//! keys stop parsing, so they come alone), `invalid-date`, `invalid-timezone`,
+//! byte range of the offending text: `toml-syntax`, `unknown-key` (a syntax error, or
+//! the list of every unknown key, stops parsing, so these come without the others), `invalid-date`, `invalid-timezone`,
 //! `invalid-weekday`, `invalid-hours`, `inverted-hours`, `holiday-dates`,
 //! `inverted-holiday`, `inverted-covers`, `duplicate-holiday`, `duplicate-working-day`,
 //! `date-outside-calendar`, `working-day-is-holiday`.
@@ -43,6 +43,7 @@ use std::ops::Range;
 use chrono::{NaiveDate, NaiveTime, Weekday};
 use serde::Deserialize;
 use toml::Spanned;
+use toml::de::{DeArray, DeTable, DeValue};
 
 use super::{CalendarSpec, Holiday, WorkingDay};
 
@@ -261,7 +262,21 @@ impl Checker {
 
 /// Parses and checks a calendar data file, reporting all problems at once.
 pub fn parse_calendar_file(text: &str) -> Result<CalendarFile, Vec<DataError>> {
-    let raw: RawFile = toml::from_str(text).map_err(|e| vec![syntax_error(&e, text)])?;
+    let raw: RawFile = match toml::from_str(text) {
+        Ok(raw) => raw,
+        Err(e) => {
+            // Serde stops at the first unknown key: list them all instead.
+            let first = syntax_error(&e, text);
+            let unknown = match first.code {
+                "unknown-key" => unknown_keys(text),
+                _ => Vec::new(),
+            };
+            return Err(match unknown.is_empty() {
+                true => vec![first],
+                false => unknown,
+            });
+        }
+    };
     let mut check = Checker::default();
     let header = &raw.calendar;
     let timezone = check.timezone(&header.timezone);
@@ -289,6 +304,81 @@ pub fn parse_calendar_file(text: &str) -> Result<CalendarFile, Vec<DataError>> {
             working_day_spans,
         }),
         _ => Err(check.errors),
+    }
+}
+
+const TOP_KEYS: &[&str] = &["calendar", "holidays", "working_days"];
+const HEADER_KEYS: &[&str] = &[
+    "name",
+    "timezone",
+    "source",
+    "covers",
+    "week",
+    "hours",
+    "open_on_observed",
+];
+const COVERS_KEYS: &[&str] = &["from", "to"];
+const HOLIDAY_KEYS: &[&str] = &["name", "date", "from", "to", "observed"];
+const WORKING_DAY_KEYS: &[&str] = &["name", "date"];
+
+/// Every key the format does not know, each with its span and a suggestion.
+fn unknown_keys(text: &str) -> Vec<DataError> {
+    let (table, _) = DeTable::parse_recoverable(text);
+    let mut errors = Vec::new();
+    check_keys(table.get_ref(), TOP_KEYS, "the file", &mut errors);
+    for (key, value) in table.get_ref() {
+        match (key.get_ref().as_ref(), value.get_ref()) {
+            ("calendar", DeValue::Table(header)) => {
+                check_keys(header, HEADER_KEYS, "`[calendar]`", &mut errors);
+                for (key, value) in header {
+                    if let ("covers", DeValue::Table(covers)) =
+                        (key.get_ref().as_ref(), value.get_ref())
+                    {
+                        check_keys(covers, COVERS_KEYS, "`covers`", &mut errors);
+                    }
+                }
+            }
+            ("holidays", DeValue::Array(items)) => {
+                check_items(items, HOLIDAY_KEYS, "`[[holidays]]`", &mut errors)
+            }
+            ("working_days", DeValue::Array(items)) => {
+                check_items(items, WORKING_DAY_KEYS, "`[[working_days]]`", &mut errors)
+            }
+            _ => {}
+        }
+    }
+    errors
+}
+
+fn check_items(items: &DeArray<'_>, known: &[&str], place: &str, errors: &mut Vec<DataError>) {
+    for item in items {
+        if let DeValue::Table(table) = item.get_ref() {
+            check_keys(table, known, place, errors);
+        }
+    }
+}
+
+fn check_keys(table: &DeTable<'_>, known: &[&str], place: &str, errors: &mut Vec<DataError>) {
+    for key in table.keys() {
+        let name: &str = key.get_ref().as_ref();
+        if known.contains(&name) {
+            continue;
+        }
+        let best = known
+            .iter()
+            .map(|k| (strsim::jaro_winkler(name, k), *k))
+            .fold((0.0, ""), |a, b| if b.0 > a.0 { b } else { a });
+        let help = match best.0 > 0.8 {
+            true => format!("did you mean `{}`?", best.1),
+            false => format!("known keys here: {}", known.join(", ")),
+        };
+        let message = format!("unknown key `{name}` in {place}");
+        errors.push(DataError {
+            code: "unknown-key",
+            message,
+            span: key.span(),
+            help: Some(help),
+        });
     }
 }
 
@@ -547,10 +637,23 @@ date = "2026-01-04"
     fn reports_syntax_and_unknown_keys_with_spans() {
         let errors = parse_calendar_file("[calendar\nname = 1").unwrap_err();
         assert_eq!(errors[0].code, "toml-syntax");
-        let text = GOOD.replace("observed = true", "obsreved = true");
+        let text = GOOD
+            .replace("observed = true", "obsreved = true")
+            .replace("source = ", "sorce = ")
+            .replace("to = \"2026-12-31\"", "until = \"2026-12-31\"");
         let errors = parse_calendar_file(&text).unwrap_err();
-        assert_eq!(errors[0].code, "unknown-key");
-        assert_eq!(&text[errors[0].span.clone()], "obsreved");
+        let found: Vec<_> = errors
+            .iter()
+            .map(|e| (e.code, &text[e.span.clone()], e.help.as_deref()))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                ("unknown-key", "sorce", Some("did you mean `source`?")),
+                ("unknown-key", "until", Some("known keys here: from, to")),
+                ("unknown-key", "obsreved", Some("did you mean `observed`?")),
+            ]
+        );
     }
 
     #[test]

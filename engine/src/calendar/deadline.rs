@@ -214,6 +214,12 @@ impl Calendar {
 
     /// The `n`th working day after `date` (`date` itself for 0).
     pub fn nth_working_day(&self, date: NaiveDate, n: u32) -> Result<NaiveDate, CalendarError> {
+        if n == 0 {
+            return Ok(date);
+        }
+        if let Some(day) = self.nth_working_day_dense(date, n) {
+            return Ok(day);
+        }
         let (mut day, mut left) = (date, n);
         while left > 0 {
             day = next_day(day)?;

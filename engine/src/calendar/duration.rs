@@ -150,6 +150,12 @@ impl SlaDuration {
         }
     }
 
+    /// The unit's word for this count: `day` for 1, `days` otherwise.
+    pub fn unit_word(&self) -> &'static str {
+        let (one, many) = self.unit_words();
+        if self.count() == 1 { one } else { many }
+    }
+
     fn unit_words(&self) -> (&'static str, &'static str) {
         let index = match self {
             SlaDuration::Minutes(_) => 0,

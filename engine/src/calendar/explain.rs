@@ -1,7 +1,10 @@
 //! Explanations a regulator can read: the rule that made a deadline what it is, and
 //! the intervals of a clock's life that counted, were paused, or were skipped.
 
-use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use std::borrow::Cow;
+use std::fmt::Write;
+
+use chrono::{DateTime, Datelike, NaiveDate, Offset, TimeDelta, Timelike, Utc};
 use serde::Serialize;
 
 use super::deadline::{Deadline, Shift};
@@ -24,6 +27,19 @@ pub enum IntervalKind {
     NotCounted,
 }
 
+impl IntervalKind {
+    /// The kebab-case name, as serialized.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IntervalKind::Counted => "counted",
+            IntervalKind::Paused => "paused",
+            IntervalKind::NonWorking => "non-working",
+            IntervalKind::OutsideHours => "outside-hours",
+            IntervalKind::NotCounted => "not-counted",
+        }
+    }
+}
+
 /// One interval of a clock's timeline, `[from, to)`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Interval {
@@ -35,19 +51,42 @@ pub struct Interval {
     pub kind: IntervalKind,
     /// Why, when there is a reason to give: a holiday's name, `weekend`, a make-up
     /// working day's name, `day of receipt is not counted`.
-    pub reason: Option<String>,
+    pub reason: Option<Cow<'static, str>>,
 }
 
 /// How one calendar day is labelled in a timeline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Label<'a> {
     kind: IntervalKind,
-    reason: Option<&'a str>,
+    reason: Option<Why<'a>>,
     /// Split by business hours.
     hourly: bool,
 }
 
-const RECEIPT_DAY: &str = "day of receipt is not counted";
+/// A reason: fixed text, or a name borrowed from the calendar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Why<'a> {
+    Fixed(&'static str),
+    Named(&'a str),
+}
+
+impl Why<'_> {
+    fn as_str(&self) -> &str {
+        match self {
+            Why::Fixed(s) => s,
+            Why::Named(s) => s,
+        }
+    }
+
+    fn to_cow(self) -> Cow<'static, str> {
+        match self {
+            Why::Fixed(s) => Cow::Borrowed(s),
+            Why::Named(s) => Cow::Owned(s.to_owned()),
+        }
+    }
+}
+
+const RECEIPT_DAY: Why<'static> = Why::Fixed("day of receipt is not counted");
 
 impl Calendar {
     /// The timeline of a deadline's clock from its start to `until`, cut by closed
@@ -58,9 +97,10 @@ impl Calendar {
         until: DateTime<Utc>,
         pauses: &[(DateTime<Utc>, DateTime<Utc>)],
     ) -> Result<Vec<Interval>, CalendarError> {
-        let mut out = Vec::with_capacity(8);
+        let mut out = Vec::with_capacity(16);
         let start = deadline.effective_start;
-        let late = (deadline.start < start).then_some("received outside business hours");
+        let late =
+            (deadline.start < start).then_some(Why::Fixed("received outside business hours"));
         push(
             &mut out,
             deadline.start,
@@ -94,8 +134,31 @@ impl Calendar {
         let last = self.local_date(b - TimeDelta::nanoseconds(1));
         let (mut run_from, mut date) = (a, self.local_date(a));
         let mut label = self.label(&d.target, received, date)?;
+        // Only business targets look at the kind of day (and need the data to cover it).
+        let kind_of = |date| match d.target.is_business() {
+            true => self.day_kind(date),
+            false => Ok(DayKind::Working),
+        };
+        let mut kind = kind_of(date)?;
         while date < last {
+            // Days of one kind after the day of receipt share a label: skip them at once.
+            if !label.hourly && date > received {
+                date = match d.target.is_business() {
+                    true => self.last_of_same_kind(date, last),
+                    false => last,
+                };
+                if date == last {
+                    break;
+                }
+            }
             let next = next_day(date)?;
+            let next_kind = kind_of(next)?;
+            // Days of one kind after the day of receipt share a label.
+            if !label.hourly && next_kind == kind && date > received {
+                date = next;
+                continue;
+            }
+            kind = next_kind;
             let next_label = self.label(&d.target, received, next)?;
             if label.hourly || next_label != label {
                 let boundary = self.start_of_day(next)?;
@@ -126,15 +189,20 @@ impl Calendar {
         }
         let kind = self.day_kind(date)?;
         Ok(match kind {
-            DayKind::Weekend | DayKind::Holiday(_) => {
-                plain(IntervalKind::NonWorking, Some(self.day_reason(kind)))
-            }
+            DayKind::Weekend => plain(IntervalKind::NonWorking, Some(Why::Fixed("weekend"))),
+            DayKind::Holiday(_) => plain(
+                IntervalKind::NonWorking,
+                Some(Why::Named(self.day_reason(kind))),
+            ),
             _ if !target.is_day_based() && !self.hours().is_empty() => Label {
                 kind: IntervalKind::Counted,
                 reason: None,
                 hourly: true,
             },
-            DayKind::MakeUp(_) => plain(IntervalKind::Counted, Some(self.day_reason(kind))),
+            DayKind::MakeUp(_) => plain(
+                IntervalKind::Counted,
+                Some(Why::Named(self.day_reason(kind))),
+            ),
             DayKind::Working => plain(IntervalKind::Counted, None),
         })
     }
@@ -176,16 +244,7 @@ impl Calendar {
                 local(self, d.effective_start)
             ));
         }
-        let received = self.local_date(d.effective_start);
-        lines.push(match (d.target, d.base_day) {
-            (SlaDuration::BusinessDays(_), Some(day)) => format!(
-                "{} from receipt {received} ({tz}), the day of receipt not counted: close of business {day}, {}",
-                d.target,
-                local(self, d.base)
-            ),
-            (_, Some(day)) => format!("{} from receipt {received} ({tz}): end of {day}", d.target),
-            _ => format!("{} from {} ({tz}): {}", d.target, local(self, d.effective_start), local(self, d.base)),
-        });
+        lines.push(self.main_rule(d));
         if let Some(line) = shift_line(self, d) {
             lines.push(line);
         }
@@ -201,7 +260,70 @@ impl Calendar {
     }
 }
 
+impl Calendar {
+    /// `15 days from receipt 2026-02-13 (Asia/Shanghai): end of 2026-02-28`. Built by
+    /// hand rather than with `format!`: explanations are on the hot path.
+    fn main_rule(&self, d: &Deadline) -> String {
+        let tz = self.timezone().name();
+        let Some(day) = d.base_day else {
+            let (from, to) = (local(self, d.effective_start), local(self, d.base));
+            return format!("{} from {from} ({tz}): {to}", d.target);
+        };
+        let mut line = String::with_capacity(112);
+        push_number(&mut line, i64::from(d.target.count()), 1);
+        line.push(' ');
+        line.push_str(d.target.unit_word());
+        line.push_str(" from receipt ");
+        push_date(&mut line, self.local_date(d.effective_start));
+        line.push_str(" (");
+        line.push_str(tz);
+        let business_hours = self.hours().last().filter(|_| d.target.is_business());
+        match business_hours {
+            Some((_, close)) => {
+                line.push_str("): close of business on ");
+                push_date(&mut line, day);
+                let _ = write!(line, " at {}", close.format("%H:%M"));
+            }
+            None if d.target.is_business() => line.push_str("): end of working day "),
+            None => line.push_str("): end of "),
+        }
+        if business_hours.is_none() {
+            push_date(&mut line, day);
+        }
+        line
+    }
+}
+
+/// Appends `n` with at least `width` digits.
+fn push_number(s: &mut String, n: i64, width: usize) {
+    let mut digits = [0u8; 20];
+    let (mut rest, mut len) = (n.unsigned_abs(), 0);
+    loop {
+        digits[len] = b'0' + (rest % 10) as u8;
+        (rest, len) = (rest / 10, len + 1);
+        if rest == 0 && len >= width {
+            break;
+        }
+    }
+    if n < 0 {
+        s.push('-');
+    }
+    s.extend(digits[..len].iter().rev().map(|d| char::from(*d)));
+}
+
+/// Appends `YYYY-MM-DD`.
+fn push_date(s: &mut String, date: NaiveDate) {
+    push_number(s, i64::from(date.year()), 4);
+    s.push('-');
+    push_number(s, i64::from(date.month()), 2);
+    s.push('-');
+    push_number(s, i64::from(date.day()), 2);
+}
+
 fn shift_line(cal: &Calendar, d: &Deadline) -> Option<String> {
+    if d.shift == Shift::None {
+        return None;
+    }
     let paused = human(d.paused);
     let to = local(cal, d.at);
     Some(match d.shift {
@@ -222,11 +344,24 @@ fn shift_line(cal: &Calendar, d: &Deadline) -> Option<String> {
     })
 }
 
-/// An instant in the calendar's local time, minutes precision, with its offset.
+/// An instant in the calendar's local time, minutes precision, with its offset:
+/// `2026-03-09 14:30 +08:00`. Written by hand: chrono's format strings are slow.
 fn local(cal: &Calendar, at: DateTime<Utc>) -> String {
-    at.with_timezone(&cal.timezone())
-        .format("%Y-%m-%d %H:%M %:z")
-        .to_string()
+    let t = at.with_timezone(&cal.timezone());
+    let offset = t.offset().fix().local_minus_utc();
+    let (sign, offset) = if offset < 0 {
+        ('-', -offset)
+    } else {
+        ('+', offset)
+    };
+    format!(
+        "{} {:02}:{:02} {sign}{:02}:{:02}",
+        t.date_naive(),
+        t.hour(),
+        t.minute(),
+        offset / 3600,
+        offset / 60 % 60
+    )
 }
 
 /// `2 days 3 h 5 min`.
@@ -245,13 +380,16 @@ fn push(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     kind: IntervalKind,
-    reason: Option<&str>,
+    reason: Option<Why<'_>>,
 ) {
     if to <= from {
         return;
     }
     if let Some(last) = out.last_mut() {
-        if last.to == from && last.kind == kind && last.reason.as_deref() == reason {
+        if last.to == from
+            && last.kind == kind
+            && last.reason.as_deref() == reason.as_ref().map(Why::as_str)
+        {
             last.to = to;
             return;
         }
@@ -260,6 +398,67 @@ fn push(
         from,
         to,
         kind,
-        reason: reason.map(str::to_owned),
+        reason: reason.map(Why::to_cow),
     });
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_numbers_and_dates_by_hand() {
+        let mut s = String::new();
+        push_number(&mut s, 7, 2);
+        s.push(' ');
+        push_number(&mut s, 0, 1);
+        s.push(' ');
+        push_number(&mut s, -12, 4);
+        s.push(' ');
+        push_date(&mut s, NaiveDate::from_ymd_opt(2026, 2, 28).unwrap());
+        assert_eq!(s, "07 0 -0012 2026-02-28");
+    }
+
+    #[test]
+    fn humanises_durations() {
+        assert_eq!(human(TimeDelta::minutes(5)), "5 min");
+        assert_eq!(human(TimeDelta::minutes(125)), "2 h 5 min");
+        assert_eq!(human(TimeDelta::hours(47)), "1 day(s) 23 h 0 min");
+    }
+
+    #[test]
+    fn merges_adjacent_intervals_of_one_kind() {
+        let t = |h: i64| DateTime::<Utc>::from_timestamp(h * 3600, 0).unwrap();
+        let mut out = Vec::new();
+        push(&mut out, t(0), t(1), IntervalKind::Counted, None);
+        push(&mut out, t(1), t(2), IntervalKind::Counted, None);
+        push(&mut out, t(2), t(2), IntervalKind::Paused, None);
+        push(
+            &mut out,
+            t(2),
+            t(3),
+            IntervalKind::NonWorking,
+            Some(Why::Fixed("weekend")),
+        );
+        push(
+            &mut out,
+            t(3),
+            t(4),
+            IntervalKind::NonWorking,
+            Some(Why::Named("Spring Festival")),
+        );
+        let kinds: Vec<_> = out
+            .iter()
+            .map(|i| (i.kind.as_str(), i.to - i.from))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                ("counted", TimeDelta::hours(2)),
+                ("non-working", TimeDelta::hours(1)),
+                ("non-working", TimeDelta::hours(1))
+            ]
+        );
+    }
 }

@@ -1,7 +1,7 @@
 //! The policy format, version 1: serde structs that mirror the TOML one to one.
 //!
 //! Nothing here is checked beyond its TOML type: these structs are what a file
-//! *says*. [`super::validate`] turns them into a [`super::Policy`] that is known to
+//! *says*. Validation turns them into a [`super::Policy`] that is known to
 //! be sound. The JSON Schema that `redress schema` prints is derived from them, so
 //! the doc comments below are what editors show as hover help.
 

@@ -5,13 +5,14 @@
 //! [`Validator`], which knows how to point a diagnostic at the right line.
 
 mod calendars;
+mod fields;
+mod routing;
 pub(crate) use calendars::data_diagnostic;
 mod scenarios;
 mod slas;
 mod stages;
 mod transitions;
 
-use std::collections::BTreeSet;
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -19,15 +20,12 @@ use std::sync::Arc;
 use chrono_tz::Tz;
 use indexmap::IndexMap;
 
-use super::field::{FieldDef, FieldType, Input};
+use super::Policy;
 use super::locate::{Locator, Seg};
 use super::parse::Document;
-use super::raw::{RawField, RawFieldType, RawRouting};
-use super::{Policy, Routing};
 use crate::diagnostic::{Diagnostic, Location, SourceId, Sources, did_you_mean};
-use crate::routing::{RouteRule, Router};
 use crate::script::{
-    Condition, RESERVED_NAMES, RoutingScript, Schema, ScriptEngine, ScriptError, ScriptErrorKind,
+    Condition, RESERVED_NAMES, Schema, ScriptEngine, ScriptError, ScriptErrorKind,
 };
 
 /// Everything validation needs to point at the right place.
@@ -224,9 +222,10 @@ pub(crate) fn validate(
     let fields = v.fields();
     let stages = v.stages();
     let transitions = v.transitions(&fields);
-    let graph = v.graph(&stages, &transitions);
+    let mut graph = v.graph(&stages, &transitions);
     let calendars = v.calendars(timezone);
     let slas = v.slas(&calendars, &transitions, &graph);
+    add_sla_spans(&mut graph, &slas, &transitions);
     let routing = v.routing(&fields);
     v.check_queue_references(&routing, &slas);
     let scenarios = v.scenarios(&fields, &slas, &transitions);
@@ -283,228 +282,6 @@ impl Validator<'_, '_> {
         }
     }
 
-    fn fields(&mut self) -> IndexMap<String, FieldDef> {
-        let mut out = IndexMap::new();
-        for (name, raw) in &self.doc.fields {
-            if let Some(def) = self.field(name, raw) {
-                out.insert(name.clone(), def);
-            }
-        }
-        out
-    }
-
-    fn field(&mut self, name: &str, raw: &RawField) -> Option<FieldDef> {
-        let path = ["fields", name].map(Seg::Key);
-        if RESERVED_NAMES.contains(&name)
-            || self.doc.stages.keys().any(|s| format!("{s}_at") == name)
-        {
-            let d = Diagnostic::error(
-                "reserved-field-name",
-                format!("`{name}` is a built-in name and cannot be a field"),
-            )
-            .at(self.key_at(&path))
-            .with_help(format!(
-                "rename the field; conditions already use {}",
-                builtins_text()
-            ));
-            self.report(d);
-        }
-        let mut def = FieldDef {
-            name: name.to_string(),
-            kind: field_type(raw.kind),
-            required: raw.required,
-            default: None,
-            min: None,
-            max: None,
-            values: raw.values.clone().unwrap_or_default(),
-            personal: raw.personal,
-            label: raw.label.clone(),
-            description: raw.description.clone(),
-        };
-        self.check_enum_values(&def, raw, &path);
-        def.min = self.bound(&def, raw.min.as_ref(), &[path[0], path[1], Seg::Key("min")]);
-        def.max = self.bound(&def, raw.max.as_ref(), &[path[0], path[1], Seg::Key("max")]);
-        if let Some(default) = &raw.default {
-            def.default = self.field_value(&def, default, &[path[0], path[1], Seg::Key("default")]);
-        }
-        Some(def)
-    }
-
-    fn check_enum_values(&mut self, def: &FieldDef, raw: &RawField, path: &[Seg<'_>]) {
-        let problem = match (def.kind, &raw.values) {
-            (FieldType::Enum, None) => Some("an `enum` field needs `values`"),
-            (FieldType::Enum, Some(v)) if v.is_empty() => {
-                Some("an `enum` field needs at least one value")
-            }
-            (FieldType::Enum, Some(_)) | (_, None) => None,
-            (_, Some(_)) => Some("only `enum` fields have `values`"),
-        };
-        if let Some(message) = problem {
-            let d = Diagnostic::error("invalid-value", message).at(self.at(path));
-            self.report(d);
-        }
-        let mut seen = BTreeSet::new();
-        for (i, value) in def.values.iter().enumerate() {
-            if !seen.insert(value) {
-                let p = [path[0], path[1], Seg::Key("values"), Seg::Index(i)];
-                let d = Diagnostic::error("duplicate-name", format!("`{value}` is listed twice"))
-                    .at(self.at(&p));
-                self.report(d);
-            }
-        }
-    }
-
-    fn bound(
-        &mut self,
-        def: &FieldDef,
-        raw: Option<&toml::Value>,
-        path: &[Seg<'_>],
-    ) -> Option<crate::value::Value> {
-        let raw = raw?;
-        match def.read_bound(Input::Toml(raw)) {
-            Ok(v) => Some(v),
-            Err(e) => {
-                let d = Diagnostic::error("invalid-value", e.to_string()).at(self.at(path));
-                self.report(d);
-                None
-            }
-        }
-    }
-
-    /// Reads a value for a field, reporting why it does not fit.
-    pub fn field_value(
-        &mut self,
-        def: &FieldDef,
-        raw: &toml::Value,
-        path: &[Seg<'_>],
-    ) -> Option<crate::value::Value> {
-        match def.read(Input::Toml(raw)) {
-            Ok(v) => Some(v),
-            Err(e) => {
-                let d = Diagnostic::error("invalid-value", e.to_string()).at(self.at(path));
-                self.report(d);
-                None
-            }
-        }
-    }
-
-    fn routing(&mut self, fields: &IndexMap<String, FieldDef>) -> Option<Routing> {
-        let Some(raw) = &self.doc.routing else {
-            let d = Diagnostic::error(
-                "no-default-route",
-                "the policy has no `[routing]`: a complaint could go nowhere",
-            )
-            .at(self.at(&[]))
-            .with_help(
-                "add `[routing]` with `rules = [{ otherwise = true, queue = \"general\" }]`",
-            );
-            self.report(d);
-            return None;
-        };
-        let rules = self.route_rules(raw);
-        let script = raw
-            .script
-            .as_ref()
-            .and_then(|file| self.routing_script(file));
-        for (i, field) in raw.reroute_on.iter().enumerate() {
-            let path = [Seg::Key("routing"), Seg::Key("reroute_on"), Seg::Index(i)];
-            self.check_known(
-                "unknown-field",
-                "field",
-                field,
-                fields.keys().map(String::as_str),
-                &path,
-            );
-        }
-        match Router::new(rules?, script) {
-            Ok(router) => Some(Routing {
-                router,
-                reroute_on: raw.reroute_on.clone(),
-            }),
-            Err(e) => {
-                let d = Diagnostic::error("no-default-route", e.to_string())
-                    .at(self.at(&[Seg::Key("routing")]));
-                self.report(d);
-                None
-            }
-        }
-    }
-
-    fn route_rules(&mut self, raw: &RawRouting) -> Option<Vec<RouteRule>> {
-        let mut rules = Vec::new();
-        let mut otherwise_at = None;
-        for (i, rule) in raw.rules.iter().enumerate() {
-            let path = [Seg::Key("routing"), Seg::Key("rules"), Seg::Index(i)];
-            if let Some(first) = otherwise_at {
-                let d = Diagnostic::error("unreachable-route", format!("routing rule #{} comes after the `otherwise` rule #{first} and can never match", i + 1))
-                    .at(self.at(&path))
-                    .with_help("move the `otherwise` rule to the end");
-                self.report(d);
-            }
-            let condition = match (&rule.when, rule.otherwise) {
-                (Some(_), true) | (None, false) => {
-                    let d = Diagnostic::error(
-                        "invalid-value",
-                        format!(
-                            "routing rule #{} needs exactly one of `when` and `otherwise = true`",
-                            i + 1
-                        ),
-                    )
-                    .at(self.at(&path));
-                    self.report(d);
-                    None
-                }
-                (None, true) => {
-                    otherwise_at.get_or_insert(i + 1);
-                    None
-                }
-                (Some(when), false) => self
-                    .condition(when, &[path[0], path[1], path[2], Seg::Key("when")])
-                    .map(Some)
-                    .unwrap_or(None),
-            };
-            rules.push(RouteRule {
-                condition,
-                queue: rule.queue.clone(),
-                priority: rule.priority,
-                assignee: rule.assignee.clone(),
-                tags: rule.tags.clone(),
-            });
-        }
-        if otherwise_at.is_none() {
-            let d = Diagnostic::error("no-default-route", "routing has no `otherwise` rule: a complaint that matches no rule would go nowhere")
-                .at(self.at(&[Seg::Key("routing")]))
-                .with_help("end `rules` with `{ otherwise = true, queue = \"general\" }`");
-            self.report(d);
-            return None;
-        }
-        Some(rules)
-    }
-
-    fn routing_script(&mut self, file: &str) -> Option<RoutingScript> {
-        let path = [Seg::Key("routing"), Seg::Key("script")];
-        let (id, text) = self.include(file, &path)?;
-        let name = self.sources.name(id).to_string();
-        match RoutingScript::compile(&self.engine, &text, &name, &self.schema) {
-            Ok(s) => Some(s),
-            Err(e) => {
-                let location = match (e.line, e.column) {
-                    (Some(l), Some(c)) => {
-                        let at = self.sources.offset_of(id, l, c);
-                        Some(self.sources.locate(id, at..at + 1))
-                    }
-                    _ => Some(self.sources.locate(id, 0..0)),
-                };
-                let code = script_code(&e, "script-syntax");
-                let d = Diagnostic::error(code, e.message.clone())
-                    .at_opt(location)
-                    .with_help_opt(self.script_help(&e));
-                self.report(d);
-                None
-            }
-        }
-    }
-
     /// Reads a file included by the policy, relative to the policy's folder.
     pub fn include(&mut self, file: &str, path: &[Seg<'_>]) -> Option<(SourceId, String)> {
         let full = self.dir.join(file);
@@ -525,71 +302,40 @@ impl Validator<'_, '_> {
             }
         }
     }
-
-    fn check_queue_references(
-        &mut self,
-        routing: &Option<Routing>,
-        slas: &IndexMap<String, super::Sla>,
-    ) {
-        let mut known: Vec<String> = self.doc.queues.keys().cloned().collect();
-        if let Some(r) = &self.doc.routing {
-            known.extend(r.rules.iter().map(|r| r.queue.clone()));
-        }
-        if routing.is_none() {
-            return;
-        }
-        for (name, sla) in slas {
-            let Some(queue) = sla.on_breach.escalate_to.as_deref() else {
-                continue;
-            };
-            let path = [
-                Seg::Key("slas"),
-                Seg::Key(name),
-                Seg::Key("on_breach"),
-                Seg::Key("escalate_to"),
-            ];
-            self.check_known(
-                "unknown-queue",
-                "queue",
-                queue,
-                known.iter().map(String::as_str),
-                &path,
-            );
-        }
-        if !self.doc.queues.is_empty() {
-            for (i, rule) in self
-                .doc
-                .routing
-                .iter()
-                .flat_map(|r| r.rules.iter())
-                .enumerate()
-            {
-                let path = [
-                    Seg::Key("routing"),
-                    Seg::Key("rules"),
-                    Seg::Index(i),
-                    Seg::Key("queue"),
-                ];
-                self.check_known(
-                    "unknown-queue",
-                    "queue",
-                    &rule.queue,
-                    self.doc.queues.keys().map(String::as_str),
-                    &path,
-                );
-            }
-        }
-    }
 }
 
-fn field_type(raw: RawFieldType) -> FieldType {
-    match raw {
-        RawFieldType::Text => FieldType::Text,
-        RawFieldType::Enum => FieldType::Enum,
-        RawFieldType::Bool => FieldType::Bool,
-        RawFieldType::Integer => FieldType::Integer,
-        RawFieldType::Money => FieldType::Money,
-        RawFieldType::Date => FieldType::Date,
-        RawFieldType::Datetime => FieldType::Datetime,
+/// Draws each SLA on the graph from the stages that start it to those that stop it
+/// (an event counts as the stages its transitions enter).
+fn add_sla_spans(
+    graph: &mut super::StageGraph,
+    slas: &IndexMap<String, super::Sla>,
+    transitions: &[super::Transition],
+) {
+    let stages_of = |triggers: &[super::Trigger]| -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for t in triggers {
+            let names: Vec<String> = match t {
+                super::Trigger::Enter(s) => vec![s.clone()],
+                super::Trigger::Event(e) => transitions
+                    .iter()
+                    .filter(|t| &t.event == e)
+                    .map(|t| t.to.clone())
+                    .collect(),
+            };
+            for n in names {
+                if !out.contains(&n) {
+                    out.push(n);
+                }
+            }
+        }
+        out
+    };
+    for sla in slas.values() {
+        graph.add_sla(super::stage_graph::SlaSpan {
+            name: sla.name.clone(),
+            target: sla.rule.target.to_string(),
+            starts: stages_of(&sla.start),
+            stops: stages_of(&sla.stop),
+        });
     }
 }

@@ -1,14 +1,20 @@
 //! [`Condition`]: a boolean expression compiled once (guards, SLA conditions, routing
 //! rules) and evaluated against many cases.
 
+use std::cell::RefCell;
 use std::fmt;
 use std::sync::Arc;
 
 use rhai::{AST, Dynamic, Scope};
 
-use super::convert::{compile_scope, push_variables};
+use super::convert::{compile_scope, push_new_variables, push_variables};
 use super::names::{Variable, referenced, suggest, variables};
 use super::{CaseView, EvalContext, Schema, ScriptEngine, ScriptError, ScriptErrorKind, run_state};
+
+thread_local! {
+    /// A scope reused by every evaluation on this thread, to save its allocations.
+    static SCOPE: RefCell<Scope<'static>> = RefCell::new(Scope::new());
+}
 
 /// A compiled boolean expression and its source text. Cheap to clone (the compiled
 /// form is shared); `Send + Sync`.
@@ -81,8 +87,17 @@ impl Condition {
         case: &CaseView,
         ctx: &EvalContext,
     ) -> Result<bool, ScriptError> {
-        let mut scope = Scope::with_capacity(self.inner.reads.len());
-        self.eval_in(engine, &mut scope, case, ctx)
+        SCOPE.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut scope) => {
+                scope.clear();
+                push_new_variables(&mut scope, &self.inner.reads, case, ctx);
+                let result = self.eval_supplied(engine, &mut scope, ctx);
+                scope.clear();
+                result
+            }
+            // Only if an evaluation ever nests inside another on this thread.
+            Err(_) => self.eval_in(engine, &mut Scope::new(), case, ctx),
+        })
     }
 
     /// Evaluates in a scope shared by several conditions on the same case (a router's
@@ -95,6 +110,16 @@ impl Condition {
         ctx: &EvalContext,
     ) -> Result<bool, ScriptError> {
         push_variables(scope, &self.inner.reads, case, ctx);
+        self.eval_supplied(engine, scope, ctx)
+    }
+
+    /// Evaluates in a scope that already holds every variable the condition reads.
+    fn eval_supplied(
+        &self,
+        engine: &ScriptEngine,
+        scope: &mut Scope<'static>,
+        ctx: &EvalContext,
+    ) -> Result<bool, ScriptError> {
         let result = run_state::run(ctx, engine.limits().timeout, || {
             engine
                 .rhai()
@@ -109,6 +134,11 @@ impl Condition {
     /// The source text, as written in the policy.
     pub fn source(&self) -> &str {
         &self.inner.source
+    }
+
+    /// The variables the expression may read.
+    pub(crate) fn reads(&self) -> &[Variable] {
+        &self.inner.reads
     }
 
     /// Where the condition comes from, if it was compiled with a name.

@@ -90,6 +90,18 @@ pub(crate) fn push_variables(
     }
 }
 
+/// Pushes all of `variables` (distinct names) into a scope known not to hold them.
+pub(crate) fn push_new_variables(
+    scope: &mut Scope<'_>,
+    variables: &[Variable],
+    case: &CaseView,
+    ctx: &EvalContext,
+) {
+    for v in variables {
+        scope.push_dynamic(v.name.as_str(), variable_value(&v.source, case, ctx));
+    }
+}
+
 /// The case as one map, for a routing script's `fn route(c)`.
 pub(crate) fn case_map(variables: &[Variable], case: &CaseView, ctx: &EvalContext) -> Map {
     variables

@@ -154,6 +154,10 @@ impl ScriptError {
                 "the script ran past its operation limit".to_string()
             }
             (_, EvalAltResult::ErrorRuntime(value, _)) => format!("the script threw `{value}`"),
+            (ScriptErrorKind::TypeMismatch, EvalAltResult::ErrorFunctionNotFound(signature, _)) => {
+                let (op, types) = signature.split_once(' ').unwrap_or((signature, ""));
+                format!("`{op}` does not apply to {types}")
+            }
             (_, EvalAltResult::ErrorParsing(parse, pos)) => {
                 ScriptError::from_parse(&ParseError(Box::new(parse.clone()), *pos)).message
             }
@@ -176,6 +180,12 @@ fn eval_kind(err: &EvalAltResult) -> ScriptErrorKind {
             if is_forbidden(name.split(' ').next().unwrap_or("")) =>
         {
             ScriptErrorKind::Forbidden
+        }
+        // An operator on the wrong types (`() - 3`, `"a" * true`) is named by its symbol.
+        EvalAltResult::ErrorFunctionNotFound(name, _)
+            if !name.starts_with(|c: char| c.is_alphabetic() || c == '_') =>
+        {
+            ScriptErrorKind::TypeMismatch
         }
         EvalAltResult::ErrorFunctionNotFound(..) => ScriptErrorKind::UnknownFunction,
         EvalAltResult::ErrorModuleNotFound(..) | EvalAltResult::ErrorForbiddenVariable(..) => {

@@ -2,6 +2,7 @@
 //! their comparisons, keyword and pattern matching, and clock arithmetic on the
 //! runtime's `now` and the policy's calendar.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
@@ -67,12 +68,12 @@ fn register_dates(engine: &mut Engine) {
 }
 
 fn register_ordering<T: PartialOrd + Clone + Send + Sync + 'static>(engine: &mut Engine) {
-    engine.register_fn("==", |a: T, b: T| a == b);
-    engine.register_fn("!=", |a: T, b: T| a != b);
-    engine.register_fn("<", |a: T, b: T| a < b);
-    engine.register_fn("<=", |a: T, b: T| a <= b);
-    engine.register_fn(">", |a: T, b: T| a > b);
-    engine.register_fn(">=", |a: T, b: T| a >= b);
+    engine.register_fn("==", |a: &mut T, b: T| *a == b);
+    engine.register_fn("!=", |a: &mut T, b: T| *a != b);
+    engine.register_fn("<", |a: &mut T, b: T| *a < b);
+    engine.register_fn("<=", |a: &mut T, b: T| *a <= b);
+    engine.register_fn(">", |a: &mut T, b: T| *a > b);
+    engine.register_fn(">=", |a: &mut T, b: T| *a >= b);
 }
 
 fn now() -> RhaiResult<DateTime<Utc>> {
@@ -82,13 +83,13 @@ fn now() -> RhaiResult<DateTime<Utc>> {
 
 /// `days_since`, `hours_since`, `business_days_between`; each gives `()` for `()`.
 fn register_clock(engine: &mut Engine) {
-    engine.register_fn("days_since", |t: Instant| -> RhaiResult<i64> {
+    engine.register_fn("days_since", |t: &mut Instant| -> RhaiResult<i64> {
         Ok((now()? - t.to_utc()).num_days())
     });
-    engine.register_fn("days_since", |d: NaiveDate| -> RhaiResult<i64> {
-        Ok((now()?.date_naive() - d).num_days())
+    engine.register_fn("days_since", |d: &mut NaiveDate| -> RhaiResult<i64> {
+        Ok((now()?.date_naive() - *d).num_days())
     });
-    engine.register_fn("hours_since", |t: Instant| -> RhaiResult<i64> {
+    engine.register_fn("hours_since", |t: &mut Instant| -> RhaiResult<i64> {
         Ok((now()? - t.to_utc()).num_hours())
     });
     engine.register_fn("days_since", |_: ()| ());
@@ -109,38 +110,42 @@ fn business_days_between(a: Instant, b: Instant) -> RhaiResult<i64> {
 
 /// `contains_any(text, keywords)` and `contains_all(text, keywords)`.
 fn register_keywords(engine: &mut Engine) {
-    engine.register_fn(
-        "contains_any",
-        |text: &str, keywords: Array| -> RhaiResult<bool> {
-            let haystack = text.to_lowercase();
-            Ok(keyword_list(&keywords)?
-                .iter()
-                .any(|k| haystack.contains(k.as_str())))
-        },
-    );
-    engine.register_fn(
-        "contains_all",
-        |text: &str, keywords: Array| -> RhaiResult<bool> {
-            let haystack = text.to_lowercase();
-            Ok(keyword_list(&keywords)?
-                .iter()
-                .all(|k| haystack.contains(k.as_str())))
-        },
-    );
+    engine.register_fn("contains_any", |text: &str, keywords: Array| {
+        contains(text, &keywords, false)
+    });
+    engine.register_fn("contains_all", |text: &str, keywords: Array| {
+        contains(text, &keywords, true)
+    });
     engine.register_fn("contains_any", |_: (), _: Array| false);
     engine.register_fn("contains_all", |_: (), _: Array| false);
 }
 
-/// Keywords lowercased (Latin letters; Chinese has no case), so matching ignores case.
-fn keyword_list(keywords: &Array) -> RhaiResult<Vec<String>> {
-    keywords
-        .iter()
-        .map(|k| {
-            k.as_immutable_string_ref()
-                .map(|s| s.to_lowercase())
-                .map_err(|t| runtime_error(format!("keywords must be text, found `{t}`")))
-        })
-        .collect()
+/// Whether `text` contains any (or, with `all`, every) keyword, ignoring the case of
+/// Latin letters (Chinese has none). Stops at the first keyword that decides.
+fn contains(text: &str, keywords: &Array, all: bool) -> RhaiResult<bool> {
+    let haystack = lowercase(text);
+    for keyword in keywords {
+        let Some(keyword) = keyword.read_lock::<ImmutableString>() else {
+            let found = keyword.type_name();
+            return Err(runtime_error(format!(
+                "keywords must be text, found `{found}`"
+            )));
+        };
+        let found = haystack.contains(lowercase(keyword.as_str()).as_ref());
+        if found != all {
+            return Ok(found);
+        }
+    }
+    Ok(all)
+}
+
+/// `text` in lower case, borrowed when it already is (most keywords are).
+fn lowercase(text: &str) -> Cow<'_, str> {
+    if text.chars().any(char::is_uppercase) {
+        Cow::Owned(text.to_lowercase())
+    } else {
+        Cow::Borrowed(text)
+    }
 }
 
 /// The `matches(text, pattern)` helper over a per-engine cache of compiled patterns.
@@ -206,13 +211,13 @@ mod tests {
     use rhai::Dynamic;
 
     #[test]
-    fn keywords_are_lowercased_and_checked() {
+    fn keywords_ignore_latin_case_and_must_be_text() {
         let list: Array = vec![Dynamic::from("SCAM"), Dynamic::from("盗刷")];
-        assert_eq!(
-            keyword_list(&list).ok(),
-            Some(vec!["scam".to_string(), "盗刷".to_string()])
-        );
-        assert!(keyword_list(&vec![Dynamic::from_int(1)]).is_err());
+        assert_eq!(contains("a Scam call", &list, false).ok(), Some(true));
+        assert_eq!(contains("卡被盗刷", &list, false).ok(), Some(true));
+        assert_eq!(contains("卡被盗刷", &list, true).ok(), Some(false));
+        assert_eq!(contains("anything", &Array::new(), true).ok(), Some(true));
+        assert!(contains("x", &vec![Dynamic::from_int(1)], false).is_err());
     }
 
     #[test]

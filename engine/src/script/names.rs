@@ -138,10 +138,17 @@ pub(crate) fn variables(schema: &Schema) -> Vec<Variable> {
         name: f.clone(),
         source: Source::Field(f.clone()),
     });
-    let stages = schema.stages.iter().map(|s| Variable {
-        name: format!("{s}_at"),
-        source: Source::StageEnteredAt(s.clone()),
-    });
+    // INVARIANT: names are distinct. `received_at` is always the receipt time (which
+    // may precede entry into a `received` stage), so a stage whose `<stage>_at` would
+    // be a built-in gives no variable.
+    let stages = schema
+        .stages
+        .iter()
+        .map(|s| Variable {
+            name: format!("{s}_at"),
+            source: Source::StageEnteredAt(s.clone()),
+        })
+        .filter(|v| !BUILT_INS.iter().any(|(name, _)| *name == v.name));
     built_ins.chain(fields).chain(stages).collect()
 }
 
@@ -188,6 +195,12 @@ pub(crate) fn suggest<'a>(misspelt: &str, known: impl Iterator<Item = &'a str>) 
 }
 
 impl Schema {
+    /// Every variable name a script may read under this schema: the built-ins, the
+    /// fields and `<stage>_at` for each stage (for help texts and suggestions).
+    pub fn variable_names(&self) -> Vec<String> {
+        variables(self).into_iter().map(|v| v.name).collect()
+    }
+
     /// Problems with this schema's names, one message each: a field or stage that is
     /// not a valid name, uses a reserved name, or collides with another name (a field
     /// `decided_at` beside a stage `decided`). Empty when every name is usable.
@@ -237,6 +250,18 @@ mod tests {
             stages: vec!["decided".into()],
         };
         assert_eq!(schema.problems().len(), 2, "{:?}", schema.problems());
+    }
+
+    #[test]
+    fn a_received_stage_leaves_received_at_the_receipt_time() {
+        let schema = Schema {
+            fields: vec![],
+            stages: vec!["received".into(), "decided".into()],
+        };
+        let names = schema.variable_names();
+        assert_eq!(names.iter().filter(|n| *n == "received_at").count(), 1);
+        assert!(names.contains(&"decided_at".to_string()));
+        assert!(schema.problems().is_empty(), "{:?}", schema.problems());
     }
 
     #[test]

@@ -20,7 +20,10 @@
 //!
 //! `queue` (text) is required; `priority` (integer), `assignee` (text), `tags` (array of
 //! text) and `reason` (text, recorded in the routing explanation) are optional; any
-//! other key is an error, so a misspelt `prority` does not pass silently. Top-level
+//! other key is an error, so a misspelt `prority` does not pass silently. The
+//! explanation records the script file and the line of the `queue: "..."` entry that
+//! names the chosen queue when exactly one entry does (write each queue once, or give
+//! a `reason`, for a precise explanation). Top-level
 //! statements outside functions are never run. `c.<name>` with a name the policy does
 //! not declare is rejected when the script compiles (a lexical check: write
 //! `c["name"]` to bypass it; reading a missing key then fails at run time).
@@ -49,8 +52,8 @@ struct Compiled {
     origin: String,
     ast: AST,
     known: Vec<Variable>,
-    /// The line of the only `return` in the file, if there is exactly one.
-    return_line: Option<usize>,
+    /// Each `queue: "..."` entry and its line.
+    queue_lines: Vec<(usize, String)>,
 }
 
 /// What a routing script decided.
@@ -66,7 +69,9 @@ pub struct ScriptRoute {
     pub tags: Vec<String>,
     /// The script's own explanation, if it gave one.
     pub reason: Option<String>,
-    /// The line of the `return` that decided, when the script has a single `return`.
+    /// The line where the script built this route: the line of the only
+    /// `queue: "<queue>"` entry naming the chosen queue, if exactly one does (a
+    /// lexical match, since Rhai does not report which `return` ran).
     pub line: Option<usize>,
 }
 
@@ -92,12 +97,12 @@ impl RoutingScript {
             .with_origin(origin)
         })?;
         check_properties(source, &param, &known).map_err(|e| e.with_origin(origin))?;
-        let return_line = single_return_line(source);
+        let queue_lines = queue_lines(source);
         let inner = Compiled {
             origin: origin.to_string(),
             ast,
             known,
-            return_line,
+            queue_lines,
         };
         Ok(RoutingScript {
             inner: Arc::new(inner),
@@ -144,7 +149,10 @@ impl RoutingScript {
         let map = value
             .try_cast::<Map>()
             .ok_or_else(|| mismatch("route(c)'s result", "a map or `()`", type_name))?;
-        route_from_map(&map, self.inner.return_line).map(Some)
+        route_from_map(&map).map(|route| {
+            let line = line_of_queue(&self.inner.queue_lines, &route.queue);
+            Some(ScriptRoute { line, ..route })
+        })
     }
 }
 
@@ -155,7 +163,7 @@ fn route_param(ast: &AST) -> Option<String> {
         .and_then(|f| f.params.first().map(|p| p.to_string()))
 }
 
-fn route_from_map(map: &Map, line: Option<usize>) -> Result<ScriptRoute, ScriptError> {
+fn route_from_map(map: &Map) -> Result<ScriptRoute, ScriptError> {
     if let Some(key) = map.keys().find(|k| !ROUTE_KEYS.contains(&k.as_str())) {
         let err = mismatch(
             "route(c)'s result",
@@ -191,7 +199,7 @@ fn route_from_map(map: &Map, line: Option<usize>) -> Result<ScriptRoute, ScriptE
         assignee,
         tags,
         reason,
-        line,
+        line: None,
     })
 }
 
@@ -237,17 +245,35 @@ fn check_properties(source: &str, param: &str, known: &[Variable]) -> Result<(),
     Ok(())
 }
 
-/// The line of the `return` keyword, when the source has exactly one.
-fn single_return_line(source: &str) -> Option<usize> {
-    let mut lines = source.lines().enumerate().filter_map(|(index, line)| {
-        let code = line.split("//").next().unwrap_or_default();
-        super::names::identifiers(code)
-            .contains("return")
-            .then_some(index + 1)
-    });
-    let first = lines.next();
-    match (first, lines.next()) {
-        (Some(line), None) if source.matches("return").count() == 1 => Some(line),
+/// Every `queue: "<name>"` entry in the source, with its line: where the script
+/// builds each route it can return.
+fn queue_lines(source: &str) -> Vec<(usize, String)> {
+    let Ok(entry) = Regex::new(r#"\bqueue\s*:\s*"([^"]*)""#) else {
+        return Vec::new();
+    };
+    source
+        .lines()
+        .enumerate()
+        .flat_map(|(index, line)| {
+            let code = line.split("//").next().unwrap_or_default();
+            let found: Vec<(usize, String)> = entry
+                .captures_iter(code)
+                .filter_map(|c| c.get(1))
+                .map(|m| (index + 1, m.as_str().to_string()))
+                .collect();
+            found
+        })
+        .collect()
+}
+
+/// The line of the only `queue: "<queue>"` entry naming `queue`, if exactly one does.
+fn line_of_queue(queue_lines: &[(usize, String)], queue: &str) -> Option<usize> {
+    let mut lines = queue_lines
+        .iter()
+        .filter(|(_, q)| q == queue)
+        .map(|(line, _)| *line);
+    match (lines.next(), lines.next()) {
+        (Some(line), None) => Some(line),
         _ => None,
     }
 }
@@ -265,16 +291,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_single_return_gives_its_line() {
-        assert_eq!(
-            single_return_line("fn route(c) {\n  return ();\n}"),
-            Some(2)
-        );
-        assert_eq!(
-            single_return_line("fn route(c) {\n  return 1;\n  return 2;\n}"),
-            None
-        );
-        assert_eq!(single_return_line("fn route(c) { () }"), None);
+    fn the_route_line_is_the_only_entry_naming_its_queue() {
+        let source = "fn route(c) {\n  if c.vip { return #{queue: \"vip\"}; }\n  if c.x { return #{ queue : \"b\" }; }\n  #{queue: \"b\"} // queue: \"vip\"\n}";
+        let lines = queue_lines(source);
+        assert_eq!(line_of_queue(&lines, "vip"), Some(2));
+        assert_eq!(line_of_queue(&lines, "b"), None, "two entries name `b`");
+        assert_eq!(line_of_queue(&lines, "computed"), None);
     }
 
     #[test]
@@ -282,7 +304,7 @@ mod tests {
         let mut map = Map::new();
         map.insert("queue".into(), Dynamic::from("fraud"));
         map.insert("prority".into(), Dynamic::from_int(1));
-        let err = route_from_map(&map, None).err();
+        let err = route_from_map(&map).err();
         assert_eq!(err.as_ref().map(|e| e.code()), Some("script-type-mismatch"));
         assert_eq!(
             err.and_then(|e| e.help),

@@ -20,7 +20,10 @@ use super::{BusinessDays, EvalContext, ScriptError, ScriptErrorKind};
 const CLOCK_EVERY: u64 = 256;
 
 struct RunState {
-    deadline: Instant,
+    /// Set at the first look at the clock (after [`CLOCK_EVERY`] operations), so a
+    /// short evaluation never reads the clock; the few microseconds before do not count.
+    deadline: Option<Instant>,
+    timeout: Duration,
     now: DateTime<Utc>,
     calendar: Arc<dyn BusinessDays>,
 }
@@ -29,7 +32,8 @@ thread_local! {
     static RUN: RefCell<Option<RunState>> = const { RefCell::new(None) };
 }
 
-/// Runs one evaluation with `ctx` visible to helpers and a deadline `timeout` from now.
+/// Runs one evaluation with `ctx` visible to helpers and a deadline `timeout` after it
+/// starts.
 /// A panic inside is reported as `script-internal`.
 pub(crate) fn run<T>(
     ctx: &EvalContext,
@@ -37,7 +41,8 @@ pub(crate) fn run<T>(
     eval: impl FnOnce() -> Result<T, ScriptError>,
 ) -> Result<T, ScriptError> {
     let state = RunState {
-        deadline: Instant::now() + timeout,
+        deadline: None,
+        timeout,
         now: ctx.now,
         calendar: Arc::clone(&ctx.calendar),
     };
@@ -58,9 +63,13 @@ pub(crate) fn on_progress(operations: u64) -> Option<Dynamic> {
         return None;
     }
     let late = RUN.with(|run| {
-        run.borrow()
-            .as_ref()
-            .is_some_and(|s| Instant::now() > s.deadline)
+        let mut run = run.borrow_mut();
+        let Some(state) = run.as_mut() else {
+            return false;
+        };
+        let now = Instant::now();
+        let deadline = *state.deadline.get_or_insert(now + state.timeout);
+        now > deadline
     });
     late.then(|| Dynamic::from("timeout"))
 }

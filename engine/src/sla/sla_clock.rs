@@ -74,6 +74,22 @@ impl Run {
     }
 }
 
+/// A run's deadline and the pauses that moved it.
+struct Planned {
+    deadline: Deadline,
+    /// The pauses that counted.
+    pauses: Vec<(DateTime<Utc>, DateTime<Utc>)>,
+    /// The start of the first pause that began at or after the deadline, if any.
+    late_pause: Option<DateTime<Utc>>,
+}
+
+impl Planned {
+    /// True when the run is paused now by a pause that counts.
+    fn paused_now(&self, run: &Run) -> bool {
+        run.open_pause().is_some() && self.late_pause.is_none()
+    }
+}
+
 /// One SLA's clock on one case.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SlaClock {
@@ -200,54 +216,90 @@ impl SlaClock {
         }
     }
 
-    /// The target in force: the rule's, or the longest applied extension's.
-    pub fn target(&self, rule: &SlaRule) -> SlaDuration {
-        self.explained_extensions(rule).1
+    /// The target in force: the rule's, or the last extension that gave a later
+    /// deadline than the target before it (compared from the run's start, without
+    /// pauses). An extension can never bring a deadline forward.
+    pub fn target(&self, rule: &SlaRule, cal: &Calendar) -> Result<SlaDuration, CalendarError> {
+        Ok(self.explained_extensions(rule, cal)?.1)
     }
 
-    fn explained_extensions(&self, rule: &SlaRule) -> (Vec<ExplainedExtension>, SlaDuration) {
+    fn explained_extensions(
+        &self,
+        rule: &SlaRule,
+        cal: &Calendar,
+    ) -> Result<(Vec<ExplainedExtension>, SlaDuration), CalendarError> {
         let mut target = rule.target;
         let mut out = Vec::new();
-        for e in self.current().map_or(&[][..], |r| &r.extensions) {
-            let applied = e.target.approx_seconds() > target.approx_seconds();
+        let Some(run) = self.current().filter(|r| !r.extensions.is_empty()) else {
+            return Ok((out, target));
+        };
+        let ends = |t: &SlaDuration| cal.deadline_with(run.started_at, t, rule.options(), &[]);
+        let mut end = ends(&target)?.at;
+        for e in &run.extensions {
+            let extended = ends(&e.target)?.at;
+            let applied = extended > end;
             if applied {
-                target = e.target;
+                (target, end) = (e.target, extended);
             }
             let (reason, granted_by) = (e.reason.clone(), e.granted_by.clone());
+            let at = e.at;
             out.push(ExplainedExtension {
-                at: e.at,
+                at,
                 target: e.target,
                 reason,
                 granted_by,
                 applied,
             });
         }
-        (out, target)
+        Ok((out, target))
     }
 
     /// The current run's deadline with its open pause (if any) closed at `open_until`.
+    ///
+    /// A pause that begins at or after the deadline in force does not move it (a
+    /// breach stays a breach); neither do the pauses after it.
     fn plan(
         &self,
         run: &Run,
         rule: &SlaRule,
         cal: &Calendar,
         open_until: Option<DateTime<Utc>>,
-    ) -> Result<Deadline, CalendarError> {
-        let pauses = run.closed_pauses(open_until);
-        cal.deadline_with(run.started_at, &self.target(rule), rule.options(), &pauses)
+    ) -> Result<Planned, CalendarError> {
+        let mut pauses = run.closed_pauses(open_until);
+        let (target, options) = (self.target(rule, cal)?, rule.options());
+        let mut deadline = cal.deadline_with(run.started_at, &target, options, &[])?;
+        for counted in 0..pauses.len() {
+            if pauses[counted].0 >= deadline.at {
+                let late = pauses.split_off(counted).first().map(|p| p.0);
+                return Ok(Planned {
+                    deadline,
+                    pauses,
+                    late_pause: late,
+                });
+            }
+            deadline = cal.deadline_with(run.started_at, &target, options, &pauses[..=counted])?;
+        }
+        Ok(Planned {
+            deadline,
+            pauses,
+            late_pause: None,
+        })
     }
 
-    /// The deadline; `None` when not started or paused now (it moves until resumed).
+    /// The deadline; `None` when not started, or paused now by a pause that counts
+    /// (the deadline moves until the clock resumes).
     pub fn deadline(
         &self,
         rule: &SlaRule,
         cal: &Calendar,
     ) -> Result<Option<DateTime<Utc>>, CalendarError> {
-        match self.current() {
-            Some(run) if run.open_pause().is_none() => {
-                Ok(Some(self.plan(run, rule, cal, None)?.at))
-            }
-            _ => Ok(None),
+        let Some(run) = self.current() else {
+            return Ok(None);
+        };
+        let planned = self.plan(run, rule, cal, run.open_pause())?;
+        match planned.paused_now(run) {
+            true => Ok(None),
+            false => Ok(Some(planned.deadline.at)),
         }
     }
 
@@ -261,13 +313,12 @@ impl SlaClock {
         let Some(run) = self.current() else {
             return Ok(ClockState::NotStarted);
         };
-        if run.open_pause().is_some() {
-            return Ok(ClockState::Paused);
-        }
-        let deadline = self.plan(run, rule, cal, None)?.at;
+        let planned = self.plan(run, rule, cal, run.open_pause())?;
+        let deadline = planned.deadline.at;
         Ok(match run.stopped_at {
             Some(stop) if stop < deadline => ClockState::Met,
             Some(_) => ClockState::Missed,
+            None if planned.paused_now(run) => ClockState::Paused,
             None if now < deadline => ClockState::Running,
             None => ClockState::Breached,
         })
@@ -284,25 +335,30 @@ impl SlaClock {
         let Some(run) = self.current().filter(|r| r.stopped_at.is_none()) else {
             return Ok(None);
         };
-        let at = run.open_pause().unwrap_or(now);
-        let deadline = self.plan(run, rule, cal, run.open_pause())?.at;
-        Ok(Some(deadline - at))
+        let planned = self.plan(run, rule, cal, run.open_pause())?;
+        let at = match planned.paused_now(run) {
+            true => run.open_pause().unwrap_or(now),
+            false => now,
+        };
+        Ok(Some(planned.deadline.at - at))
     }
 
     /// The next instant at which a running clock needs attention: the earliest
-    /// unfired warning, else the breach if not fired. `None` when not running.
+    /// unfired warning, else the breach if not fired. `None` when not started,
+    /// stopped, or paused by a pause that counts.
     pub fn next_attention(
         &self,
         rule: &SlaRule,
         cal: &Calendar,
     ) -> Result<Option<(DateTime<Utc>, Attention)>, CalendarError> {
-        let Some(run) = self
-            .current()
-            .filter(|r| r.stopped_at.is_none() && r.open_pause().is_none())
-        else {
+        let Some(run) = self.current().filter(|r| r.stopped_at.is_none()) else {
             return Ok(None);
         };
-        let plan = self.plan(run, rule, cal, None)?;
+        let planned = self.plan(run, rule, cal, run.open_pause())?;
+        if planned.paused_now(run) {
+            return Ok(None);
+        }
+        let plan = planned.deadline;
         let span = plan.at - plan.effective_start;
         let mut warnings: Vec<u8> = rule
             .warn
@@ -325,7 +381,7 @@ impl SlaClock {
     /// Why the deadline is what it is: the rules applied, the extensions, and the
     /// intervals of the current run that counted, were paused or were skipped.
     pub fn explain(&self, rule: &SlaRule, cal: &Calendar) -> Result<Explanation, CalendarError> {
-        let (extensions, target) = self.explained_extensions(rule);
+        let (extensions, target) = self.explained_extensions(rule, cal)?;
         let mut out = Explanation {
             rule: rule.name.clone(),
             calendar: cal.name().to_owned(),
@@ -350,15 +406,21 @@ impl SlaClock {
         let Some(run) = self.current() else {
             return Ok(out);
         };
-        let open = run.open_pause();
-        let plan = self.plan(run, rule, cal, open)?;
+        let planned = self.plan(run, rule, cal, run.open_pause())?;
+        let open = run.open_pause().filter(|_| planned.paused_now(run));
+        let plan = &planned.deadline;
         let until = open.or(run.stopped_at).unwrap_or(plan.at);
-        out.intervals = cal.timeline(&plan, until, &run.closed_pauses(open))?;
-        out.rules = cal.rules(&plan);
+        out.intervals = cal.timeline(plan, until, &planned.pauses)?;
+        out.rules = cal.rules(plan);
+        if let Some(late) = planned.late_pause {
+            let line = format!(
+                "the pause from {late} began at or after the deadline: it does not move it"
+            );
+            out.rules.push(line);
+        }
         if let Some(since) = open {
-            out.rules.push(format!(
-                "paused since {since}: the deadline moves when the clock resumes"
-            ));
+            let line = format!("paused since {since}: the deadline moves when the clock resumes");
+            out.rules.push(line);
         }
         (out.target, out.started_at, out.stopped_at) =
             (Some(target), Some(run.started_at), run.stopped_at);

@@ -12,7 +12,6 @@ use crate::policy::locate::Seg;
 use crate::policy::raw::{RawExpect, RawScenario, RawStep};
 use crate::policy::scenario::{Actor, CLOCK_STATES, Expect, ScenarioSpec, Step, StepAction};
 use crate::policy::{Scenario, Sla, Transition};
-use crate::value::Fields;
 
 /// The names a scenario may refer to.
 struct Known {
@@ -83,7 +82,7 @@ impl Validator<'_, '_> {
     ) -> Option<ScenarioSpec> {
         let at = |key: &'static str| [Seg::Key("tests"), Seg::Index(i), Seg::Key(key)];
         let received_at = self.instant(&raw.received_at, &at("received_at"));
-        let data = self.data(&raw.data, &at("data"), fields);
+        let data = self.field_values(&raw.data, &at("data"), fields);
         let mut steps = Vec::new();
         let mut ok = true;
         for (j, step) in raw.steps.iter().enumerate() {
@@ -150,7 +149,7 @@ impl Validator<'_, '_> {
                     .chain(["withdraw", "note"]),
                 &sub("event"),
             );
-            let data = self.data(
+            let data = self.field_values(
                 raw.data.as_ref().unwrap_or(&toml::Table::new()),
                 &sub("data"),
                 fields,
@@ -164,7 +163,7 @@ impl Validator<'_, '_> {
         } else if let Some(until) = &raw.until {
             StepAction::Until(self.instant(until, &sub("until"))?)
         } else if let Some(set) = &raw.set {
-            StepAction::Set(self.data(set, &sub("set"), fields)?)
+            StepAction::Set(self.field_values(set, &sub("set"), fields)?)
         } else {
             let sla = raw.extend.clone().unwrap_or_default();
             self.check_known(
@@ -298,29 +297,5 @@ impl Validator<'_, '_> {
                 None
             }
         }
-    }
-
-    fn data(
-        &mut self,
-        table: &toml::Table,
-        path: &[Seg<'_>],
-        fields: &IndexMap<String, FieldDef>,
-    ) -> Option<Fields> {
-        let mut out = Fields::new();
-        let mut ok = true;
-        for (name, value) in table {
-            let p = [path, &[Seg::Key(name)]].concat();
-            let Some(def) = fields.get(name) else {
-                ok &= self.known_field(name, fields, &p);
-                continue;
-            };
-            match self.field_value(def, value, &p) {
-                Some(v) => {
-                    out.insert(name.clone(), v);
-                }
-                None => ok = false,
-            }
-        }
-        ok.then_some(out)
     }
 }

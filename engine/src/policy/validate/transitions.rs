@@ -10,7 +10,6 @@ use crate::policy::locate::Seg;
 use crate::policy::raw::{RawAction, RawTransition};
 use crate::policy::{Action, Transition};
 use crate::script::ActionScript;
-use crate::value::Fields;
 
 impl Validator<'_, '_> {
     pub(super) fn transitions(&mut self, fields: &IndexMap<String, FieldDef>) -> Vec<Transition> {
@@ -231,7 +230,8 @@ impl Validator<'_, '_> {
             return None;
         }
         if let Some(set) = &raw.set {
-            return self.set_action(set, path, fields).map(Action::Set);
+            let p = [path, &[Seg::Key("set")]].concat();
+            return self.field_values(set, &p, fields).map(Action::Set);
         }
         if let Some(to) = &raw.notify {
             return Some(Action::Notify {
@@ -253,31 +253,6 @@ impl Validator<'_, '_> {
                 None
             }
         }
-    }
-
-    fn set_action(
-        &mut self,
-        set: &toml::Table,
-        path: &[Seg<'_>],
-        fields: &IndexMap<String, FieldDef>,
-    ) -> Option<Fields> {
-        let mut out = Fields::new();
-        let mut ok = true;
-        for (name, value) in set {
-            let mut p = path.to_vec();
-            p.extend([Seg::Key("set"), Seg::Key(name)]);
-            let Some(def) = fields.get(name) else {
-                ok &= self.known_field(name, fields, &p);
-                continue;
-            };
-            match self.field_value(def, value, &p) {
-                Some(v) => {
-                    out.insert(name.clone(), v);
-                }
-                None => ok = false,
-            }
-        }
-        ok.then_some(out)
     }
 
     /// Two unguarded transitions on the same event from the same stage: which one
