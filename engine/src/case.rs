@@ -116,7 +116,10 @@ pub fn apply(case: &mut Case, event: &Event) {
     case.version = event.seq;
     case.updated_at = case.updated_at.max(event.at);
     if let Some(key) = &event.key {
-        let entry = case.keys.entry(key.clone()).or_insert((event.seq, event.seq));
+        let entry = case
+            .keys
+            .entry(key.clone())
+            .or_insert((event.seq, event.seq));
         entry.1 = event.seq;
     }
     apply_kind(case, event);
@@ -151,7 +154,10 @@ fn apply_kind(case: &mut Case, event: &Event) {
             tags.iter().for_each(|t| add_tag(case, t));
         }
         EventKind::Moved {
-            to, reopens, closes, ..
+            to,
+            reopens,
+            closes,
+            ..
         } => {
             case.reopen_count += u32::from(*reopens);
             case.closed = *closes;

@@ -46,7 +46,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     progress.finish();
     for skipped in &summary.skipped.lines {
-        eprintln!("warning: line {}: skipped: {}", skipped.line, skipped.reason);
+        eprintln!(
+            "warning: line {}: skipped: {}",
+            skipped.line, skipped.reason
+        );
     }
     println!("{}", serde_json::to_string_pretty(&summary)?);
     Ok(ExitCode::SUCCESS)

@@ -97,7 +97,10 @@ fn with_test_files_beside(files: Vec<PathBuf>) -> Vec<PathBuf> {
         if !out.contains(&file) {
             out.push(file);
         }
-        for extra in beside.and_then(|d| files::expand(&[d]).ok()).unwrap_or_default() {
+        for extra in beside
+            .and_then(|d| files::expand(&[d]).ok())
+            .unwrap_or_default()
+        {
             if !out.contains(&extra) && files::kind(&extra) == Kind::Tests {
                 out.push(extra);
             }

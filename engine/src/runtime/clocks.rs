@@ -34,7 +34,10 @@ impl Draft<'_> {
         let Some(run) = self.case.clocks.get(sla).and_then(|c| c.runs().last()) else {
             return Status::NotStarted;
         };
-        match (run.stopped_at, run.pauses.last().is_some_and(|p| p.to.is_none())) {
+        match (
+            run.stopped_at,
+            run.pauses.last().is_some_and(|p| p.to.is_none()),
+        ) {
             (Some(_), _) => Status::Stopped,
             (None, true) => Status::Paused,
             (None, false) => Status::Running,
@@ -95,7 +98,13 @@ impl Draft<'_> {
         }
     }
 
-    fn enter(&mut self, sla: &Sla, event: &str, to: &str, on: DateTime<Utc>) -> Result<(), Refusal> {
+    fn enter(
+        &mut self,
+        sla: &Sla,
+        event: &str,
+        to: &str,
+        on: DateTime<Utc>,
+    ) -> Result<(), Refusal> {
         let name = &sla.name;
         let starts = entered(&sla.start, to) || by_event(&sla.start, event);
         if starts && self.status(name) == Status::NotStarted && self.applies(sla)? {
@@ -143,7 +152,11 @@ impl Draft<'_> {
             .case
             .clocks
             .get(sla)
-            .map(|c| c.target(&rule.rule).approx_seconds())
+            .and_then(|c| {
+                let cal = policy.calendar(&rule.calendar)?;
+                c.target(&rule.rule, cal).ok()
+            })
+            .map(|t| t.approx_seconds())
             .unwrap_or_default();
         let ext = rule.extensions.iter().find(|e| match wanted {
             Some(w) => e.name == w || e.to.to_string() == w,

@@ -24,7 +24,7 @@ use crate::policy::Policy;
 
 pub use line::Line;
 pub use summary::{
-    EventCounts, MAX_LISTED_SKIPS, PolicyInfo, SlaCounts, Skipped, SkippedLine, Summary,
+    EventCounts, MAX_LISTED_SKIPS, PolicyInfo, Skipped, SkippedLine, SlaCounts, Summary,
 };
 
 /// Lines handed to a worker at once.
@@ -63,7 +63,10 @@ pub fn read_lines(reader: impl BufRead) -> impl Iterator<Item = Numbered> {
         .enumerate()
         .filter_map(|(i, text)| match text {
             Ok(t) if t.trim().is_empty() => None,
-            Ok(t) => Some((i + 1, serde_json::from_str::<Line>(&t).map_err(|e| e.to_string()))),
+            Ok(t) => Some((
+                i + 1,
+                serde_json::from_str::<Line>(&t).map_err(|e| e.to_string()),
+            )),
             Err(e) => Some((i + 1, Err(e.to_string()))),
         })
 }

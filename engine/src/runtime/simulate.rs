@@ -84,7 +84,11 @@ pub fn simulate(
     options: &ReplayOptions,
 ) -> (Vec<Line>, Summary) {
     let lines = generate(policy, profile, cases, seed, options.threads, &|_| {});
-    let numbered = lines.iter().cloned().enumerate().map(|(i, l)| (i + 1, Ok(l)));
+    let numbered = lines
+        .iter()
+        .cloned()
+        .enumerate()
+        .map(|(i, l)| (i + 1, Ok(l)));
     let summary = replay(policy, numbered, options, &|_| {});
     (lines, summary)
 }
@@ -117,7 +121,9 @@ fn generate_case(policy: &Policy, profile: &Profile, i: usize, rng: &mut Rng) ->
         let Some(t) = pick(policy, profile, &vc, rng) else {
             break;
         };
-        at += seconds(rng.log_normal(profile.delay_hours.median, profile.delay_hours.spread) * 3600.0);
+        at += seconds(
+            rng.log_normal(profile.delay_hours.median, profile.delay_hours.spread) * 3600.0,
+        );
         let mut next = line(&id, at, &t.event, actor(t, rng));
         next.data = event_data(policy, profile, t, &vc, rng);
         let _ = vc.send(&next.command(), at);
@@ -241,7 +247,9 @@ fn draw(def: &FieldDef, profile: &Profile, rng: &mut Rng, bool_true: f64) -> Jso
                 .map(|v| weights.map_or(1.0, |m| m.get(v).copied().unwrap_or(0.0)))
                 .collect();
             let i = rng.weighted(&w).unwrap_or(0);
-            def.values.get(i).map_or(Json::Null, |v| Json::from(v.as_str()))
+            def.values
+                .get(i)
+                .map_or(Json::Null, |v| Json::from(v.as_str()))
         }
         FieldType::Bool => Json::Bool(rng.chance(bool_true)),
         FieldType::Integer => Json::from(rng.below(100) as i64),

@@ -100,7 +100,8 @@ fn after_timers(
                 now: at,
                 calendar: Arc::new(CalendarDays(calendar.clone())),
             });
-            g.eval(policy.scripts(), &case.view(), &ctx).unwrap_or(false)
+            g.eval(policy.scripts(), &case.view(), &ctx)
+                .unwrap_or(false)
         });
         if holds {
             out.push((

@@ -11,7 +11,10 @@ impl Draft<'_> {
     /// A named event sent by a user.
     pub(super) fn event(&mut self, name: &str, data: &Data) -> Result<(), Refusal> {
         if name == "note" {
-            let text = data.get("text").and_then(|v| v.as_str()).unwrap_or_default();
+            let text = data
+                .get("text")
+                .and_then(|v| v.as_str())
+                .unwrap_or_default();
             self.emit(EventKind::Noted {
                 text: text.to_string(),
             });

@@ -135,7 +135,9 @@ impl Summary {
                 .calendar(&sla.calendar)
                 .unwrap_or_else(|| policy.default_calendar());
             let state = match case.clocks.get(name) {
-                Some(c) => c.state(&sla.rule, cal, vc.now).unwrap_or(ClockState::Running),
+                Some(c) => c
+                    .state(&sla.rule, cal, vc.now)
+                    .unwrap_or(ClockState::Running),
                 None => ClockState::NotStarted,
             };
             let counts = self.slas.entry(name.clone()).or_default();

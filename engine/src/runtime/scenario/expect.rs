@@ -134,7 +134,9 @@ fn clock_state(vc: &VirtualCase<'_>, name: &str) -> String {
             let cal = policy
                 .calendar(&sla.calendar)
                 .unwrap_or_else(|| policy.default_calendar());
-            clock.state(&sla.rule, cal, vc.now).map_err(|e| e.to_string())
+            clock
+                .state(&sla.rule, cal, vc.now)
+                .map_err(|e| e.to_string())
         }
         _ => Ok(ClockState::NotStarted),
     };
@@ -165,7 +167,10 @@ fn fired(vc: &VirtualCase<'_>, expect: &Expect, c: &mut Checker<'_>) {
         c.eq("notified", list(want), list(&notified));
     }
     if let Some(want) = &expect.warnings {
-        let want: Vec<String> = want.iter().map(|w| w.trim_end_matches('%').into()).collect();
+        let want: Vec<String> = want
+            .iter()
+            .map(|w| w.trim_end_matches('%').into())
+            .collect();
         c.eq("warnings", list(&want), list(&warnings));
     }
     if let Some(want) = &expect.breaches {

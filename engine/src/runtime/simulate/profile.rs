@@ -67,8 +67,7 @@ pub struct Profile {
 impl Default for Profile {
     fn default() -> Self {
         Profile {
-            start: DateTime::parse_from_rfc3339("2026-03-02T09:00:00+08:00")
-                .unwrap_or_default(),
+            start: DateTime::parse_from_rfc3339("2026-03-02T09:00:00+08:00").unwrap_or_default(),
             span_days: 60,
             late_registration: 0.1,
             missing_field: 0.02,
