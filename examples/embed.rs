@@ -121,7 +121,7 @@ fn main() -> Result<(), Box<dyn Error>> {
 
     // Why each deadline is what it is: the explanation a regulator can read.
     println!();
-    for (name, clock) in &case.case.clocks {
+    for (name, clock) in case.case.clocks.iter() {
         let Some(sla) = policy.slas().get(name) else {
             continue;
         };

@@ -6,6 +6,7 @@ pub mod event;
 pub(crate) mod tagged;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -17,12 +18,16 @@ use crate::value::Fields;
 pub use event::{Actor, Cause, ClockOp, Event, EventKind, MoveReason};
 
 /// One complaint's state, as its events made it.
+///
+/// The maps are shared (`Arc`) and copied on write, so that cloning a case (which
+/// every decision does, to try its events on a scratch copy) copies only what the
+/// decision changes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Case {
     /// Its identifier.
     pub id: String,
     /// The hash of the policy version it started on (empty before intake).
-    pub policy: String,
+    pub policy: Arc<str>,
     /// How many events it has: the version a command may expect.
     pub version: u64,
     /// The current stage (empty before intake).
@@ -34,8 +39,8 @@ pub struct Case {
     /// The instant of the last event.
     pub updated_at: DateTime<Utc>,
     /// Field values.
-    #[serde(with = "tagged")]
-    pub fields: Fields,
+    #[serde(with = "tagged::shared")]
+    pub fields: Arc<Fields>,
     /// The queue it is routed to.
     pub queue: Option<String>,
     /// Its priority (1 is the most urgent).
@@ -47,14 +52,14 @@ pub struct Case {
     /// How many times it was reopened.
     pub reopen_count: u32,
     /// For each stage entered, when it was last entered.
-    pub stage_entered_at: BTreeMap<String, DateTime<Utc>>,
+    pub stage_entered_at: Arc<BTreeMap<String, DateTime<Utc>>>,
     /// One clock per SLA that was ever started.
-    pub clocks: BTreeMap<String, SlaClock>,
+    pub clocks: Arc<BTreeMap<String, SlaClock>>,
     /// In a terminal stage, or withdrawn: no more transitions.
     pub closed: bool,
     /// Idempotency keys seen, with the versions of the first and last event their
     /// command produced.
-    pub keys: BTreeMap<String, (u64, u64)>,
+    pub keys: Arc<BTreeMap<String, (u64, u64)>>,
 }
 
 impl Case {
@@ -62,22 +67,22 @@ impl Case {
     pub fn new(id: impl Into<String>) -> Self {
         Case {
             id: id.into(),
-            policy: String::new(),
+            policy: Arc::from(""),
             version: 0,
             stage: String::new(),
             stage_since: DateTime::<Utc>::MIN_UTC,
             received_at: DateTime::<Utc>::MIN_UTC,
             updated_at: DateTime::<Utc>::MIN_UTC,
-            fields: Fields::new(),
+            fields: Arc::default(),
             queue: None,
             priority: None,
             assignee: None,
             tags: Vec::new(),
             reopen_count: 0,
-            stage_entered_at: BTreeMap::new(),
-            clocks: BTreeMap::new(),
+            stage_entered_at: Arc::default(),
+            clocks: Arc::default(),
             closed: false,
-            keys: BTreeMap::new(),
+            keys: Arc::default(),
         }
     }
 
@@ -116,8 +121,7 @@ pub fn apply(case: &mut Case, event: &Event) {
     case.version = event.seq;
     case.updated_at = case.updated_at.max(event.at);
     if let Some(key) = &event.key {
-        let entry = case
-            .keys
+        let entry = Arc::make_mut(&mut case.keys)
             .entry(key.clone())
             .or_insert((event.seq, event.seq));
         entry.1 = event.seq;
@@ -134,9 +138,9 @@ fn apply_kind(case: &mut Case, event: &Event) {
             stage,
         } => {
             case.id.clone_from(id);
-            case.policy.clone_from(&event.policy);
+            case.policy = event.policy.clone();
             case.received_at = *received_at;
-            case.fields.clone_from(fields);
+            case.fields = Arc::new(fields.clone());
             enter(case, stage, *received_at);
         }
         EventKind::Routed {
@@ -164,8 +168,9 @@ fn apply_kind(case: &mut Case, event: &Event) {
             enter(case, to, event.at);
         }
         EventKind::FieldsSet { fields, .. } => {
+            let into = Arc::make_mut(&mut case.fields);
             fields.iter().for_each(|(k, v)| {
-                case.fields.insert(k.clone(), v.clone());
+                into.insert(k.clone(), v.clone());
             });
         }
         EventKind::Assigned { assignee } => case.assignee = Some(assignee.clone()),
@@ -190,7 +195,7 @@ fn apply_kind(case: &mut Case, event: &Event) {
 fn enter(case: &mut Case, stage: &str, at: DateTime<Utc>) {
     case.stage = stage.to_string();
     case.stage_since = at;
-    case.stage_entered_at.insert(stage.to_string(), at);
+    Arc::make_mut(&mut case.stage_entered_at).insert(stage.to_string(), at);
 }
 
 fn add_tag(case: &mut Case, tag: &str) {
@@ -200,14 +205,13 @@ fn add_tag(case: &mut Case, tag: &str) {
 }
 
 fn mark(case: &mut Case, sla: &str, attention: Attention) {
-    if let Some(clock) = case.clocks.get_mut(sla) {
+    if let Some(clock) = Arc::make_mut(&mut case.clocks).get_mut(sla) {
         clock.mark_fired(attention);
     }
 }
 
 fn apply_clock(case: &mut Case, sla: &str, op: &ClockOp, on: DateTime<Utc>) {
-    let clock = case
-        .clocks
+    let clock = Arc::make_mut(&mut case.clocks)
         .entry(sla.to_string())
         .or_insert_with(|| SlaClock::new(sla));
     // INVARIANT: `decide` emits only operations that fit the clock's state, so these

@@ -58,6 +58,25 @@ pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Fields, D::Error> 
     Ok(map.into_iter().map(|(k, v)| (k, v.into())).collect())
 }
 
+/// `#[serde(with = "tagged::shared")]` for an `Arc<Fields>`.
+pub mod shared {
+    use std::sync::Arc;
+
+    use serde::{Deserializer, Serializer};
+
+    use crate::value::Fields;
+
+    /// Serializes the shared map like a plain one.
+    pub fn serialize<S: Serializer>(fields: &Arc<Fields>, s: S) -> Result<S::Ok, S::Error> {
+        super::serialize(fields, s)
+    }
+
+    /// Deserializes a plain map into a shared one.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Arc<Fields>, D::Error> {
+        super::deserialize(d).map(Arc::new)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
-use super::{Command, CommandKind, Decision, Refusal, decide, next_due};
+use super::{Command, CommandKind, Decision, Refusal, Timer, decide, next_due};
 use crate::case::{Case, Event, apply};
 use crate::policy::Policy;
 
@@ -40,6 +40,8 @@ pub struct VirtualCase<'p> {
     /// What happened so far.
     pub counts: Counts,
     keep_events: bool,
+    /// `next_due` of the case as it is, once computed (it changes only with events).
+    next: Option<Option<(DateTime<Utc>, Timer)>>,
 }
 
 impl<'p> VirtualCase<'p> {
@@ -52,6 +54,7 @@ impl<'p> VirtualCase<'p> {
             events: Vec::new(),
             counts: Counts::default(),
             keep_events,
+            next: None,
         }
     }
 
@@ -64,7 +67,9 @@ impl<'p> VirtualCase<'p> {
     /// A clock already past `until` stays where it is.
     pub fn advance_to(&mut self, until: DateTime<Utc>) {
         for _ in 0..MAX_TIMERS_PER_MOVE {
-            let Some((at, timer)) = next_due(&self.case, self.policy) else {
+            let (case, policy) = (&self.case, self.policy);
+            let next = self.next.get_or_insert_with(|| next_due(case, policy));
+            let Some((at, timer)) = next.clone() else {
                 break;
             };
             if at > until {
@@ -82,18 +87,20 @@ impl<'p> VirtualCase<'p> {
         self.now = self.now.max(until);
     }
 
-    /// Moves the clock to `at` (firing timers), then decides and applies `command`.
-    pub fn send(&mut self, command: &Command, at: DateTime<Utc>) -> Result<Decision, Refusal> {
+    /// Moves the clock to `at` (firing timers), then decides and applies `command`;
+    /// returns how many events it recorded (none for a repeated idempotency key).
+    pub fn send(&mut self, command: &Command, at: DateTime<Utc>) -> Result<usize, Refusal> {
         if self.case.is_received() {
             self.advance_to(at);
         } else {
             self.now = self.now.max(at);
         }
         match decide(self.policy, &self.case, command, self.now) {
-            Ok(decision) => {
+            Ok(Decision { events, .. }) => {
                 self.counts.accepted += 1;
-                self.record(decision.events.clone());
-                Ok(decision)
+                let n = events.len();
+                self.record(events);
+                Ok(n)
             }
             Err(refusal) => {
                 *self.counts.refused.entry(refusal.code()).or_default() += 1;
@@ -103,6 +110,7 @@ impl<'p> VirtualCase<'p> {
     }
 
     fn record(&mut self, events: Vec<Event>) {
+        self.next = None;
         self.counts.events += events.len() as u64;
         for event in &events {
             apply(&mut self.case, event);

@@ -1,0 +1,34 @@
+//! Replay throughput on the bank policy: generated complaints replayed on one thread
+//! and on every core. `cargo bench -p redress-engine --bench replay`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::Path;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use redress_engine::policy::load_policy;
+use redress_engine::runtime::replay::{ReplayOptions, replay};
+use redress_engine::runtime::simulate::{Profile, generate, numbered};
+
+fn bench(c: &mut Criterion) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/bank.toml");
+    let Ok(policy) = load_policy(&path) else {
+        return;
+    };
+    let lines = generate(&policy, &Profile::default(), 2_000, 7, 2, &|_| {});
+    let mut group = c.benchmark_group("replay");
+    group.throughput(Throughput::Elements(lines.len() as u64));
+    group.sample_size(10);
+    for threads in [1, 2] {
+        let options = ReplayOptions {
+            threads,
+            until: None,
+        };
+        group.bench_function(format!("bank, {threads} thread(s)"), |b| {
+            b.iter(|| replay(&policy, numbered(lines.clone()), &options, &|_| {}))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
