@@ -27,7 +27,7 @@ pub struct Case {
     /// Its identifier.
     pub id: String,
     /// The hash of the policy version it started on (empty before intake).
-    pub policy: String,
+    pub policy: Arc<str>,
     /// How many events it has: the version a command may expect.
     pub version: u64,
     /// The current stage (empty before intake).
@@ -67,7 +67,7 @@ impl Case {
     pub fn new(id: impl Into<String>) -> Self {
         Case {
             id: id.into(),
-            policy: String::new(),
+            policy: Arc::from(""),
             version: 0,
             stage: String::new(),
             stage_since: DateTime::<Utc>::MIN_UTC,
@@ -138,7 +138,7 @@ fn apply_kind(case: &mut Case, event: &Event) {
             stage,
         } => {
             case.id.clone_from(id);
-            case.policy.clone_from(&event.policy);
+            case.policy = event.policy.clone();
             case.received_at = *received_at;
             case.fields = Arc::new(fields.clone());
             enter(case, stage, *received_at);

@@ -229,9 +229,9 @@ fn check_preconditions(
     if intake {
         return Ok(());
     }
-    if case.policy != policy.hash() {
+    if &*case.policy != policy.hash() {
         return Err(Refusal::PolicyMismatch {
-            case_policy: case.policy.clone(),
+            case_policy: case.policy.to_string(),
             given: policy.hash().to_string(),
         });
     }

@@ -93,8 +93,8 @@ fn the_same_events_give_the_same_case() {
 fn every_event_records_policy_hash_actor_and_instant() {
     let policy = bank();
     let (case, log) = received_case(&policy);
-    assert!(log.iter().all(|e| e.policy == policy.hash()));
-    assert_eq!(case.policy, policy.hash());
+    assert!(log.iter().all(|e| &*e.policy == policy.hash()));
+    assert_eq!(&*case.policy, policy.hash());
     let moved = log
         .iter()
         .find(|e| matches!(e.kind, EventKind::Moved { .. }))

@@ -26,8 +26,8 @@ pub struct Event {
     pub seq: u64,
     /// When it was recorded (a timer's event: when the timer was due).
     pub at: DateTime<Utc>,
-    /// The hash of the policy version that produced it.
-    pub policy: String,
+    /// The hash of the policy version that produced it (shared with the case).
+    pub policy: std::sync::Arc<str>,
     /// Who caused it; `None` for the runtime's own timers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actor: Option<Actor>,

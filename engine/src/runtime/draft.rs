@@ -22,6 +22,8 @@ pub(super) struct Draft<'a> {
     pub(super) ctx: EvalContext,
     key: Option<String>,
     events: Vec<Event>,
+    /// The policy hash every event records: the case's own copy once taken in.
+    hash: Arc<str>,
 }
 
 impl<'a> Draft<'a> {
@@ -32,7 +34,12 @@ impl<'a> Draft<'a> {
         now: DateTime<Utc>,
     ) -> Self {
         let calendar = Arc::new(CalendarDays(policy.default_calendar().clone()));
+        let hash = match case.is_received() {
+            true => case.policy.clone(),
+            false => Arc::from(policy.hash()),
+        };
         Draft {
+            hash,
             policy,
             case: case.clone(),
             now,
@@ -52,7 +59,7 @@ impl<'a> Draft<'a> {
         let event = Event {
             seq: self.case.version + 1,
             at: self.now,
-            policy: self.policy.hash().to_string(),
+            policy: self.hash.clone(),
             actor: self.actor.clone(),
             key: self.key.clone(),
             kind,
