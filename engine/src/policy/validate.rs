@@ -57,6 +57,15 @@ impl Validator<'_, '_> {
             .locate(self.source, self.locator.key_span(path))
     }
 
+    /// Every event name the policy declares, including those of transitions that
+    /// failed validation: their problem is reported once, not again at every use.
+    pub fn event_names(&self, transitions: &[super::Transition]) -> Vec<String> {
+        let declared = self.doc.transitions.iter().map(|(_, t)| t.on.clone());
+        let valid = transitions.iter().map(|t| t.event.clone());
+        let all: std::collections::BTreeSet<String> = declared.chain(valid).collect();
+        all.into_iter().collect()
+    }
+
     /// Records a problem.
     pub fn report(&mut self, diagnostic: Diagnostic) {
         self.diags.push(diagnostic);

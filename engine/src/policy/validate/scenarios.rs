@@ -40,12 +40,7 @@ impl Validator<'_, '_> {
         transitions: &[Transition],
     ) -> Vec<Scenario> {
         let known = Known {
-            events: transitions
-                .iter()
-                .map(|t| t.event.clone())
-                .collect::<BTreeSet<_>>()
-                .into_iter()
-                .collect(),
+            events: self.event_names(transitions),
             slas: slas.keys().cloned().collect(),
         };
         let mut names = BTreeSet::new();

@@ -114,7 +114,8 @@ impl Validator<'_, '_> {
         indexed: bool,
         transitions: &[Transition],
     ) -> Option<Vec<Trigger>> {
-        let events: Vec<&str> = transitions.iter().map(|t| t.event.as_str()).collect();
+        let event_names = self.event_names(transitions);
+        let events: Vec<&str> = event_names.iter().map(String::as_str).collect();
         let stages: Vec<String> = self.doc.stages.keys().cloned().collect();
         let mut out = Vec::new();
         let mut ok = true;
