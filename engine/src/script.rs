@@ -88,7 +88,7 @@ pub use action_script::{ActionOutcome, ActionScript, Notification};
 pub use condition::Condition;
 pub(crate) use condition_chain::ConditionChain;
 pub use error::{ScriptError, ScriptErrorKind};
-pub use names::{RESERVED_NAMES, is_valid_name};
+pub use names::{BUILTIN_VARIABLES, RESERVED_NAMES, is_valid_name};
 pub use routing_script::{RoutingScript, ScriptRoute};
 
 /// Limits that stop a runaway script. [`Default`] gives values that suit policy

@@ -24,9 +24,7 @@ use super::Policy;
 use super::locate::{Locator, Seg};
 use super::parse::Document;
 use crate::diagnostic::{Diagnostic, Location, SourceId, Sources, did_you_mean};
-use crate::script::{
-    Condition, RESERVED_NAMES, Schema, ScriptEngine, ScriptError, ScriptErrorKind,
-};
+use crate::script::{Condition, Schema, ScriptEngine, ScriptError, ScriptErrorKind};
 
 /// Everything validation needs to point at the right place.
 pub(crate) struct Validator<'a, 'i> {
@@ -155,7 +153,7 @@ impl Validator<'_, '_> {
 }
 
 fn builtins_text() -> String {
-    RESERVED_NAMES
+    crate::script::BUILTIN_VARIABLES
         .iter()
         .map(|n| format!("`{n}`"))
         .collect::<Vec<_>>()
@@ -293,7 +291,7 @@ impl Validator<'_, '_> {
 
     /// Reads a file included by the policy, relative to the policy's folder.
     pub fn include(&mut self, file: &str, path: &[Seg<'_>]) -> Option<(SourceId, String)> {
-        let full = self.dir.join(file);
+        let full = normalized(&self.dir.join(file));
         match std::fs::read_to_string(&full) {
             Ok(text) => {
                 let id = self.sources.add(full.display().to_string(), text.clone());
@@ -347,4 +345,23 @@ fn add_sla_spans(
             stops: stages_of(&sla.stop),
         });
     }
+}
+
+/// `policies/tests/../scripts/x.rhai` as `policies/scripts/x.rhai`, lexically, so
+/// that messages and explanations name files the way people would.
+fn normalized(path: &Path) -> std::path::PathBuf {
+    use std::path::Component;
+    let mut out = std::path::PathBuf::new();
+    for part in path.components() {
+        match part {
+            Component::CurDir => {}
+            Component::ParentDir
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) =>
+            {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }

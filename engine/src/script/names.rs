@@ -8,6 +8,17 @@ use super::Schema;
 /// Built-in names a field may not take, followed by Rhai's keywords and reserved words
 /// (a field named `case` or `fn` could never be read by a script). The policy layer
 /// reports a field using one as an error; [`is_valid_name`] checks both rules.
+/// The case's built-in variables every condition may use besides its fields.
+pub const BUILTIN_VARIABLES: &[&str] = &[
+    "stage",
+    "queue",
+    "priority",
+    "received_at",
+    "tags",
+    "reopen_count",
+    "now",
+];
+
 pub const RESERVED_NAMES: &[&str] = &[
     // Built-in variables.
     "stage",

@@ -33,10 +33,7 @@ impl Validator<'_, '_> {
                 format!("`{name}` is a built-in name and cannot be a field"),
             )
             .at(self.key_at(&path))
-            .with_help(format!(
-                "rename the field; conditions already use {}",
-                builtins_text()
-            ));
+            .with_help(reserved_help(name));
             self.report(d);
         }
         let mut def = FieldDef {
@@ -154,5 +151,19 @@ fn field_type(raw: RawFieldType) -> FieldType {
         RawFieldType::Money => FieldType::Money,
         RawFieldType::Date => FieldType::Date,
         RawFieldType::Datetime => FieldType::Datetime,
+    }
+}
+
+/// Why a name cannot be a field, and what to do.
+fn reserved_help(name: &str) -> String {
+    if crate::script::BUILTIN_VARIABLES.contains(&name) {
+        format!(
+            "rename the field; conditions already use {}",
+            builtins_text()
+        )
+    } else if name.ends_with("_at") {
+        format!("rename the field; `{name}` is when the case entered the stage of that name")
+    } else {
+        format!("rename the field; `{name}` is a word of the condition language (Rhai)")
     }
 }
