@@ -94,8 +94,7 @@ impl<'a> Draft<'a> {
         let not_due = || Refusal::TimerNotDue {
             timer: timer.to_string(),
         };
-        let due = super::timers::due(self.policy, &self.case, &self.ctx)?;
-        if !due.iter().any(|(at, t)| t == timer && *at <= self.now) {
+        if !super::timers::is_due(self.policy, &self.case, timer, &self.ctx)? {
             return Err(not_due());
         }
         match timer {
