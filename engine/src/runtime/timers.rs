@@ -80,9 +80,10 @@ fn clock_timers(
     case.clocks.iter().filter_map(move |(name, clock)| {
         let sla = policy.slas().get(name)?;
         let next = clock.next_attention(&sla.rule, calendar_of(policy, sla));
-        Some(next.map_err(Refusal::from).map(|n| {
-            n.map(|(at, attention)| (at, timer_of(name, attention)))
-        }))
+        Some(
+            next.map_err(Refusal::from)
+                .map(|n| n.map(|(at, attention)| (at, timer_of(name, attention)))),
+        )
     })
 }
 
