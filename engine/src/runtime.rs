@@ -201,6 +201,32 @@ pub fn decide(
     })
 }
 
+/// [`decide`], then applies the events to `case`: the same result as applying each
+/// event in turn, without folding them twice (the decision already folded them into
+/// its scratch copy). A refusal leaves `case` as it was.
+pub fn decide_and_apply(
+    policy: &Policy,
+    case: &mut Case,
+    command: &Command,
+    now: DateTime<Utc>,
+) -> Result<Decision, Refusal> {
+    if let Some(repeat) = command.key.as_ref().and_then(|k| case.keys.get(k)) {
+        return Ok(Decision {
+            events: Vec::new(),
+            repeat_of: Some(*repeat),
+        });
+    }
+    check_preconditions(policy, case, command, now)?;
+    let mut draft = Draft::new(policy, case, command, now);
+    draft.run(&command.kind)?;
+    let (folded, events) = draft.into_parts();
+    *case = folded;
+    Ok(Decision {
+        events,
+        repeat_of: None,
+    })
+}
+
 fn check_preconditions(
     policy: &Policy,
     case: &Case,

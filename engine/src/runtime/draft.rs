@@ -54,6 +54,11 @@ impl<'a> Draft<'a> {
         self.events
     }
 
+    /// The scratch case with every event folded in, and the events.
+    pub(super) fn into_parts(self) -> (Case, Vec<Event>) {
+        (self.case, self.events)
+    }
+
     /// Records an event and applies it to the scratch case.
     pub(super) fn emit(&mut self, kind: EventKind) {
         let event = Event {
