@@ -4,7 +4,12 @@
 //! attention (a warning, a breach, an `after` transition).
 //!
 //! No I/O and no system clock: `now` is an argument, notifications are events, and
-//! the same events always give the same case.
+//! the same events always give the same case. [`decide_and_apply`] is `decide`
+//! followed by `apply` of each event, without folding them twice.
+//!
+//! On top of the core: [`VirtualCase`] (a case on a virtual clock that fires due
+//! timers in time order), [`scenario`] (the `[[tests]]` runner), [`replay`] (event
+//! files over worker threads) and [`simulate`] (generated complaints).
 //!
 //! Semantics, documented once:
 //!
