@@ -4,7 +4,12 @@
 //! attention (a warning, a breach, an `after` transition).
 //!
 //! No I/O and no system clock: `now` is an argument, notifications are events, and
-//! the same events always give the same case.
+//! the same events always give the same case. [`decide_and_apply`] is `decide`
+//! followed by `apply` of each event, without folding them twice.
+//!
+//! On top of the core: [`VirtualCase`] (a case on a virtual clock that fires due
+//! timers in time order), [`scenario`] (the `[[tests]]` runner), [`replay`] (event
+//! files over worker threads) and [`simulate`] (generated complaints).
 //!
 //! Semantics, documented once:
 //!
@@ -197,6 +202,32 @@ pub fn decide(
     draft.run(&command.kind)?;
     Ok(Decision {
         events: draft.into_events(),
+        repeat_of: None,
+    })
+}
+
+/// [`decide`], then applies the events to `case`: the same result as applying each
+/// event in turn, without folding them twice (the decision already folded them into
+/// its scratch copy). A refusal leaves `case` as it was.
+pub fn decide_and_apply(
+    policy: &Policy,
+    case: &mut Case,
+    command: &Command,
+    now: DateTime<Utc>,
+) -> Result<Decision, Refusal> {
+    if let Some(repeat) = command.key.as_ref().and_then(|k| case.keys.get(k)) {
+        return Ok(Decision {
+            events: Vec::new(),
+            repeat_of: Some(*repeat),
+        });
+    }
+    check_preconditions(policy, case, command, now)?;
+    let mut draft = Draft::new(policy, case, command, now);
+    draft.run(&command.kind)?;
+    let (folded, events) = draft.into_parts();
+    *case = folded;
+    Ok(Decision {
+        events,
         repeat_of: None,
     })
 }

@@ -265,3 +265,21 @@ fn a_breach_fires_at_the_deadline_and_escalates() {
     let last = fired.last().unwrap().0;
     assert!(next_due(&case, &policy).is_none_or(|(at, _)| at > last - TimeDelta::seconds(1)));
 }
+
+#[test]
+fn decide_and_apply_folds_exactly_like_apply() {
+    use redress_engine::runtime::decide_and_apply;
+    let policy = bank();
+    let (mut by_apply, _) = received_case(&policy);
+    let mut by_both = by_apply.clone();
+    let mut cmd = event("start_investigation");
+    cmd.key = Some("k-9".into());
+    let at = t("2026-03-02T12:00:00+08:00");
+    let events = run(&policy, &mut by_apply, &cmd, "2026-03-02T12:00:00+08:00");
+    let decision = decide_and_apply(&policy, &mut by_both, &cmd, at).unwrap();
+    assert_eq!(decision.events, events);
+    assert_eq!(by_both, by_apply);
+    let refused = decide_and_apply(&policy, &mut by_both, &event("acknowledge"), at);
+    assert_eq!(refused.unwrap_err().code(), "not-allowed-from-stage");
+    assert_eq!(by_both, by_apply);
+}

@@ -43,7 +43,11 @@ pub struct Event {
 #[serde(tag = "by", rename_all = "kebab-case")]
 pub enum MoveReason {
     /// A user sent the event.
-    Command,
+    Command {
+        /// The transition's condition, which held.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        guard: Option<String>,
+    },
     /// The transition's `after` delay passed.
     After {
         /// The delay as written.

@@ -54,6 +54,11 @@ impl<'a> Draft<'a> {
         self.events
     }
 
+    /// The scratch case with every event folded in, and the events.
+    pub(super) fn into_parts(self) -> (Case, Vec<Event>) {
+        (self.case, self.events)
+    }
+
     /// Records an event and applies it to the scratch case.
     pub(super) fn emit(&mut self, kind: EventKind) {
         let event = Event {
@@ -94,8 +99,7 @@ impl<'a> Draft<'a> {
         let not_due = || Refusal::TimerNotDue {
             timer: timer.to_string(),
         };
-        let due = super::timers::due(self.policy, &self.case, &self.ctx)?;
-        if !due.iter().any(|(at, t)| t == timer && *at <= self.now) {
+        if !super::timers::is_due(self.policy, &self.case, timer, &self.ctx)? {
             return Err(not_due());
         }
         match timer {

@@ -156,7 +156,7 @@ fn work(policy: &Policy, rx: Receiver<Message>) -> Summary {
         match message {
             Message::Lines(batch) => {
                 for (n, line) in batch {
-                    play(policy, &mut cases, &mut summary, n, &line);
+                    play(policy, &mut cases, &mut summary, n, line);
                 }
             }
             Message::End(at) => until = at,
@@ -176,7 +176,7 @@ fn play<'p>(
     cases: &mut HashMap<String, VirtualCase<'p>>,
     summary: &mut Summary,
     n: usize,
-    line: &Line,
+    line: Line,
 ) {
     let vc = match cases.get_mut(&line.case) {
         Some(vc) => vc,
@@ -190,5 +190,6 @@ fn play<'p>(
         }
     };
     summary.events.read += 1;
-    let _ = vc.send(&line.command(), line.instant());
+    let at = line.instant();
+    let _ = vc.send(&line.into_command(), at);
 }

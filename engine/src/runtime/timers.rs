@@ -41,21 +41,36 @@ pub fn next_due(case: &Case, policy: &Policy) -> Option<(DateTime<Utc>, Timer)> 
     best
 }
 
-/// Every pending timer (one per clock at most), checking `after` guards at `ctx.now`.
-pub(super) fn due(
+/// Whether `timer` is pending and due at `ctx.now`.
+pub(super) fn is_due(
     policy: &Policy,
     case: &Case,
+    timer: &Timer,
     ctx: &EvalContext,
-) -> Result<Vec<(DateTime<Utc>, Timer)>, Refusal> {
-    let mut out = Vec::new();
+) -> Result<bool, Refusal> {
     if case.closed {
-        return Ok(out);
+        return Ok(false);
     }
-    for timer in clock_timers(case, policy) {
-        out.extend(timer?);
+    let sla = match timer {
+        Timer::Warning { sla, .. } | Timer::Breach { sla } => sla,
+        Timer::After { .. } => {
+            let after = after_timers(case, policy, Some(ctx));
+            return Ok(after.iter().any(|(at, t)| t == timer && *at <= ctx.now));
+        }
+    };
+    let (Some(rule), Some(clock)) = (policy.slas().get(sla), case.clocks.get(sla)) else {
+        return Ok(false);
+    };
+    let next = clock.next_attention(&rule.rule, calendar_of(policy, rule))?;
+    Ok(next.is_some_and(|(at, a)| at <= ctx.now && timer_of(sla, a) == *timer))
+}
+
+fn timer_of(sla: &str, attention: Attention) -> Timer {
+    let sla = sla.to_string();
+    match attention {
+        Attention::Warning(percent) => Timer::Warning { sla, percent },
+        Attention::Breach => Timer::Breach { sla },
     }
-    out.extend(after_timers(case, policy, Some(ctx)));
-    Ok(out)
 }
 
 fn clock_timers(
@@ -65,16 +80,10 @@ fn clock_timers(
     case.clocks.iter().filter_map(move |(name, clock)| {
         let sla = policy.slas().get(name)?;
         let next = clock.next_attention(&sla.rule, calendar_of(policy, sla));
-        Some(next.map_err(Refusal::from).map(|n| {
-            n.map(|(at, attention)| {
-                let sla = name.clone();
-                let timer = match attention {
-                    Attention::Warning(percent) => Timer::Warning { sla, percent },
-                    Attention::Breach => Timer::Breach { sla },
-                };
-                (at, timer)
-            })
-        }))
+        Some(
+            next.map_err(Refusal::from)
+                .map(|n| n.map(|(at, attention)| (at, timer_of(name, attention)))),
+        )
     })
 }
 

@@ -47,7 +47,10 @@ impl Draft<'_> {
         let mut first_refusal = None;
         for t in here {
             match self.check(t) {
-                Ok(()) => return self.take(t.index, MoveReason::Command),
+                Ok(()) => {
+                    let guard = t.guard.as_ref().map(|g| g.source().to_string());
+                    return self.take(t.index, MoveReason::Command { guard });
+                }
                 Err(r) => {
                     first_refusal.get_or_insert(r);
                 }

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
-use super::{Command, CommandKind, Decision, Refusal, Timer, decide, next_due};
-use crate::case::{Case, Event, apply};
+use super::{Command, CommandKind, Decision, Refusal, Timer, decide_and_apply, next_due};
+use crate::case::{Case, Event};
 use crate::policy::Policy;
 
 /// Timers fired in a row without the clock moving, at most: a guard against a
@@ -77,7 +77,7 @@ impl<'p> VirtualCase<'p> {
             }
             let now = at.max(self.now);
             let command = Command::new(CommandKind::Fire(timer));
-            let Ok(decision) = decide(self.policy, &self.case, &command, now) else {
+            let Ok(decision) = decide_and_apply(self.policy, &mut self.case, &command, now) else {
                 break;
             };
             self.now = now;
@@ -95,7 +95,7 @@ impl<'p> VirtualCase<'p> {
         } else {
             self.now = self.now.max(at);
         }
-        match decide(self.policy, &self.case, command, self.now) {
+        match decide_and_apply(self.policy, &mut self.case, command, self.now) {
             Ok(Decision { events, .. }) => {
                 self.counts.accepted += 1;
                 let n = events.len();
@@ -109,12 +109,10 @@ impl<'p> VirtualCase<'p> {
         }
     }
 
+    /// Counts (and keeps) events already folded into the case.
     fn record(&mut self, events: Vec<Event>) {
         self.next = None;
         self.counts.events += events.len() as u64;
-        for event in &events {
-            apply(&mut self.case, event);
-        }
         if self.keep_events {
             self.events.extend(events);
         }

@@ -62,32 +62,39 @@ impl Line {
 
     /// The command this line stands for.
     pub fn command(&self) -> Command {
-        let data = || self.data.clone();
+        self.clone().into_command()
+    }
+
+    /// The command this line stands for, consuming the line.
+    pub fn into_command(self) -> Command {
+        let at = self.at;
+        let mut data = self.data;
+        let mut data = move || std::mem::take(&mut data);
         let kind = match self.event.as_str() {
             "intake" => CommandKind::Intake {
-                received_at: self.received_at.unwrap_or(self.at).with_timezone(&Utc),
+                received_at: self.received_at.unwrap_or(at).with_timezone(&Utc),
                 data: data(),
             },
             "note" => CommandKind::Note {
-                text: self.text.clone().unwrap_or_default(),
+                text: self.text.unwrap_or_default(),
             },
             "assign" => CommandKind::Assign {
-                assignee: self.assignee.clone().unwrap_or_default(),
+                assignee: self.assignee.unwrap_or_default(),
             },
             "update" => CommandKind::Update { data: data() },
             "extend" => CommandKind::Extend {
-                sla: self.sla.clone().unwrap_or_default(),
-                extension: self.extension.clone(),
+                sla: self.sla.unwrap_or_default(),
+                extension: self.extension,
             },
-            name => CommandKind::Event {
-                name: name.to_string(),
+            _ => CommandKind::Event {
+                name: self.event,
                 data: data(),
             },
         };
         Command {
             kind,
-            actor: self.actor.clone(),
-            key: self.key.clone(),
+            actor: self.actor,
+            key: self.key,
             expected_version: self.version,
         }
     }
