@@ -283,3 +283,63 @@ fn decide_and_apply_folds_exactly_like_apply() {
     assert_eq!(refused.unwrap_err().code(), "not-allowed-from-stage");
     assert_eq!(by_both, by_apply);
 }
+
+/// Two guarded transitions on one event: an agent granting more than they may is told
+/// the role is wrong (the transition whose guard holds), not that `amount <= 500` is false.
+#[test]
+fn the_refusal_comes_from_the_transition_that_applies() {
+    let text = r#"
+[policy]
+id = "comp"
+name = "Compensation"
+version = "1"
+timezone = "Asia/Shanghai"
+
+[roles]
+agent = "Agent"
+manager = "Duty manager"
+
+[fields]
+amount = { type = "money", required = true }
+
+[stages]
+received = { start = true }
+compensated = { terminal = true }
+
+[[transitions]]
+on = "compensate"
+from = "received"
+to = "compensated"
+when = "amount <= 500"
+roles = ["agent", "manager"]
+
+[[transitions]]
+on = "compensate"
+from = "received"
+to = "compensated"
+when = "amount > 500"
+roles = ["manager"]
+
+[routing]
+rules = [{ otherwise = true, queue = "front-office" }]
+"#;
+    let policy =
+        redress_engine::policy::load_policy_str("comp.toml", text, Path::new(".")).unwrap();
+    for (amount, expected) in [(1200, Err("role-not-allowed")), (300, Ok(()))] {
+        let mut case = Case::new("C-1");
+        let take = Command::new(CommandKind::Intake {
+            received_at: t("2026-03-02T09:00:00+08:00"),
+            data: data(json!({ "amount": amount })),
+        });
+        run(&policy, &mut case, &take, "2026-03-02T09:00:00+08:00");
+        let got = decide(
+            &policy,
+            &case,
+            &event("compensate"),
+            t("2026-03-02T10:00:00+08:00"),
+        )
+        .map(|_| ())
+        .map_err(|r| r.code());
+        assert_eq!(got, expected, "amount {amount}");
+    }
+}

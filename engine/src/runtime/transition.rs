@@ -44,7 +44,11 @@ impl Draft<'_> {
             return Err(self.not_allowed(name));
         }
         self.set_input(data)?;
+        // With several candidates, the refusal that matters is the one from a
+        // transition whose guard holds: it is the one the actor was attempting
+        // (an agent granting 1,200 needs the manager's role, not a smaller amount).
         let mut first_refusal = None;
+        let mut applicable_refusal = None;
         for t in here {
             match self.check(t) {
                 Ok(()) => {
@@ -52,11 +56,28 @@ impl Draft<'_> {
                     return self.take(t.index, MoveReason::Command { guard });
                 }
                 Err(r) => {
+                    if applicable_refusal.is_none() && self.guard_holds(t, &r) {
+                        applicable_refusal = Some(r.clone());
+                    }
                     first_refusal.get_or_insert(r);
                 }
             }
         }
-        Err(first_refusal.unwrap_or_else(|| self.not_allowed(name)))
+        Err(applicable_refusal
+            .or(first_refusal)
+            .unwrap_or_else(|| self.not_allowed(name)))
+    }
+
+    /// Whether a refused transition's guard holds (no guard holds trivially);
+    /// a guard that failed to evaluate does not.
+    fn guard_holds(&self, t: &Transition, refusal: &Refusal) -> bool {
+        if matches!(refusal, Refusal::GuardFailed { .. }) {
+            return false;
+        }
+        t.guard.as_ref().is_none_or(|g| {
+            g.eval(self.policy.scripts(), &self.case.view(), &self.ctx)
+                .unwrap_or(false)
+        })
     }
 
     fn not_allowed(&self, name: &str) -> Refusal {
