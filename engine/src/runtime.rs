@@ -191,19 +191,39 @@ pub fn decide(
     command: &Command,
     now: DateTime<Utc>,
 ) -> Result<Decision, Refusal> {
+    match drafted(policy, case, command, now)? {
+        Drafted::Repeat(decision) => Ok(decision),
+        Drafted::New(draft) => Ok(Decision {
+            events: draft.into_events(),
+            repeat_of: None,
+        }),
+    }
+}
+
+/// A command already decided (its idempotency key was seen), or a fresh draft.
+enum Drafted<'a> {
+    Repeat(Decision),
+    New(Box<Draft<'a>>),
+}
+
+/// What `decide` and `decide_and_apply` share: the repeat check, the preconditions,
+/// and running the command on a scratch copy of the case.
+fn drafted<'a>(
+    policy: &'a Policy,
+    case: &Case,
+    command: &Command,
+    now: DateTime<Utc>,
+) -> Result<Drafted<'a>, Refusal> {
     if let Some(repeat) = command.key.as_ref().and_then(|k| case.keys.get(k)) {
-        return Ok(Decision {
+        return Ok(Drafted::Repeat(Decision {
             events: Vec::new(),
             repeat_of: Some(*repeat),
-        });
+        }));
     }
     check_preconditions(policy, case, command, now)?;
     let mut draft = Draft::new(policy, case, command, now);
     draft.run(&command.kind)?;
-    Ok(Decision {
-        events: draft.into_events(),
-        repeat_of: None,
-    })
+    Ok(Drafted::New(Box::new(draft)))
 }
 
 /// [`decide`], then applies the events to `case`: the same result as applying each
@@ -215,15 +235,10 @@ pub fn decide_and_apply(
     command: &Command,
     now: DateTime<Utc>,
 ) -> Result<Decision, Refusal> {
-    if let Some(repeat) = command.key.as_ref().and_then(|k| case.keys.get(k)) {
-        return Ok(Decision {
-            events: Vec::new(),
-            repeat_of: Some(*repeat),
-        });
-    }
-    check_preconditions(policy, case, command, now)?;
-    let mut draft = Draft::new(policy, case, command, now);
-    draft.run(&command.kind)?;
+    let draft = match drafted(policy, case, command, now)? {
+        Drafted::Repeat(decision) => return Ok(decision),
+        Drafted::New(draft) => draft,
+    };
     let (folded, events) = draft.into_parts();
     *case = folded;
     Ok(Decision {

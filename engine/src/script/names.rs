@@ -5,9 +5,6 @@ use std::collections::BTreeSet;
 
 use super::Schema;
 
-/// Built-in names a field may not take, followed by Rhai's keywords and reserved words
-/// (a field named `case` or `fn` could never be read by a script). The policy layer
-/// reports a field using one as an error; [`is_valid_name`] checks both rules.
 /// The case's built-in variables every condition may use besides its fields.
 pub const BUILTIN_VARIABLES: &[&str] = &[
     "stage",
@@ -19,6 +16,9 @@ pub const BUILTIN_VARIABLES: &[&str] = &[
     "now",
 ];
 
+/// Built-in names a field may not take, followed by Rhai's keywords and reserved words
+/// (a field named `case` or `fn` could never be read by a script). The policy layer
+/// reports a field using one as an error; [`is_valid_name`] checks both rules.
 pub const RESERVED_NAMES: &[&str] = &[
     // Built-in variables.
     "stage",
@@ -236,6 +236,14 @@ impl Schema {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn reserved_names_begin_with_the_builtin_variables() {
+        assert_eq!(
+            &super::RESERVED_NAMES[..super::BUILTIN_VARIABLES.len()],
+            super::BUILTIN_VARIABLES
+        );
+    }
+
     use super::*;
 
     #[test]
