@@ -242,29 +242,25 @@ impl Calendar {
         Ok(calendar)
     }
 
+    /// The covered days, when there are few enough to precompute.
+    fn dense_range(&self) -> Option<impl Iterator<Item = NaiveDate>> {
+        let (from, to) = self.spec.covers?;
+        ((to - from).num_days() <= MAX_DENSE_DAYS)
+            .then(|| from.iter_days().take_while(move |d| *d <= to))
+    }
+
     fn dense_days(&self) -> Vec<DayKind> {
-        let Some((from, to)) = self.spec.covers else {
+        let Some(days) = self.dense_range() else {
             return Vec::new();
         };
-        if (to - from).num_days() > MAX_DENSE_DAYS {
-            return Vec::new();
-        }
-        from.iter_days()
-            .take_while(|d| *d <= to)
-            .map(|d| self.sparse_kind(d))
-            .collect()
+        days.map(|d| self.sparse_kind(d)).collect()
     }
 
     fn day_starts(&self) -> Vec<DateTime<Utc>> {
-        let Some((from, to)) = self.spec.covers else {
+        let Some(days) = self.dense_range() else {
             return Vec::new();
         };
-        if (to - from).num_days() > MAX_DENSE_DAYS {
-            return Vec::new();
-        }
-        from.iter_days()
-            .take_while(|d| *d <= to)
-            .map(|d| self.local_instant(d, NaiveTime::MIN))
+        days.map(|d| self.local_instant(d, NaiveTime::MIN))
             .collect::<Result<_, _>>()
             .unwrap_or_default()
     }

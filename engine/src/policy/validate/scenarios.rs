@@ -224,13 +224,7 @@ impl Validator<'_, '_> {
         }
         for (sla, state) in &raw.clock {
             let p = [path, &[Seg::Key("clock"), Seg::Key(sla)]].concat();
-            ok &= self.check_known(
-                "unknown-sla",
-                "SLA",
-                sla,
-                known.slas.iter().map(String::as_str),
-                &p,
-            );
+            ok &= self.known_sla(sla, known, &p);
             if !CLOCK_STATES.contains(&state.as_str()) {
                 let d = Diagnostic::error("wrong-type", format!("`{state}` is not a clock state"))
                     .at(self.at(&p))
@@ -245,13 +239,7 @@ impl Validator<'_, '_> {
         let mut deadline = IndexMap::new();
         for (sla, when) in &raw.deadline {
             let p = [path, &[Seg::Key("deadline"), Seg::Key(sla)]].concat();
-            ok &= self.check_known(
-                "unknown-sla",
-                "SLA",
-                sla,
-                known.slas.iter().map(String::as_str),
-                &p,
-            );
+            ok &= self.known_sla(sla, known, &p);
             match self.instant(when, &p) {
                 Some(t) => {
                     deadline.insert(sla.clone(), t);
@@ -273,6 +261,16 @@ impl Validator<'_, '_> {
             breaches: raw.breaches.clone(),
             line,
         })
+    }
+
+    fn known_sla(&mut self, sla: &str, known: &Known, path: &[Seg<'_>]) -> bool {
+        self.check_known(
+            "unknown-sla",
+            "SLA",
+            sla,
+            known.slas.iter().map(String::as_str),
+            path,
+        )
     }
 
     /// Reads an instant with an offset (`2026-02-13T16:00:00+08:00`).
