@@ -1,10 +1,11 @@
 //! The subcommands, one file each.
 
-mod files;
+pub(crate) mod files;
 mod graph;
 mod progress;
 mod replay;
 mod schema;
+mod serve;
 mod simulate;
 mod test;
 mod validate;
@@ -35,6 +36,8 @@ enum Command {
     Replay(replay::Args),
     /// Generate realistic complaints, replay them, and summarise (deterministic per seed).
     Simulate(simulate::Args),
+    /// Run the service: the HTTP API, the deadline scheduler, the durable store.
+    Serve(serve::Args),
 }
 
 /// How results are printed.
@@ -57,5 +60,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Test(args) => test::run(args),
         Command::Replay(args) => replay::run(args),
         Command::Simulate(args) => simulate::run(args),
+        Command::Serve(args) => serve::run(args),
     }
 }

@@ -3,6 +3,7 @@
 //! its arguments, calls the engine, and prints.
 
 mod command;
+mod serve;
 
 use std::process::ExitCode;
 

@@ -23,7 +23,7 @@ use indexmap::IndexMap;
 pub use field::{FieldDef, FieldError, FieldType, Input};
 pub use load::{
     LoadError, Report, TestFile, check_calendar_file, check_policy, check_policy_str, load_policy,
-    load_policy_str, load_test_file,
+    load_policy_sources, load_policy_str, load_test_file,
 };
 pub use stage_graph::StageGraph;
 
@@ -45,6 +45,7 @@ pub struct Policy {
     pub(crate) timezone: Tz,
     pub(crate) hash: String,
     pub(crate) files: Vec<PathBuf>,
+    pub(crate) sources: Arc<[(String, String)]>,
     pub(crate) roles: IndexMap<String, String>,
     pub(crate) queues: IndexMap<String, String>,
     pub(crate) calendars: IndexMap<String, Arc<Calendar>>,
@@ -92,6 +93,12 @@ impl Policy {
     /// The files the policy was read from (the policy first, then includes).
     pub fn files(&self) -> &[PathBuf] {
         &self.files
+    }
+
+    /// Each file the policy was read from, with its text: what a store keeps so that
+    /// [`load_policy_sources`] can bring this exact version back.
+    pub fn sources(&self) -> &[(String, String)] {
+        &self.sources
     }
     /// Declared roles with their descriptions.
     pub fn roles(&self) -> &IndexMap<String, String> {

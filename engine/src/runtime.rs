@@ -36,6 +36,7 @@
 mod calendar_days;
 mod clocks;
 mod draft;
+mod due;
 mod refusal;
 mod timers;
 mod transition;
@@ -52,6 +53,7 @@ use crate::case::{Actor, Case, Event};
 use crate::policy::Policy;
 
 pub use calendar_days::CalendarDays;
+pub use due::{Fired, fire_due};
 pub use refusal::Refusal;
 pub use timers::next_due;
 pub use virtual_case::{Counts, VirtualCase};

@@ -87,17 +87,55 @@ fn unreadable(path: &Path, e: &std::io::Error) -> Report {
 
 /// Checks a policy given as text.
 pub fn check_policy_str(name: &str, text: &str, dir: &Path) -> Report {
+    check(name, text, dir, None)
+}
+
+/// Loads a policy version from the files it was read from, as
+/// [`Policy::sources`] gives them (the policy first, then its includes), without
+/// touching the disk: how a server brings back the version a running case is pinned
+/// to after the files on disk have changed. The hash is the same as the original's.
+pub fn load_policy_sources(files: &[(String, String)]) -> Result<Policy, LoadError> {
+    let Some((name, text)) = files.first() else {
+        return Err(LoadError {
+            diagnostics: vec![Diagnostic::error(
+                "missing-include",
+                "a stored policy version has no files",
+            )],
+            sources: Sources::new(),
+        });
+    };
+    let bundle: std::collections::BTreeMap<String, String> = files[1..].iter().cloned().collect();
+    let dir = Path::new(name).parent().unwrap_or(Path::new("."));
+    into_result(check(name, text, dir, Some(&bundle)))
+}
+
+fn check(
+    name: &str,
+    text: &str,
+    dir: &Path,
+    bundle: Option<&std::collections::BTreeMap<String, String>>,
+) -> Report {
     let mut sources = Sources::new();
     let source = sources.add(name, text);
     let mut diagnostics = Vec::new();
     let locator = parse::parse_toml(text, source, &sources, &mut diagnostics);
     let doc = parse::read_document(&locator, source, &sources, &mut diagnostics);
-    let policy = validate::validate(&doc, &locator, source, &mut sources, &mut diagnostics, dir);
+    let policy = validate::validate(
+        &doc,
+        &locator,
+        source,
+        &mut sources,
+        &mut diagnostics,
+        dir,
+        bundle,
+    );
     let policy = policy.map(|mut p| {
         p.hash = content_hash(&sources);
-        p.files = (0..sources.len())
-            .map(|i| PathBuf::from(sources.name(crate::diagnostic::SourceId(i))))
+        let ids = (0..sources.len()).map(crate::diagnostic::SourceId);
+        p.sources = ids
+            .map(|id| (sources.name(id).to_string(), sources.text(id).to_string()))
             .collect();
+        p.files = p.sources.iter().map(|(n, _)| PathBuf::from(n)).collect();
         p
     });
     Report {

@@ -13,6 +13,7 @@ mod slas;
 mod stages;
 mod transitions;
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -35,6 +36,9 @@ pub(crate) struct Validator<'a, 'i> {
     pub diags: &'a mut Vec<Diagnostic>,
     /// The folder of the policy file: includes are relative to it.
     pub dir: &'a Path,
+    /// Files to read includes from instead of the disk (a stored policy version),
+    /// by normalised path.
+    pub bundle: Option<&'a BTreeMap<String, String>>,
     pub engine: Arc<ScriptEngine>,
     pub schema: Schema,
     /// Some stage or transition could not be read or resolved: checks over the whole
@@ -190,6 +194,7 @@ impl<'a, 'i> Validator<'a, 'i> {
             sources,
             diags,
             dir,
+            bundle: None,
             engine: policy.scripts.clone(),
             schema,
             graph_incomplete: false,
@@ -206,6 +211,7 @@ pub(crate) fn validate(
     sources: &mut Sources,
     diags: &mut Vec<Diagnostic>,
     dir: &Path,
+    bundle: Option<&BTreeMap<String, String>>,
 ) -> Option<Policy> {
     let schema = Schema {
         fields: doc.fields.keys().cloned().collect(),
@@ -219,6 +225,7 @@ pub(crate) fn validate(
         sources,
         diags,
         dir,
+        bundle,
         engine,
         schema,
         graph_incomplete: doc.damaged.graph,
@@ -254,6 +261,7 @@ pub(crate) fn validate(
         timezone: timezone?,
         hash: String::new(),
         files: Vec::new(),
+        sources: Arc::from(Vec::new()),
         roles: doc.roles.clone(),
         queues: doc.queues.clone(),
         calendars: calendars.calendars,
@@ -292,7 +300,19 @@ impl Validator<'_, '_> {
     /// Reads a file included by the policy, relative to the policy's folder.
     pub fn include(&mut self, file: &str, path: &[Seg<'_>]) -> Option<(SourceId, String)> {
         let full = normalized(&self.dir.join(file));
-        match std::fs::read_to_string(&full) {
+        let read = match self.bundle {
+            Some(files) => files
+                .get(&full.display().to_string())
+                .cloned()
+                .ok_or_else(|| {
+                    std::io::Error::new(
+                        std::io::ErrorKind::NotFound,
+                        "not in the stored policy version",
+                    )
+                }),
+            None => std::fs::read_to_string(&full),
+        };
+        match read {
             Ok(text) => {
                 let id = self.sources.add(full.display().to_string(), text.clone());
                 Some((id, text))

@@ -1,0 +1,166 @@
+//! `redress serve`: the service. Loads the policies and the server configuration,
+//! opens the store, rebuilds the due index and starts the scheduler, then answers
+//! the HTTP API until interrupted (Ctrl-C or SIGTERM), finishing the writes in
+//! flight before it exits.
+//!
+//! Layers, each using only those before it: `config` (tokens, organisations),
+//! `registry` (policy versions), `metrics`, `problem` (RFC 9457 errors), `service`
+//! (commands and timers on stored cases), `view` (JSON), `scheduler`, `http`.
+
+pub mod config;
+pub mod http;
+pub mod metrics;
+pub mod problem;
+pub mod registry;
+pub mod scheduler;
+pub mod service;
+pub mod view;
+
+use std::io::{IsTerminal, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use redress_store::{SqliteStore, Store};
+
+use config::Config;
+use registry::Registry;
+use service::Service;
+
+/// The configuration file used when none is given; written on first run.
+pub const DEFAULT_CONFIG: &str = "redress-server.toml";
+
+/// Where and how to run.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The policies folder.
+    pub policies: PathBuf,
+    /// The address to listen on.
+    pub listen: SocketAddr,
+    /// The database URL (`sqlite://FILE`, or a file path).
+    pub database: String,
+    /// The server configuration file; `None` for the default, written on first run.
+    pub config: Option<PathBuf>,
+}
+
+/// Opens the store a database URL names.
+pub fn open_store(url: &str) -> anyhow::Result<Arc<dyn Store>> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        bail!("the PostgreSQL store is not available yet; use `sqlite://FILE` (the default)");
+    }
+    let path = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
+    if path.is_empty() {
+        bail!("the database URL `{url}` names no file");
+    }
+    let store =
+        SqliteStore::open(path).with_context(|| format!("cannot open the database `{path}`"))?;
+    Ok(Arc::new(store))
+}
+
+fn load_config(options: &Options) -> anyhow::Result<Config> {
+    if let Some(path) = &options.config {
+        return Config::read(path);
+    }
+    let path = PathBuf::from(DEFAULT_CONFIG);
+    if path.exists() {
+        return Config::read(&path);
+    }
+    let (config, tokens) = config::write_first_run(&path)?;
+    println!("First run: wrote {DEFAULT_CONFIG} with development tokens for organisation `demo`:");
+    for (role, token) in tokens {
+        println!("  {role:<11} {token}");
+    }
+    println!("Use one as `Authorization: Bearer <token>`.");
+    Ok(config)
+}
+
+/// Runs the service until interrupted.
+pub fn run(options: Options) -> anyhow::Result<()> {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init();
+    let registry = Registry::load(&options.policies).map_err(|failure| {
+        anyhow::anyhow!(
+            "the policies in `{}` have errors:\n{}",
+            options.policies.display(),
+            failure.human
+        )
+    })?;
+    let config = load_config(&options)?;
+    for org in &config.organisations {
+        for id in org.policies.iter().flatten() {
+            if registry.current(id).is_none() {
+                bail!(
+                    "organisation `{}` runs policy `{id}`, which is not in `{}`",
+                    org.id,
+                    options.policies.display()
+                );
+            }
+        }
+    }
+    let store = open_store(&options.database)?;
+    let metrics = metrics::Metrics::new()?;
+    let service = Arc::new(Service::new(store, registry, config, metrics));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(serve(service.clone(), options))?;
+    drop(runtime);
+    // The last reference: dropping it closes the store after its queued writes.
+    drop(service);
+    Ok(())
+}
+
+async fn serve(service: Arc<Service>, options: Options) -> anyhow::Result<()> {
+    service
+        .save_policy_versions()
+        .await
+        .map_err(|p| anyhow::anyhow!(p.detail))?;
+    let (open, corrected) = scheduler::rebuild(&service).await?;
+    tracing::info!(open, corrected, "due index rebuilt");
+    let listener = tokio::net::TcpListener::bind(options.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", options.listen))?;
+    let address = listener.local_addr()?;
+    println!("Redress listening on http://{address}");
+    std::io::stdout().flush()?;
+    let scheduler = tokio::spawn(scheduler::run(service.clone()));
+    let app = http::router(service.clone());
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown())
+        .await?;
+    scheduler.abort();
+    let _ = scheduler.await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {}
+        _ = terminate => {}
+    }
+}

@@ -1,0 +1,303 @@
+//! The server configuration file: organisations (which policies each runs) and API
+//! tokens (each bound to one organisation and one role). On first run, when the
+//! default file does not exist, a development configuration is written with one
+//! token per role, and the tokens are printed.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// Request bodies larger than this are refused, by default.
+pub const DEFAULT_MAX_BODY: usize = 64 * 1024;
+
+/// The file as written.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    /// Organisations, each with its policies.
+    #[serde(default)]
+    pub organisations: Vec<OrgConfig>,
+    /// API tokens.
+    #[serde(default)]
+    pub tokens: Vec<TokenConfig>,
+    /// Request limits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<Limits>,
+}
+
+/// One organisation.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrgConfig {
+    /// Its id, used in tokens (`acme-bank`).
+    pub id: String,
+    /// The ids of the policies (`[policy] id`) it runs; all policies when omitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policies: Option<Vec<String>>,
+}
+
+/// One API token.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenConfig {
+    /// Who holds it, for logs and the audit trail (`actor.id` of its events).
+    pub name: String,
+    /// The organisation it acts for.
+    pub organisation: String,
+    /// The role it acts in: a role of the organisation's policies (`agent`,
+    /// `supervisor`, `compliance`, `integrator`, `auditor`).
+    pub role: String,
+    /// The token itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    /// Or its SHA-256, in hex, so the file need not hold the secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_sha256: Option<String>,
+    /// May only read. Default: true for `auditor`, false otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_only: Option<bool>,
+    /// Sees fields marked `personal`. Default: false for `auditor` and
+    /// `integrator`, true otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub personal_data: Option<bool>,
+    /// May reload policies from disk. Default: true for `compliance` and
+    /// `supervisor`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reload_policies: Option<bool>,
+}
+
+/// Request limits.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// The largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+}
+
+/// Who a request comes from, as its token says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    /// The token's holder.
+    pub name: String,
+    /// The organisation.
+    pub org: Arc<str>,
+    /// The role.
+    pub role: String,
+    /// May only read.
+    pub read_only: bool,
+    /// Sees personal fields.
+    pub personal_data: bool,
+    /// May reload policies.
+    pub reload_policies: bool,
+}
+
+/// The configuration, checked.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Organisations by id, with their policy ids (`None`: all).
+    pub organisations: Vec<OrgConfig>,
+    /// Callers by the SHA-256 of their token.
+    tokens: HashMap<String, Caller>,
+    /// The largest request body accepted.
+    pub max_body: usize,
+}
+
+/// The SHA-256 of a token, in hex.
+pub fn token_hash(token: &str) -> String {
+    Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+impl Config {
+    /// Reads and checks a configuration file.
+    pub fn read(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path).with_context(|| {
+            format!("cannot read the server configuration `{}`", path.display())
+        })?;
+        Self::parse(&text).with_context(|| format!("in `{}`", path.display()))
+    }
+
+    /// Checks a configuration given as text.
+    pub fn parse(text: &str) -> anyhow::Result<Self> {
+        let file: ConfigFile = toml::from_str(text)?;
+        Self::check(file)
+    }
+
+    fn check(file: ConfigFile) -> anyhow::Result<Self> {
+        if file.organisations.is_empty() {
+            bail!("no `[[organisations]]`: at least one is needed");
+        }
+        let mut tokens = HashMap::new();
+        for (i, t) in file.tokens.iter().enumerate() {
+            let at = format!("`[[tokens]]` number {} (`{}`)", i + 1, t.name);
+            if !file.organisations.iter().any(|o| o.id == t.organisation) {
+                let known: Vec<_> = file.organisations.iter().map(|o| o.id.as_str()).collect();
+                bail!(
+                    "{at}: unknown organisation `{}`; known: {}",
+                    t.organisation,
+                    known.join(", ")
+                );
+            }
+            let hash = match (&t.token, &t.token_sha256) {
+                (Some(token), None) if token.len() >= 16 => token_hash(token),
+                (Some(_), None) => bail!("{at}: a token must be at least 16 characters"),
+                (None, Some(hash)) if hash.len() == 64 => hash.to_ascii_lowercase(),
+                (None, Some(_)) => bail!("{at}: `token_sha256` must be 64 hex digits"),
+                _ => bail!("{at}: give exactly one of `token` and `token_sha256`"),
+            };
+            let role = t.role.as_str();
+            let caller = Caller {
+                name: t.name.clone(),
+                org: Arc::from(t.organisation.as_str()),
+                role: t.role.clone(),
+                read_only: t.read_only.unwrap_or(role == "auditor"),
+                personal_data: t
+                    .personal_data
+                    .unwrap_or(!matches!(role, "auditor" | "integrator")),
+                reload_policies: t
+                    .reload_policies
+                    .unwrap_or(matches!(role, "compliance" | "supervisor")),
+            };
+            if tokens.insert(hash, caller).is_some() {
+                bail!("{at}: the same token is given twice");
+            }
+        }
+        Ok(Config {
+            organisations: file.organisations,
+            tokens,
+            max_body: file.limits.map_or(DEFAULT_MAX_BODY, |l| l.max_body_bytes),
+        })
+    }
+
+    /// The caller a bearer token belongs to.
+    pub fn caller(&self, token: &str) -> Option<&Caller> {
+        self.tokens.get(&token_hash(token))
+    }
+
+    /// The organisation's configuration.
+    pub fn organisation(&self, id: &str) -> Option<&OrgConfig> {
+        self.organisations.iter().find(|o| o.id == id)
+    }
+}
+
+/// The roles given a development token on first run.
+const DEV_ROLES: [&str; 5] = ["agent", "supervisor", "compliance", "integrator", "auditor"];
+
+/// Writes a development configuration at `path`: organisation `demo` running every
+/// policy, one token per role. Returns the file and the tokens by role.
+pub fn write_first_run(path: &Path) -> anyhow::Result<(Config, Vec<(String, String)>)> {
+    let mut tokens = Vec::new();
+    let mut file = ConfigFile {
+        organisations: vec![OrgConfig {
+            id: "demo".into(),
+            policies: None,
+        }],
+        tokens: Vec::new(),
+        limits: None,
+    };
+    for role in DEV_ROLES {
+        let token = format!("dev-{role}-{}", random_hex(16)?);
+        tokens.push((role.to_string(), token.clone()));
+        file.tokens.push(TokenConfig {
+            name: format!("dev {role}"),
+            organisation: "demo".into(),
+            role: role.into(),
+            token: Some(token),
+            token_sha256: None,
+            read_only: None,
+            personal_data: None,
+            reload_policies: None,
+        });
+    }
+    let text = format!(
+        "# Redress server configuration, written on first run for development.\n\
+         # Each token acts for one organisation in one role. For production, replace\n\
+         # `token` with `token_sha256` (the hex SHA-256 of the token) and keep the\n\
+         # tokens themselves out of this file.\n\n{}",
+        toml::to_string_pretty(&file)?
+    );
+    std::fs::write(path, text).with_context(|| format!("cannot write `{}`", path.display()))?;
+    Ok((Config::check(file)?, tokens))
+}
+
+fn random_hex(bytes: usize) -> anyhow::Result<String> {
+    let mut buf = vec![0u8; bytes];
+    getrandom::fill(&mut buf).map_err(|e| anyhow::anyhow!("no randomness for a token: {e}"))?;
+    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = r#"
+[[organisations]]
+id = "acme"
+
+[[tokens]]
+name = "ann"
+organisation = "acme"
+role = "auditor"
+token = "0123456789abcdef"
+"#;
+
+    #[test]
+    fn roles_get_their_defaults() {
+        let config = Config::parse(BASE).unwrap();
+        let ann = config.caller("0123456789abcdef").unwrap();
+        assert!(ann.read_only);
+        assert!(!ann.personal_data);
+        assert!(!ann.reload_policies);
+        assert!(config.caller("0123456789abcdeX").is_none());
+    }
+
+    #[test]
+    fn a_hashed_token_works_like_the_token() {
+        let hashed = BASE.replace(
+            "token = \"0123456789abcdef\"",
+            &format!("token_sha256 = \"{}\"", token_hash("0123456789abcdef")),
+        );
+        let config = Config::parse(&hashed).unwrap();
+        assert_eq!(config.caller("0123456789abcdef").unwrap().name, "ann");
+    }
+
+    #[test]
+    fn mistakes_are_named() {
+        let cases = [
+            (
+                BASE.replace("organisation = \"acme\"", "organisation = \"acne\""),
+                "unknown organisation `acne`",
+            ),
+            (
+                BASE.replace("0123456789abcdef", "short"),
+                "at least 16 characters",
+            ),
+            (format!("{BASE}colour = \"red\""), "unknown field `colour`"),
+            ("".to_string(), "no `[[organisations]]`"),
+        ];
+        for (text, expected) in cases {
+            let error = format!("{:#}", Config::parse(&text).unwrap_err());
+            assert!(
+                error.contains(expected),
+                "{error:?} should contain {expected:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn first_run_writes_a_file_that_reads_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("redress-server.toml");
+        let (_, tokens) = write_first_run(&path).unwrap();
+        let config = Config::read(&path).unwrap();
+        for (role, token) in tokens {
+            assert_eq!(config.caller(&token).unwrap().role, role);
+        }
+    }
+}

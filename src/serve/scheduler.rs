@@ -1,0 +1,108 @@
+//! The scheduler: one loop that wakes for the earliest due instant in the store (a
+//! warning, a breach, a delayed transition), fires every case due, and sleeps again.
+//! The store's due index is rebuilt from the cases at start-up, so what fell due
+//! while the service was down fires when it comes back, earliest first, in batches.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::task::JoinSet;
+
+use super::service::{Service, summarize};
+
+/// Cases fired together, at most; their writes share group commits.
+const BATCH: usize = 256;
+
+/// The longest the loop sleeps without looking at the store.
+const MAX_SLEEP: Duration = Duration::from_secs(60);
+
+/// Open cases read at a time while rebuilding the index.
+const REBUILD_PAGE: usize = 1000;
+
+/// Recomputes every open case's summary (next due instant, clock state) from its
+/// snapshot and policy, and corrects the stored ones that differ. Returns how many
+/// open cases there are and how many were corrected.
+pub async fn rebuild(service: &Service) -> anyhow::Result<(usize, usize)> {
+    let (mut open, mut corrected) = (0, 0);
+    let mut after: Option<(String, String)> = None;
+    let now = Utc::now();
+    loop {
+        let cursor = after.clone();
+        let page = service
+            .read(move |s| {
+                let cursor = cursor.as_ref().map(|(o, i)| (o.as_str(), i.as_str()));
+                s.open_cases(cursor, REBUILD_PAGE)
+            })
+            .await
+            .map_err(|p| anyhow::anyhow!(p.detail))?;
+        let Some((org, last)) = page.last() else {
+            break;
+        };
+        after = Some((org.clone(), last.case.id.clone()));
+        for (org, stored) in page {
+            open += 1;
+            let policy = service
+                .pinned(&org, &stored.case.policy)
+                .await
+                .map_err(|p| anyhow::anyhow!(p.detail))?;
+            let summary = summarize(&policy, &stored.case, now, false);
+            if summary != stored.summary {
+                let (id, version) = (stored.case.id.clone(), stored.case.version);
+                let set = service
+                    .read(move |s| s.set_summary(&org, &id, version, &summary))
+                    .await
+                    .map_err(|p| anyhow::anyhow!(p.detail))?;
+                corrected += usize::from(set);
+            }
+        }
+    }
+    Ok((open, corrected))
+}
+
+/// Fires due timers until the service stops.
+pub async fn run(service: Arc<Service>) {
+    loop {
+        let now = Utc::now();
+        let due = match service.read(move |s| s.due(now, BATCH)).await {
+            Ok(due) => due,
+            Err(problem) => {
+                tracing::error!(detail = problem.detail, "scheduler cannot read the store");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        if !due.is_empty() {
+            let mut batch = JoinSet::new();
+            for d in due {
+                let service = service.clone();
+                batch.spawn(async move {
+                    let org: Arc<str> = Arc::from(d.org.as_str());
+                    if let Err(problem) = service.fire(&org, &d.case).await {
+                        tracing::error!(
+                            org = d.org,
+                            case = d.case,
+                            detail = problem.detail,
+                            "timer firing failed"
+                        );
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                });
+            }
+            while batch.join_next().await.is_some() {}
+            continue;
+        }
+        let next = service.read(|s| s.next_due()).await.ok().flatten();
+        let wait = next
+            .map(|at| (at - Utc::now()).to_std().unwrap_or(Duration::ZERO))
+            .unwrap_or(MAX_SLEEP)
+            .min(MAX_SLEEP);
+        let planned = next.map_or(i64::MAX, |at| at.timestamp_micros());
+        service.planned_wake.store(planned, Ordering::Relaxed);
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = service.wake.notified() => {}
+        }
+    }
+}

@@ -1,0 +1,62 @@
+-- Redress schema, version 1. Every table is keyed by organisation first.
+-- Instants are INTEGER microseconds since the Unix epoch (UTC), so that they order
+-- and index as numbers.
+
+-- The event log: the truth. Append-only; never updated or deleted.
+CREATE TABLE events (
+    org         TEXT    NOT NULL,
+    case_id     TEXT    NOT NULL,
+    seq         INTEGER NOT NULL,   -- the case version after this event, from 1
+    at          INTEGER NOT NULL,   -- the event's instant
+    kind        TEXT    NOT NULL,   -- its type (`received`, `moved`, ...)
+    event       TEXT    NOT NULL,   -- the event, JSON
+    recorded_at INTEGER NOT NULL,   -- when it was written
+    PRIMARY KEY (org, case_id, seq)
+) WITHOUT ROWID;
+
+-- Case snapshots: a cache of the fold of each case's events, written in the same
+-- transaction as the events, with the columns lists and the scheduler query.
+CREATE TABLE cases (
+    row          INTEGER PRIMARY KEY, -- creation order, kept by VACUUM: lists page by it
+    org          TEXT    NOT NULL,
+    id           TEXT    NOT NULL,
+    policy_id    TEXT    NOT NULL,
+    policy_hash  TEXT    NOT NULL,
+    version      INTEGER NOT NULL,
+    stage        TEXT    NOT NULL,
+    queue        TEXT,
+    priority     INTEGER,
+    assignee     TEXT,
+    closed       INTEGER NOT NULL,
+    clock_state  TEXT    NOT NULL,
+    received_at  INTEGER NOT NULL,
+    updated_at   INTEGER NOT NULL,
+    next_due     INTEGER,            -- the due index: the earliest pending timer
+    snapshot     TEXT    NOT NULL,   -- the case, JSON
+    UNIQUE (org, id)
+);
+CREATE INDEX cases_due   ON cases (next_due) WHERE next_due IS NOT NULL;
+CREATE INDEX cases_queue ON cases (org, queue);
+CREATE INDEX cases_stage ON cases (org, stage);
+CREATE INDEX cases_clock ON cases (org, clock_state);
+CREATE INDEX cases_open  ON cases (closed, org, id);
+
+-- Intake idempotency keys: the case each key created.
+CREATE TABLE intake_keys (
+    org     TEXT NOT NULL,
+    key     TEXT NOT NULL,
+    case_id TEXT NOT NULL,
+    PRIMARY KEY (org, key)
+) WITHOUT ROWID;
+
+-- Every policy version a case was taken in on, with the text of its files, so a
+-- running case keeps its version after the files on disk change.
+CREATE TABLE policy_versions (
+    org       TEXT    NOT NULL,
+    hash      TEXT    NOT NULL,
+    policy_id TEXT    NOT NULL,
+    version   TEXT    NOT NULL,
+    sources   TEXT    NOT NULL,  -- JSON [[name, text], ...], the policy first
+    saved_at  INTEGER NOT NULL,
+    PRIMARY KEY (org, hash)
+) WITHOUT ROWID;

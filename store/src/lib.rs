@@ -1,0 +1,344 @@
+//! The Redress store: the event log (the truth), case snapshots (a cache) and the
+//! due-time index of pending timers (derived from the snapshots, so it can always
+//! be rebuilt), behind one trait, [`Store`].
+//!
+//! Every row is keyed by its organisation first: that is tenant isolation today and
+//! the distribution key when the store is a PostgreSQL shared by several nodes.
+//!
+//! Writes go through [`Store::append`], which is atomic (the events, the snapshot
+//! and an intake's idempotency key, or nothing) and durable before its [`Receipt`]
+//! resolves. [`SqliteStore`] commits writes in groups: while one transaction is being
+//! synced to disk, the next requests queue up and share the next sync, so throughput
+//! does not hinge on one fsync per request.
+
+mod migrations;
+mod sqlite;
+
+use chrono::{DateTime, Utc};
+use redress_engine::case::{Case, Event};
+use serde::{Deserialize, Serialize};
+
+pub use migrations::MIGRATIONS;
+pub use sqlite::SqliteStore;
+
+/// Resolves when a write is durable (or has failed). Await it in async code, or
+/// call `blocking_recv` outside a runtime.
+pub type Receipt = tokio::sync::oneshot::Receiver<Result<(), StoreError>>;
+
+/// What went wrong in the store.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// The write lost a race: the case moved on, already exists, or the intake
+    /// idempotency key was taken. Nothing was written.
+    #[error("conflict on case `{case}` of `{org}`: {reason}")]
+    Conflict {
+        /// The organisation.
+        org: String,
+        /// The case.
+        case: String,
+        /// What conflicted.
+        reason: Conflict,
+    },
+    /// The database failed (disk, lock, corruption).
+    #[error("database error: {0}")]
+    Database(String),
+    /// A stored row could not be read back.
+    #[error("unreadable stored {what}: {detail}")]
+    Corrupt {
+        /// What was being read.
+        what: &'static str,
+        /// Why it could not be read.
+        detail: String,
+    },
+    /// The database was written by a newer Redress.
+    #[error("the database has schema version {found}; this build knows up to {known}")]
+    NewerSchema {
+        /// The database's schema version.
+        found: i64,
+        /// The newest this build knows.
+        known: i64,
+    },
+    /// The store's writer has stopped (the service is shutting down).
+    #[error("the store is closed")]
+    Closed,
+}
+
+/// Which race a write lost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Conflict {
+    /// The case's stored version is not the one the write started from.
+    Version,
+    /// A new case's id is already taken.
+    CaseExists,
+    /// The intake idempotency key already names a case.
+    KeyTaken,
+}
+
+impl std::fmt::Display for Conflict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Conflict::Version => "the case changed since it was read",
+            Conflict::CaseExists => "a case with this id exists",
+            Conflict::KeyTaken => "the idempotency key already names a case",
+        })
+    }
+}
+
+/// The worst state among a case's clocks, for lists and metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ClockSummary {
+    /// No clock is running or paused.
+    None,
+    /// Some clock is paused, none running.
+    Paused,
+    /// Some clock is running, none warned or breached.
+    Running,
+    /// A running clock has passed a warning threshold.
+    AtRisk,
+    /// A running clock has passed its deadline.
+    Breached,
+}
+
+impl ClockSummary {
+    /// Every state, in order of urgency.
+    pub const ALL: [ClockSummary; 5] = [
+        ClockSummary::None,
+        ClockSummary::Paused,
+        ClockSummary::Running,
+        ClockSummary::AtRisk,
+        ClockSummary::Breached,
+    ];
+
+    /// Its kebab-case name, as stored and as the API shows it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClockSummary::None => "none",
+            ClockSummary::Paused => "paused",
+            ClockSummary::Running => "running",
+            ClockSummary::AtRisk => "at-risk",
+            ClockSummary::Breached => "breached",
+        }
+    }
+
+    /// Reads a name written by [`Self::as_str`].
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+}
+
+/// What the store keeps beside a case's snapshot, for queries: computed by the
+/// caller, which knows the policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Summary {
+    /// The policy's id (`bank-cn`).
+    pub policy_id: String,
+    /// The worst clock state.
+    pub clock_state: ClockSummary,
+    /// When the case next needs the runtime (its earliest pending timer).
+    pub next_due: Option<DateTime<Utc>>,
+}
+
+/// One atomic write: a case's new events and its snapshot after them.
+#[derive(Debug, Clone)]
+pub struct Append {
+    /// The organisation.
+    pub org: String,
+    /// The case after the events; its version minus the number of events is the
+    /// version the write started from (0 for a new case).
+    pub case: Case,
+    /// Its summary after the events.
+    pub summary: Summary,
+    /// The new events, in order (sequence numbers follow the stored version).
+    pub events: Vec<Event>,
+    /// For an intake: its idempotency key, recorded with the new case.
+    pub intake_key: Option<String>,
+    /// The wall-clock instant of the write.
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// A case as stored: its snapshot and summary.
+#[derive(Debug, Clone)]
+pub struct StoredCase {
+    /// The snapshot.
+    pub case: Case,
+    /// The summary.
+    pub summary: Summary,
+}
+
+/// An event as stored, with when it was written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredEvent {
+    /// The event.
+    pub event: Event,
+    /// The wall-clock instant it was written.
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// A case in a list: no field data, so lists never carry personal data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CaseRow {
+    /// Its id.
+    pub id: String,
+    /// The policy's id.
+    pub policy: String,
+    /// The policy version's hash.
+    pub policy_hash: String,
+    /// Its version.
+    pub version: u64,
+    /// Its stage.
+    pub stage: String,
+    /// Its queue.
+    pub queue: Option<String>,
+    /// Its priority.
+    pub priority: Option<i64>,
+    /// Its assignee.
+    pub assignee: Option<String>,
+    /// Whether it is closed.
+    pub closed: bool,
+    /// The worst clock state.
+    pub clock_state: ClockSummary,
+    /// When it was received.
+    pub received_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+    /// When it next needs the runtime.
+    pub next_due: Option<DateTime<Utc>>,
+}
+
+/// Which cases a list shows; `None` means any.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CaseFilter {
+    /// In this queue.
+    pub queue: Option<String>,
+    /// In this stage.
+    pub stage: Option<String>,
+    /// With this clock state.
+    pub clock_state: Option<ClockSummary>,
+    /// Under this policy.
+    pub policy: Option<String>,
+    /// Open (`false`) or closed (`true`).
+    pub closed: Option<bool>,
+    /// Assigned to this person.
+    pub assignee: Option<String>,
+}
+
+/// A page of a list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    /// The rows, oldest case first.
+    pub rows: Vec<CaseRow>,
+    /// Pass as `after` to get the next page; `None` on the last page.
+    pub next: Option<String>,
+}
+
+/// A case whose earliest timer is due.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Due {
+    /// The organisation.
+    pub org: String,
+    /// The case.
+    pub case: String,
+    /// When its earliest timer is due.
+    pub at: DateTime<Utc>,
+}
+
+/// A policy version as stored: enough to load it again after its files changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyVersion {
+    /// The content hash (the version's identity).
+    pub hash: String,
+    /// The policy's id.
+    pub policy_id: String,
+    /// Its declared version (`2026.1`).
+    pub version: String,
+    /// Each file it was read from, with its text, the policy first.
+    pub sources: Vec<(String, String)>,
+}
+
+/// A count of cases, for metrics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseCount {
+    /// The organisation.
+    pub org: String,
+    /// The policy's id.
+    pub policy: String,
+    /// The stage.
+    pub stage: String,
+    /// The worst clock state.
+    pub clock_state: ClockSummary,
+    /// How many.
+    pub count: u64,
+}
+
+/// The store the service runs on. Reads block (call them off the async runtime);
+/// writes resolve a [`Receipt`] once durable.
+pub trait Store: Send + Sync + 'static {
+    /// Appends a case's events and its new snapshot, atomically. Refused with
+    /// [`StoreError::Conflict`] when the stored version is not the one the events
+    /// follow, the new case's id is taken, or the intake key names a case.
+    fn append(&self, append: Append) -> Receipt;
+
+    /// Keeps a policy version for an organisation (no-op when already kept);
+    /// durable on return.
+    fn save_policy_version(&self, org: &str, version: &PolicyVersion) -> Result<(), StoreError>;
+
+    /// A kept policy version.
+    fn policy_version(&self, org: &str, hash: &str) -> Result<Option<PolicyVersion>, StoreError>;
+
+    /// A case's snapshot.
+    fn case(&self, org: &str, id: &str) -> Result<Option<StoredCase>, StoreError>;
+
+    /// The case an intake idempotency key created.
+    fn case_by_key(&self, org: &str, key: &str) -> Result<Option<String>, StoreError>;
+
+    /// A case's events after version `after`, at most `limit`, oldest first.
+    fn events(
+        &self,
+        org: &str,
+        id: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, StoreError>;
+
+    /// A page of an organisation's cases, oldest first, after the cursor `after`.
+    fn list(
+        &self,
+        org: &str,
+        filter: &CaseFilter,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page, StoreError>;
+
+    /// Cases of every organisation whose earliest timer is due at or before `until`,
+    /// earliest first, at most `limit`.
+    fn due(&self, until: DateTime<Utc>, limit: usize) -> Result<Vec<Due>, StoreError>;
+
+    /// The earliest due instant of any case.
+    fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError>;
+
+    /// Open cases of every organisation, after `(org, id)`, at most `limit`: for
+    /// rebuilding the due index at start-up.
+    fn open_cases(
+        &self,
+        after: Option<(&str, &str)>,
+        limit: usize,
+    ) -> Result<Vec<(String, StoredCase)>, StoreError>;
+
+    /// Sets a case's summary (the due index) when its stored version is still
+    /// `version`; durable on return. Returns whether it was set.
+    fn set_summary(
+        &self,
+        org: &str,
+        id: &str,
+        version: u64,
+        summary: &Summary,
+    ) -> Result<bool, StoreError>;
+
+    /// Counts of cases by organisation, policy, stage and clock state.
+    fn counts(&self) -> Result<Vec<CaseCount>, StoreError>;
+
+    /// How many cases an organisation has.
+    fn case_count(&self, org: &str) -> Result<u64, StoreError>;
+}

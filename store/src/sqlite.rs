@@ -1,0 +1,714 @@
+//! [`SqliteStore`]: the embedded default. One file in WAL mode with
+//! `synchronous = FULL`, so a commit is on disk before it is acknowledged.
+//!
+//! One writer thread owns the write connection. It takes every write queued while
+//! the previous commit was syncing, runs each in its own savepoint (a write that
+//! fails rolls back alone), and commits them together: group commit. Reads use a
+//! small pool of their own connections, which WAL lets run beside the writer.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+
+use chrono::{DateTime, Utc};
+use redress_engine::case::{Case, Event};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
+
+use crate::migrations::{check_version, migrate};
+use crate::{
+    Append, CaseCount, CaseFilter, CaseRow, ClockSummary, Conflict, Due, Page, PolicyVersion,
+    Receipt, Store, StoreError, StoredCase, StoredEvent, Summary,
+};
+
+/// Writes committed in one transaction, at most.
+const MAX_BATCH: usize = 1024;
+
+/// Rows in one page of a list, at most.
+const MAX_PAGE: usize = 10_000;
+
+/// Idle read connections kept, at most.
+const MAX_IDLE_READERS: usize = 8;
+
+type Work = Box<dyn FnOnce(&Connection) -> Result<(), StoreError> + Send>;
+
+struct Job {
+    work: Work,
+    reply: tokio::sync::oneshot::Sender<Result<(), StoreError>>,
+}
+
+/// The embedded SQLite store.
+pub struct SqliteStore {
+    path: PathBuf,
+    jobs: Option<mpsc::Sender<Job>>,
+    writer: Option<JoinHandle<()>>,
+    readers: Mutex<Vec<Connection>>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+fn db(e: rusqlite::Error) -> StoreError {
+    StoreError::Database(e.to_string())
+}
+
+fn micros(at: DateTime<Utc>) -> i64 {
+    at.timestamp_micros()
+}
+
+fn instant(micros: i64) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::from_timestamp_micros(micros).ok_or_else(|| StoreError::Corrupt {
+        what: "instant",
+        detail: format!("{micros} is out of range"),
+    })
+}
+
+fn to_json<T: serde::Serialize>(what: &'static str, value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::Corrupt {
+        what,
+        detail: e.to_string(),
+    })
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(
+    what: &'static str,
+    text: &str,
+) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt {
+        what,
+        detail: e.to_string(),
+    })
+}
+
+fn is_constraint(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::ConstraintViolation)
+    )
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` and brings its schema up to
+    /// date.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        let path = path.as_ref().to_path_buf();
+        let mut conn = Connection::open(&path).map_err(db)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(db)?;
+        check_version(&conn)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(db)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(db)?;
+        migrate(&mut conn)?;
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let writer = std::thread::Builder::new()
+            .name("redress-store-writer".into())
+            .spawn(move || run_writer(conn, queue))
+            .map_err(|e| StoreError::Database(format!("cannot start the writer: {e}")))?;
+        Ok(SqliteStore {
+            path,
+            jobs: Some(jobs),
+            writer: Some(writer),
+            readers: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn submit(&self, work: Work) -> Receipt {
+        let (reply, receipt) = tokio::sync::oneshot::channel();
+        let job = Job { work, reply };
+        if let Some(jobs) = &self.jobs {
+            if let Err(mpsc::SendError(job)) = jobs.send(job) {
+                let _ = job.reply.send(Err(StoreError::Closed));
+            }
+        }
+        receipt
+    }
+
+    fn write_now(&self, work: Work) -> Result<(), StoreError> {
+        self.submit(work)
+            .blocking_recv()
+            .unwrap_or(Err(StoreError::Closed))
+    }
+
+    fn read<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let pooled = self.readers.lock().ok().and_then(|mut r| r.pop());
+        let conn = match pooled {
+            Some(conn) => conn,
+            None => {
+                let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+                let conn = Connection::open_with_flags(&self.path, flags).map_err(db)?;
+                conn.busy_timeout(std::time::Duration::from_secs(5))
+                    .map_err(db)?;
+                conn
+            }
+        };
+        let out = f(&conn);
+        if let Ok(mut idle) = self.readers.lock() {
+            if idle.len() < MAX_IDLE_READERS {
+                idle.push(conn);
+            }
+        }
+        out
+    }
+}
+
+impl Drop for SqliteStore {
+    /// Closes the queue and waits for the writer to commit what was queued.
+    fn drop(&mut self) {
+        self.jobs.take();
+        if let Some(writer) = self.writer.take() {
+            let _ = writer.join();
+        }
+    }
+}
+
+fn run_writer(mut conn: Connection, queue: mpsc::Receiver<Job>) {
+    while let Ok(first) = queue.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        commit_batch(&mut conn, batch);
+    }
+}
+
+/// Runs each job in its own savepoint inside one transaction, then commits once and
+/// tells each job its outcome. A failed commit fails every job in the batch.
+fn commit_batch(conn: &mut Connection, batch: Vec<Job>) {
+    let size = batch.len();
+    let mut tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+        Ok(tx) => tx,
+        Err(e) => {
+            let error = db(e);
+            for job in batch {
+                let _ = job.reply.send(Err(error.clone()));
+            }
+            return;
+        }
+    };
+    let mut outcomes = Vec::with_capacity(size);
+    for job in batch {
+        let outcome = match tx.savepoint() {
+            Ok(sp) => match (job.work)(&sp) {
+                Ok(()) => sp.commit().map_err(db),
+                Err(e) => Err(e), // dropping the savepoint rolls it back
+            },
+            Err(e) => Err(db(e)),
+        };
+        outcomes.push((outcome, job.reply));
+    }
+    let committed = tx.commit().map_err(db);
+    tracing::trace!(size, "store batch committed");
+    for (outcome, reply) in outcomes {
+        let outcome = match &committed {
+            Ok(()) => outcome,
+            Err(e) => Err(e.clone()),
+        };
+        let _ = reply.send(outcome);
+    }
+}
+
+fn write_append(conn: &Connection, a: &Append) -> Result<(), StoreError> {
+    let conflict = |reason| StoreError::Conflict {
+        org: a.org.clone(),
+        case: a.case.id.clone(),
+        reason,
+    };
+    let count = a.events.len() as u64;
+    let before = a
+        .case
+        .version
+        .checked_sub(count)
+        .ok_or(conflict(Conflict::Version))?;
+    if let Some(key) = &a.intake_key {
+        conn.prepare_cached("INSERT INTO intake_keys (org, key, case_id) VALUES (?1, ?2, ?3)")
+            .and_then(|mut s| s.execute(params![a.org, key, a.case.id]))
+            .map_err(|e| match is_constraint(&e) {
+                true => conflict(Conflict::KeyTaken),
+                false => db(e),
+            })?;
+    }
+    let c = &a.case;
+    let snapshot = to_json("case", c)?;
+    let next_due = a.summary.next_due.map(micros);
+    if before == 0 {
+        conn.prepare_cached(
+            "INSERT INTO cases (org, id, policy_id, policy_hash, version, stage, queue, priority,
+                 assignee, closed, clock_state, received_at, updated_at, next_due, snapshot)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                a.org,
+                c.id,
+                a.summary.policy_id,
+                &*c.policy,
+                c.version as i64,
+                c.stage,
+                c.queue,
+                c.priority,
+                c.assignee,
+                c.closed,
+                a.summary.clock_state.as_str(),
+                micros(c.received_at),
+                micros(c.updated_at),
+                next_due,
+                snapshot,
+            ])
+        })
+        .map_err(|e| match is_constraint(&e) {
+            true => conflict(Conflict::CaseExists),
+            false => db(e),
+        })?;
+    } else {
+        let changed = conn
+            .prepare_cached(
+                "UPDATE cases SET version = ?3, stage = ?4, queue = ?5, priority = ?6,
+                     assignee = ?7, closed = ?8, clock_state = ?9, updated_at = ?10,
+                     next_due = ?11, snapshot = ?12
+                 WHERE org = ?1 AND id = ?2 AND version = ?13",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    a.org,
+                    c.id,
+                    c.version as i64,
+                    c.stage,
+                    c.queue,
+                    c.priority,
+                    c.assignee,
+                    c.closed,
+                    a.summary.clock_state.as_str(),
+                    micros(c.updated_at),
+                    next_due,
+                    snapshot,
+                    before as i64,
+                ])
+            })
+            .map_err(db)?;
+        if changed == 0 {
+            return Err(conflict(Conflict::Version));
+        }
+    }
+    let mut insert = conn
+        .prepare_cached(
+            "INSERT INTO events (org, case_id, seq, at, kind, event, recorded_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )
+        .map_err(db)?;
+    for (i, event) in a.events.iter().enumerate() {
+        if event.seq != before + 1 + i as u64 {
+            return Err(conflict(Conflict::Version));
+        }
+        let json = to_json("event", event)?;
+        let kind = event_kind(event);
+        insert
+            .execute(params![
+                a.org,
+                c.id,
+                event.seq as i64,
+                micros(event.at),
+                kind,
+                json,
+                micros(a.recorded_at),
+            ])
+            .map_err(|e| match is_constraint(&e) {
+                true => conflict(Conflict::Version),
+                false => db(e),
+            })?;
+    }
+    Ok(())
+}
+
+/// The event's `type`, for the `kind` column.
+fn event_kind(event: &Event) -> String {
+    serde_json::to_value(&event.kind)
+        .ok()
+        .and_then(|v| v.get("type").and_then(|t| t.as_str()).map(str::to_string))
+        .unwrap_or_default()
+}
+
+const ROW_COLUMNS: &str = "id, policy_id, policy_hash, version, stage, queue, priority, assignee,
+     closed, clock_state, received_at, updated_at, next_due, row";
+
+fn case_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(CaseRow, i64, String)> {
+    let clock: String = r.get(9)?;
+    let at = |i: usize| -> rusqlite::Result<DateTime<Utc>> {
+        let m: i64 = r.get(i)?;
+        Ok(DateTime::from_timestamp_micros(m).unwrap_or_default())
+    };
+    let next_due: Option<i64> = r.get(12)?;
+    Ok((
+        CaseRow {
+            id: r.get(0)?,
+            policy: r.get(1)?,
+            policy_hash: r.get(2)?,
+            version: r.get::<_, i64>(3)? as u64,
+            stage: r.get(4)?,
+            queue: r.get(5)?,
+            priority: r.get(6)?,
+            assignee: r.get(7)?,
+            closed: r.get(8)?,
+            clock_state: ClockSummary::parse(&clock).unwrap_or(ClockSummary::None),
+            received_at: at(10)?,
+            updated_at: at(11)?,
+            next_due: next_due.and_then(DateTime::from_timestamp_micros),
+        },
+        r.get(13)?,
+        clock,
+    ))
+}
+
+fn stored_case(
+    snapshot: &str,
+    policy_id: String,
+    clock: &str,
+    next_due: Option<i64>,
+) -> Result<StoredCase, StoreError> {
+    Ok(StoredCase {
+        case: from_json::<Case>("case", snapshot)?,
+        summary: Summary {
+            policy_id,
+            clock_state: ClockSummary::parse(clock).unwrap_or(ClockSummary::None),
+            next_due: next_due.map(instant).transpose()?,
+        },
+    })
+}
+
+impl Store for SqliteStore {
+    fn append(&self, append: Append) -> Receipt {
+        self.submit(Box::new(move |conn| write_append(conn, &append)))
+    }
+
+    fn save_policy_version(&self, org: &str, version: &PolicyVersion) -> Result<(), StoreError> {
+        let sources = to_json("policy sources", &version.sources)?;
+        let (org, v) = (org.to_string(), version.clone());
+        self.write_now(Box::new(move |conn| {
+            conn.execute(
+                "INSERT OR IGNORE INTO policy_versions
+                     (org, hash, policy_id, version, sources, saved_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    org,
+                    v.hash,
+                    v.policy_id,
+                    v.version,
+                    sources,
+                    micros(Utc::now())
+                ],
+            )
+            .map(|_| ())
+            .map_err(db)
+        }))
+    }
+
+    fn policy_version(&self, org: &str, hash: &str) -> Result<Option<PolicyVersion>, StoreError> {
+        let row = self.read(|conn| {
+            conn.query_row(
+                "SELECT policy_id, version, sources FROM policy_versions
+                 WHERE org = ?1 AND hash = ?2",
+                params![org, hash],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                    ))
+                },
+            )
+            .optional()
+            .map_err(db)
+        })?;
+        row.map(|(policy_id, version, sources)| {
+            Ok(PolicyVersion {
+                hash: hash.to_string(),
+                policy_id,
+                version,
+                sources: from_json("policy sources", &sources)?,
+            })
+        })
+        .transpose()
+    }
+
+    fn case(&self, org: &str, id: &str) -> Result<Option<StoredCase>, StoreError> {
+        let row = self.read(|conn| {
+            conn.prepare_cached(
+                "SELECT snapshot, policy_id, clock_state, next_due FROM cases
+                 WHERE org = ?1 AND id = ?2",
+            )
+            .and_then(|mut s| {
+                s.query_row(params![org, id], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, Option<i64>>(3)?,
+                    ))
+                })
+                .optional()
+            })
+            .map_err(db)
+        })?;
+        row.map(|(snapshot, policy, clock, due)| stored_case(&snapshot, policy, &clock, due))
+            .transpose()
+    }
+
+    fn case_by_key(&self, org: &str, key: &str) -> Result<Option<String>, StoreError> {
+        self.read(|conn| {
+            conn.query_row(
+                "SELECT case_id FROM intake_keys WHERE org = ?1 AND key = ?2",
+                params![org, key],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db)
+        })
+    }
+
+    fn events(
+        &self,
+        org: &str,
+        id: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let rows: Vec<(String, i64)> = self.read(|conn| {
+            let mut s = conn
+                .prepare_cached(
+                    "SELECT event, recorded_at FROM events
+                     WHERE org = ?1 AND case_id = ?2 AND seq > ?3 ORDER BY seq LIMIT ?4",
+                )
+                .map_err(db)?;
+            let rows = s
+                .query_map(params![org, id, after as i64, limit as i64], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .map_err(db)?;
+            rows.collect::<Result<_, _>>().map_err(db)
+        })?;
+        rows.into_iter()
+            .map(|(json, recorded)| {
+                Ok(StoredEvent {
+                    event: from_json("event", &json)?,
+                    recorded_at: instant(recorded)?,
+                })
+            })
+            .collect()
+    }
+
+    fn list(
+        &self,
+        org: &str,
+        filter: &CaseFilter,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page, StoreError> {
+        let after: i64 = match after {
+            None => 0,
+            Some(cursor) => cursor.parse().map_err(|_| StoreError::Corrupt {
+                what: "page cursor",
+                detail: format!("`{cursor}` is not a cursor this store gave"),
+            })?,
+        };
+        let clock = filter.clock_state.map(ClockSummary::as_str);
+        let sql = format!(
+            "SELECT {ROW_COLUMNS} FROM cases
+             WHERE org = ?1 AND row > ?2
+               AND (?3 IS NULL OR queue = ?3) AND (?4 IS NULL OR stage = ?4)
+               AND (?5 IS NULL OR clock_state = ?5) AND (?6 IS NULL OR policy_id = ?6)
+               AND (?7 IS NULL OR closed = ?7) AND (?8 IS NULL OR assignee = ?8)
+             ORDER BY row LIMIT ?9"
+        );
+        let limit = limit.min(MAX_PAGE);
+        let rows = self.read(|conn| {
+            let mut s = conn.prepare_cached(&sql).map_err(db)?;
+            let rows = s
+                .query_map(
+                    params![
+                        org,
+                        after,
+                        filter.queue,
+                        filter.stage,
+                        clock,
+                        filter.policy,
+                        filter.closed,
+                        filter.assignee,
+                        limit as i64 + 1,
+                    ],
+                    case_row,
+                )
+                .map_err(db)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(db)
+        })?;
+        let more = rows.len() > limit;
+        let mut page: Vec<(CaseRow, i64)> = rows
+            .into_iter()
+            .take(limit)
+            .map(|(row, id, _)| (row, id))
+            .collect();
+        let next = match more {
+            true => page.last().map(|(_, rowid)| rowid.to_string()),
+            false => None,
+        };
+        Ok(Page {
+            rows: page.drain(..).map(|(row, _)| row).collect(),
+            next,
+        })
+    }
+
+    fn due(&self, until: DateTime<Utc>, limit: usize) -> Result<Vec<Due>, StoreError> {
+        let rows: Vec<(String, String, i64)> = self.read(|conn| {
+            let mut s = conn
+                .prepare_cached(
+                    "SELECT org, id, next_due FROM cases
+                     WHERE next_due IS NOT NULL AND next_due <= ?1
+                     ORDER BY next_due LIMIT ?2",
+                )
+                .map_err(db)?;
+            let rows = s
+                .query_map(params![micros(until), limit as i64], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })
+                .map_err(db)?;
+            rows.collect::<Result<_, _>>().map_err(db)
+        })?;
+        rows.into_iter()
+            .map(|(org, case, at)| {
+                Ok(Due {
+                    org,
+                    case,
+                    at: instant(at)?,
+                })
+            })
+            .collect()
+    }
+
+    fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let at: Option<i64> = self.read(|conn| {
+            conn.query_row(
+                "SELECT MIN(next_due) FROM cases WHERE next_due IS NOT NULL",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(db)
+        })?;
+        at.map(instant).transpose()
+    }
+
+    fn open_cases(
+        &self,
+        after: Option<(&str, &str)>,
+        limit: usize,
+    ) -> Result<Vec<(String, StoredCase)>, StoreError> {
+        let (org, id) = after.unwrap_or(("", ""));
+        type Row = (String, String, String, String, Option<i64>);
+        let rows: Vec<Row> = self.read(|conn| {
+            let mut s = conn
+                .prepare_cached(
+                    "SELECT org, snapshot, policy_id, clock_state, next_due FROM cases
+                     WHERE closed = 0 AND (org, id) > (?1, ?2) ORDER BY org, id LIMIT ?3",
+                )
+                .map_err(db)?;
+            let rows = s
+                .query_map(params![org, id, limit as i64], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                })
+                .map_err(db)?;
+            rows.collect::<Result<_, _>>().map_err(db)
+        })?;
+        rows.into_iter()
+            .map(|(org, snapshot, policy, clock, due)| {
+                Ok((org, stored_case(&snapshot, policy, &clock, due)?))
+            })
+            .collect()
+    }
+
+    fn set_summary(
+        &self,
+        org: &str,
+        id: &str,
+        version: u64,
+        summary: &Summary,
+    ) -> Result<bool, StoreError> {
+        let (org, id, s) = (org.to_string(), id.to_string(), summary.clone());
+        let outcome = self.write_now(Box::new(move |conn| {
+            let changed = conn
+                .execute(
+                    "UPDATE cases SET clock_state = ?3, next_due = ?4
+                     WHERE org = ?1 AND id = ?2 AND version = ?5",
+                    params![
+                        org,
+                        id,
+                        s.clock_state.as_str(),
+                        s.next_due.map(micros),
+                        version as i64
+                    ],
+                )
+                .map_err(db)?;
+            match changed {
+                0 => Err(StoreError::Conflict {
+                    org,
+                    case: id,
+                    reason: Conflict::Version,
+                }),
+                _ => Ok(()),
+            }
+        }));
+        match outcome {
+            Ok(()) => Ok(true),
+            Err(StoreError::Conflict { .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn counts(&self) -> Result<Vec<CaseCount>, StoreError> {
+        self.read(|conn| {
+            let mut s = conn
+                .prepare_cached(
+                    "SELECT org, policy_id, stage, clock_state, COUNT(*) FROM cases
+                     GROUP BY org, policy_id, stage, clock_state",
+                )
+                .map_err(db)?;
+            let rows = s
+                .query_map([], |r| {
+                    let clock: String = r.get(3)?;
+                    Ok(CaseCount {
+                        org: r.get(0)?,
+                        policy: r.get(1)?,
+                        stage: r.get(2)?,
+                        clock_state: ClockSummary::parse(&clock).unwrap_or(ClockSummary::None),
+                        count: r.get::<_, i64>(4)? as u64,
+                    })
+                })
+                .map_err(db)?;
+            rows.collect::<Result<_, _>>().map_err(db)
+        })
+    }
+
+    fn case_count(&self, org: &str) -> Result<u64, StoreError> {
+        self.read(|conn| {
+            conn.query_row("SELECT COUNT(*) FROM cases WHERE org = ?1", [org], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map(|n| n as u64)
+            .map_err(db)
+        })
+    }
+}
