@@ -1,0 +1,285 @@
+//! Runs `redress serve` as a real process on loopback, in a folder of its own: a
+//! copy of the shipped policies plus `quick.toml`, a configuration with two
+//! organisations, and a SQLite file that outlives restarts.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use reqwest::blocking::{Client, RequestBuilder, Response};
+use serde_json::{Value, json};
+
+/// Tokens of the test configuration.
+pub const BANK_AGENT: &str = "bank-agent-token-0001";
+pub const BANK_SUPERVISOR: &str = "bank-supervisor-token-0001";
+pub const BANK_AUDITOR: &str = "bank-auditor-token-0001";
+pub const RETAIL_AGENT: &str = "retail-agent-token-0001";
+
+const CONFIG: &str = r#"
+[[organisations]]
+id = "bank"
+policies = ["quick", "bank-cn"]
+
+[[organisations]]
+id = "retailer"
+policies = ["retail"]
+
+[[tokens]]
+name = "ann"
+organisation = "bank"
+role = "agent"
+token = "bank-agent-token-0001"
+
+[[tokens]]
+name = "sam"
+organisation = "bank"
+role = "supervisor"
+token = "bank-supervisor-token-0001"
+
+[[tokens]]
+name = "audrey"
+organisation = "bank"
+role = "auditor"
+token = "bank-auditor-token-0001"
+
+[[tokens]]
+name = "rita"
+organisation = "retailer"
+role = "agent"
+token = "retail-agent-token-0001"
+
+[limits]
+max_body_bytes = 4096
+"#;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// A folder holding what a server needs; it outlives the servers started on it.
+pub struct Site {
+    pub dir: tempfile::TempDir,
+}
+
+impl Site {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        copy_dir(&root().join("policies"), &dir.path().join("policies"));
+        std::fs::copy(
+            root().join("tests/serve/quick.toml"),
+            dir.path().join("policies/quick.toml"),
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("server.toml"), CONFIG).unwrap();
+        Site { dir }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Starts a server and waits until it listens.
+    pub fn start(&self) -> Server {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.path("server.log"))
+            .unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_redress"))
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(["--policies", "policies"])
+            .args(["--database", "sqlite://cases.db"])
+            .args(["--config", "server.toml"])
+            .env("RUST_LOG", "debug")
+            .current_dir(self.dir.path())
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if let Some(url) = line.strip_prefix("Redress listening on ") {
+                    let _ = tx.send(url.to_string());
+                }
+            }
+        });
+        let url = rx
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("the server did not start:\n{}", self.log()));
+        Server {
+            child,
+            url,
+            client: Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .unwrap(),
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.path("server.log")).unwrap_or_default()
+    }
+}
+
+/// A running server.
+pub struct Server {
+    child: Child,
+    pub url: String,
+    pub client: Client,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A response: status and body (JSON when it is JSON, else the text as a string).
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: u16,
+    pub content_type: String,
+    pub body: Value,
+}
+
+impl Answer {
+    fn from(response: Response) -> Self {
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let text = response.text().unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Answer {
+            status,
+            content_type,
+            body,
+        }
+    }
+
+    /// The problem code, for an error.
+    pub fn code(&self) -> &str {
+        self.body["code"].as_str().unwrap_or("")
+    }
+}
+
+impl Server {
+    pub fn request(&self, method: &str, path: &str, token: Option<&str>) -> RequestBuilder {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let builder = self.client.request(method, format!("{}{path}", self.url));
+        match token {
+            Some(t) => builder.bearer_auth(t),
+            None => builder,
+        }
+    }
+
+    pub fn send(&self, builder: RequestBuilder) -> Answer {
+        Answer::from(builder.send().unwrap())
+    }
+
+    pub fn get(&self, path: &str, token: &str) -> Answer {
+        self.send(self.request("GET", path, Some(token)))
+    }
+
+    pub fn post(&self, path: &str, token: &str, body: Value) -> Answer {
+        self.send(self.request("POST", path, Some(token)).json(&body))
+    }
+
+    /// Files a complaint on `quick`; returns the case.
+    pub fn file(&self, token: &str, body: Value) -> Value {
+        let answer = self.post("/v1/cases", token, body);
+        assert_eq!(answer.status, 201, "{answer:?}");
+        answer.body["case"].clone()
+    }
+
+    pub fn case(&self, id: &str, token: &str) -> Value {
+        let answer = self.get(&format!("/v1/cases/{id}"), token);
+        assert_eq!(answer.status, 200, "{answer:?}");
+        answer.body
+    }
+
+    pub fn history(&self, id: &str, token: &str) -> Vec<Value> {
+        let answer = self.get(&format!("/v1/cases/{id}/history?limit=5000"), token);
+        assert_eq!(answer.status, 200, "{answer:?}");
+        answer.body["events"].as_array().unwrap().clone()
+    }
+
+    /// Stops the process at once, as a crash would.
+    pub fn kill9(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    /// Asks the process to stop (SIGTERM) and waits for it.
+    pub fn stop(mut self) {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        let status = self.child.wait().unwrap();
+        assert!(
+            status.success(),
+            "the server did not stop cleanly: {status}"
+        );
+    }
+}
+
+/// A `quick` complaint received `ago` seconds before now.
+pub fn quick(category: &str, ago: i64) -> Value {
+    let received = chrono::Utc::now() - chrono::Duration::seconds(ago);
+    json!({
+        "policy": "quick",
+        "data": {"category": category, "amount": "120.50", "name": "Li Wei"},
+        "received_at": received.to_rfc3339(),
+    })
+}
+
+/// The clock of an SLA in a case view.
+pub fn clock<'a>(case: &'a Value, sla: &str) -> &'a Value {
+    case["clocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["sla"] == sla)
+        .unwrap()
+}
+
+/// Events of a type in a history.
+pub fn of_type<'a>(events: &'a [Value], kind: &str) -> Vec<&'a Value> {
+    events
+        .iter()
+        .filter(|e| e["kind"]["type"] == kind)
+        .collect()
+}
+
+/// Polls until `check` holds, for at most `seconds`.
+pub fn eventually(seconds: u64, mut check: impl FnMut() -> bool) -> bool {
+    let until = std::time::Instant::now() + Duration::from_secs(seconds);
+    while std::time::Instant::now() < until {
+        if check() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    check()
+}

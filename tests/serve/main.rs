@@ -1,0 +1,653 @@
+//! End-to-end tests of `redress serve`: real processes, real HTTP on loopback, a
+//! real SQLite file; restarts, crashes (kill -9), and the scheduler on the clock.
+
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
+
+mod harness;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use harness::*;
+use serde_json::{Value, json};
+
+fn at(value: &Value) -> DateTime<Utc> {
+    value.as_str().unwrap().parse().unwrap()
+}
+
+#[test]
+fn a_complaint_is_filed_routed_and_moved_and_its_history_kept() {
+    let site = Site::new();
+    let server = site.start();
+    let answer = server.send(
+        server
+            .request("POST", "/v1/cases", Some(BANK_AGENT))
+            .header("Idempotency-Key", "letter-1")
+            .json(&quick("fees", 0)),
+    );
+    assert_eq!(answer.status, 201, "{answer:?}");
+    let case = &answer.body["case"];
+    let id = case["id"].as_str().unwrap();
+    assert_eq!(id, "C-000001");
+    assert_eq!(case["stage"], "received");
+    assert_eq!(case["queue"], "general");
+    let respond = clock(case, "respond");
+    assert_eq!(respond["state"], "running");
+    assert_eq!(
+        at(&respond["deadline"]),
+        at(&case["received_at"]) + chrono::Duration::minutes(1)
+    );
+    assert_eq!(case["next_due"]["timer"]["timer"], "warning");
+    let next: Vec<(&str, bool)> = case["next_events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["event"].as_str().unwrap(),
+                e["allowed"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(next, [("investigate", true), ("fast-track", false)]);
+
+    // The same idempotency key: the same case, nothing added.
+    let again = server.send(
+        server
+            .request("POST", "/v1/cases", Some(BANK_AGENT))
+            .header("Idempotency-Key", "letter-1")
+            .json(&quick("fraud", 0)),
+    );
+    assert_eq!(again.status, 200, "{again:?}");
+    assert_eq!(again.body["case"]["id"], id);
+    assert_eq!(again.body["case"]["version"], case["version"]);
+
+    let moved = server.post(
+        &format!("/v1/cases/{id}/events"),
+        BANK_AGENT,
+        json!({"event": "investigate", "expected_version": case["version"]}),
+    );
+    assert_eq!(moved.status, 200, "{moved:?}");
+    assert_eq!(moved.body["case"]["stage"], "investigating");
+    assert_eq!(clock(&moved.body["case"], "respond")["state"], "met");
+    let kinds: Vec<&str> = moved.body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"]["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["moved", "clock"]);
+
+    let history = server.history(id, BANK_AGENT);
+    let seqs: Vec<u64> = history.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
+    assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>());
+    assert_eq!(history[0]["kind"]["type"], "received");
+    assert_eq!(history[0]["actor"]["id"], "ann");
+    assert_eq!(of_type(&history, "routed")[0]["kind"]["queue"], "general");
+    assert!(history.iter().all(|e| e["recorded_at"].is_string()));
+
+    let listed = server.get("/v1/cases?stage=investigating&queue=general", BANK_AGENT);
+    assert_eq!(listed.body["cases"][0]["id"], id);
+    let none = server.get("/v1/cases?stage=received", BANK_AGENT);
+    assert_eq!(none.body["cases"], json!([]));
+}
+
+#[test]
+fn the_scheduler_fires_a_breach_at_its_deadline_and_escalates() {
+    let site = Site::new();
+    let server = site.start();
+    // Received 55 s ago: the warning (30 s) is already due and fires at intake; the
+    // breach falls due about 5 s from now, for the scheduler.
+    let case = server.file(BANK_AGENT, quick("fees", 55));
+    let id = case["id"].as_str().unwrap();
+    assert_eq!(case["clock_state"], "at-risk");
+    assert_eq!(case["queue"], "general");
+    let deadline = at(&clock(&case, "respond")["deadline"]);
+    assert!(deadline > Utc::now(), "the breach must still be ahead");
+
+    let breached = eventually(20, || {
+        server.case(id, BANK_AGENT)["clock_state"] == "breached"
+    });
+    assert!(breached, "no breach fired:\n{}", site.log());
+    let case = server.case(id, BANK_AGENT);
+    assert_eq!(case["queue"], "escalations");
+    assert_eq!(case["priority"], 1);
+    let history = server.history(id, BANK_AGENT);
+    let breaches = of_type(&history, "breached");
+    assert_eq!(breaches.len(), 1);
+    assert_eq!(
+        at(&breaches[0]["at"]),
+        deadline,
+        "a timer's event is at its due instant"
+    );
+    assert!(
+        breaches[0].get("actor").is_none(),
+        "the runtime's own timer has no actor"
+    );
+
+    let listed = server.get("/v1/cases?clock=breached", BANK_AGENT);
+    assert_eq!(listed.body["cases"][0]["id"], id);
+    let metrics = server.send(server.request("GET", "/metrics", None));
+    let text = metrics.body.as_str().unwrap();
+    assert!(
+        text.contains(r#"redress_breaches_total{org="bank",policy="quick",sla="respond"} 1"#),
+        "{text}"
+    );
+    assert!(text.contains("redress_timer_lag_seconds_count"), "{text}");
+    assert!(
+        text.contains(
+            r#"redress_cases_by_clock_state{org="bank",policy="quick",state="breached"} 1"#
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn deadlines_that_fell_due_while_down_fire_once_after_restart() {
+    let site = Site::new();
+    let server = site.start();
+    let case = server.file(BANK_AGENT, quick("fees", 57));
+    let id = case["id"].as_str().unwrap().to_string();
+    let deadline = at(&clock(&case, "respond")["deadline"]);
+    server.kill9();
+    // Down past the deadline.
+    while Utc::now() < deadline + chrono::Duration::milliseconds(500) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let server = site.start();
+    assert!(
+        eventually(10, || server.case(&id, BANK_AGENT)["clock_state"]
+            == "breached"),
+        "the overdue breach did not fire after restart:\n{}",
+        site.log()
+    );
+    server.stop();
+    // A second restart fires nothing again.
+    let server = site.start();
+    std::thread::sleep(Duration::from_millis(500));
+    let history = server.history(&id, BANK_AGENT);
+    let breaches = of_type(&history, "breached");
+    assert_eq!(breaches.len(), 1, "{history:#?}");
+    assert_eq!(at(&breaches[0]["at"]), deadline);
+    assert_eq!(of_type(&history, "warned").len(), 1);
+    assert_eq!(of_type(&history, "escalated").len(), 1);
+}
+
+#[test]
+fn a_crash_during_a_burst_loses_no_acknowledged_write_and_doubles_none() {
+    let site = Site::new();
+    let server = site.start();
+    let ids: Vec<String> = (0..8)
+        .map(|_| {
+            server.file(BANK_AGENT, quick("fees", 0))["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let acknowledged: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+    let url = server.url.clone();
+    let writers: Vec<_> = (0..8)
+        .map(|w| {
+            let (ids, acknowledged, url) = (ids.clone(), acknowledged.clone(), url.clone());
+            std::thread::spawn(move || {
+                let client = reqwest::blocking::Client::new();
+                for n in 0.. {
+                    let id = &ids[(w + n) % ids.len()];
+                    let key = format!("w{w}-n{n}");
+                    let sent = client
+                        .post(format!("{url}/v1/cases/{id}/events"))
+                        .bearer_auth(BANK_AGENT)
+                        .header("Idempotency-Key", &key)
+                        .json(&json!({"note": format!("note {key}")}))
+                        .send();
+                    match sent {
+                        Ok(r) if r.status() == 200 => {
+                            acknowledged.lock().unwrap().push((id.clone(), key));
+                        }
+                        Ok(r) => panic!("unexpected answer {}", r.status()),
+                        Err(_) => return, // the server is gone
+                    }
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(1500));
+    server.kill9();
+    for w in writers {
+        w.join().unwrap();
+    }
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    assert!(
+        acknowledged.len() > 50,
+        "too few writes before the crash: {}",
+        acknowledged.len()
+    );
+
+    let server = site.start();
+    let mut stored: BTreeMap<String, usize> = BTreeMap::new();
+    for id in &ids {
+        let history = server.history(id, BANK_AGENT);
+        let seqs: Vec<u64> = history.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
+        assert_eq!(
+            seqs,
+            (1..=seqs.len() as u64).collect::<Vec<_>>(),
+            "gaps in {id}"
+        );
+        for note in of_type(&history, "noted") {
+            *stored
+                .entry(note["key"].as_str().unwrap().to_string())
+                .or_default() += 1;
+        }
+    }
+    for (_, key) in &acknowledged {
+        assert_eq!(
+            stored.get(key),
+            Some(&1),
+            "acknowledged write {key} is not stored once"
+        );
+    }
+    let doubled: BTreeSet<_> = stored.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(doubled.is_empty(), "doubled: {doubled:?}");
+}
+
+#[test]
+fn an_organisation_never_sees_another_ones_cases_or_policies() {
+    let site = Site::new();
+    let server = site.start();
+    let case = server.file(BANK_AGENT, quick("fees", 0));
+    let id = case["id"].as_str().unwrap();
+    for (method, path) in [
+        ("GET", format!("/v1/cases/{id}")),
+        ("GET", format!("/v1/cases/{id}/history")),
+        ("POST", format!("/v1/cases/{id}/events")),
+        ("GET", "/v1/policies/quick".to_string()),
+        ("GET", "/v1/policies/quick/graph".to_string()),
+    ] {
+        let answer = server.send(
+            server
+                .request(method, &path, Some(RETAIL_AGENT))
+                .json(&json!({"note": "hello"})),
+        );
+        assert_eq!(answer.status, 404, "{method} {path}: {answer:?}");
+    }
+    let listed = server.get("/v1/cases", RETAIL_AGENT);
+    assert_eq!(listed.body["cases"], json!([]));
+    let policies = server.get("/v1/policies", RETAIL_AGENT);
+    let ids: Vec<&str> = policies.body["policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["retail"]);
+    // The bank's case is untouched.
+    assert_eq!(server.case(id, BANK_AGENT)["version"], case["version"]);
+}
+
+#[test]
+fn each_bad_request_gets_its_own_error_and_changes_nothing() {
+    let site = Site::new();
+    let server = site.start();
+    let case = server.file(BANK_AGENT, quick("fees", 0));
+    let id = case["id"].as_str().unwrap().to_string();
+    let events = format!("/v1/cases/{id}/events");
+    let big = "x".repeat(5000);
+    // (what, method, path, token, content type, body, status, code)
+    let table: Vec<(&str, &str, String, Option<&str>, &str, String, u16, &str)> = vec![
+        (
+            "malformed JSON",
+            "POST",
+            events.clone(),
+            Some(BANK_AGENT),
+            "application/json",
+            r#"{"event": "investigate""#.into(),
+            400,
+            "malformed-json",
+        ),
+        (
+            "unknown member",
+            "POST",
+            events.clone(),
+            Some(BANK_AGENT),
+            "application/json",
+            r#"{"event": "investigate", "colour": 1}"#.into(),
+            400,
+            "invalid-request",
+        ),
+        (
+            "two commands",
+            "POST",
+            events.clone(),
+            Some(BANK_AGENT),
+            "application/json",
+            r#"{"event": "investigate", "note": "x"}"#.into(),
+            400,
+            "invalid-request",
+        ),
+        (
+            "unknown event",
+            "POST",
+            events.clone(),
+            Some(BANK_AGENT),
+            "application/json",
+            r#"{"event": "investigat"}"#.into(),
+            422,
+            "unknown-event",
+        ),
+        (
+            "event not allowed from the stage",
+            "POST",
+            events.clone(),
+            Some(BANK_AGENT),
+            "application/json",
+            r#"{"event": "close"}"#.into(),
+            409,
+            "not-allowed-from-stage",
+        ),
+        (
+            "role not allowed",
+            "POST",
+            events.clone(),
+            Some(BANK_AGENT),
+            "application/json",
+            r#"{"event": "fast-track"}"#.into(),
+            403,
+            "role-not-allowed",
+        ),
+        (
+            "stale version",
+            "POST",
+            events.clone(),
+            Some(BANK_AGENT),
+            "application/json",
+            r#"{"event": "investigate", "expected_version": 1}"#.into(),
+            409,
+            "stale-version",
+        ),
+        (
+            "oversize body",
+            "POST",
+            events.clone(),
+            Some(BANK_AGENT),
+            "application/json",
+            format!(r#"{{"note": "{big}"}}"#),
+            413,
+            "body-too-large",
+        ),
+        (
+            "not JSON",
+            "POST",
+            events.clone(),
+            Some(BANK_AGENT),
+            "text/plain",
+            "investigate".into(),
+            415,
+            "unsupported-media-type",
+        ),
+        (
+            "no token",
+            "POST",
+            events.clone(),
+            None,
+            "application/json",
+            r#"{"event": "investigate"}"#.into(),
+            401,
+            "unauthorized",
+        ),
+        (
+            "wrong token",
+            "POST",
+            events.clone(),
+            Some("not-a-token-of-this-server"),
+            "application/json",
+            r#"{"event": "investigate"}"#.into(),
+            401,
+            "unauthorized",
+        ),
+        (
+            "read-only token",
+            "POST",
+            events.clone(),
+            Some(BANK_AUDITOR),
+            "application/json",
+            r#"{"event": "investigate"}"#.into(),
+            403,
+            "read-only",
+        ),
+        (
+            "unknown case",
+            "POST",
+            "/v1/cases/C-999999/events".into(),
+            Some(BANK_AGENT),
+            "application/json",
+            r#"{"event": "investigate"}"#.into(),
+            404,
+            "case-not-found",
+        ),
+        (
+            "unknown policy",
+            "POST",
+            "/v1/cases".into(),
+            Some(BANK_AGENT),
+            "application/json",
+            r#"{"policy": "quik", "data": {}}"#.into(),
+            404,
+            "unknown-policy",
+        ),
+        (
+            "invalid field value",
+            "POST",
+            "/v1/cases".into(),
+            Some(BANK_AGENT),
+            "application/json",
+            r#"{"policy": "quick", "data": {"category": "weather"}}"#.into(),
+            422,
+            "invalid-value",
+        ),
+        (
+            "missing field",
+            "POST",
+            "/v1/cases".into(),
+            Some(BANK_AGENT),
+            "application/json",
+            r#"{"policy": "quick", "data": {}}"#.into(),
+            422,
+            "missing-fields",
+        ),
+        (
+            "case id taken",
+            "POST",
+            "/v1/cases".into(),
+            Some(BANK_AGENT),
+            "application/json",
+            format!(r#"{{"policy": "quick", "id": "{id}", "data": {{"category": "fees"}}}}"#),
+            409,
+            "case-exists",
+        ),
+        (
+            "bad list filter",
+            "GET",
+            "/v1/cases?clock=late".into(),
+            Some(BANK_AGENT),
+            "application/json",
+            String::new(),
+            400,
+            "invalid-request",
+        ),
+        (
+            "unknown endpoint",
+            "GET",
+            "/v1/complaints".into(),
+            Some(BANK_AGENT),
+            "application/json",
+            String::new(),
+            404,
+            "not-found",
+        ),
+        (
+            "wrong method",
+            "DELETE",
+            format!("/v1/cases/{id}"),
+            Some(BANK_AGENT),
+            "application/json",
+            String::new(),
+            405,
+            "method-not-allowed",
+        ),
+        (
+            "reload by an agent",
+            "POST",
+            "/v1/policies/reload".into(),
+            Some(BANK_AGENT),
+            "application/json",
+            String::new(),
+            403,
+            "forbidden",
+        ),
+    ];
+    for (what, method, path, token, media, body, status, code) in table {
+        let mut request = server
+            .request(method, &path, token)
+            .header("content-type", media);
+        if !body.is_empty() {
+            request = request.body(body);
+        }
+        let answer = server.send(request);
+        assert_eq!(
+            (answer.status, answer.code()),
+            (status, code),
+            "{what}: {answer:?}"
+        );
+        assert!(
+            answer.content_type.starts_with("application/problem+json"),
+            "{what}: {answer:?}"
+        );
+        assert_eq!(answer.body["status"], status, "{what}");
+    }
+    let after = server.case(&id, BANK_AGENT);
+    assert_eq!(
+        after["version"], case["version"],
+        "a refused request changed the case"
+    );
+    assert_eq!(after["stage"], "received");
+    let listed = server.get("/v1/cases", BANK_AGENT);
+    assert_eq!(
+        listed.body["cases"].as_array().unwrap().len(),
+        1,
+        "a refused intake was stored"
+    );
+    // A refused intake used up no case number.
+    assert_eq!(server.file(BANK_AGENT, quick("fees", 0))["id"], "C-000002");
+}
+
+#[test]
+fn personal_fields_are_masked_for_roles_that_may_not_see_them_and_never_logged() {
+    let site = Site::new();
+    let server = site.start();
+    let case = server.file(BANK_AGENT, quick("fees", 0));
+    let id = case["id"].as_str().unwrap();
+    assert_eq!(case["data"]["name"], "Li Wei");
+    let audited = server.case(id, BANK_AUDITOR);
+    assert_eq!(audited["data"]["name"], "***");
+    assert_eq!(audited["data"]["amount"], "120.50");
+    let history = server.history(id, BANK_AUDITOR);
+    assert_eq!(history[0]["kind"]["fields"]["name"], "***");
+    server.stop();
+    assert!(
+        !site.log().contains("Li Wei"),
+        "a personal value reached the log"
+    );
+}
+
+#[test]
+fn a_reload_gives_new_cases_the_new_version_and_running_cases_keep_theirs() {
+    let site = Site::new();
+    let server = site.start();
+    let old = server.file(BANK_AGENT, quick("fees", 0));
+    let old_id = old["id"].as_str().unwrap().to_string();
+    let policy_file = site.path("policies/quick.toml");
+    let text = std::fs::read_to_string(&policy_file).unwrap();
+
+    // A broken policy on disk: the reload is refused and nothing changes.
+    std::fs::write(
+        &policy_file,
+        text.replace("to = \"closed\"", "to = \"closd\""),
+    )
+    .unwrap();
+    let refused = server.post("/v1/policies/reload", BANK_SUPERVISOR, json!({}));
+    assert_eq!(
+        (refused.status, refused.code()),
+        (422, "invalid-policies"),
+        "{refused:?}"
+    );
+    assert_eq!(refused.body["diagnostics"][0]["code"], "unknown-stage");
+    assert!(
+        refused.body["report"]
+            .as_str()
+            .unwrap()
+            .contains("quick.toml")
+    );
+
+    std::fs::write(
+        &policy_file,
+        text.replace("target = \"1 minute\"", "target = \"2 minutes\""),
+    )
+    .unwrap();
+    let reloaded = server.post("/v1/policies/reload", BANK_SUPERVISOR, json!({}));
+    assert_eq!(reloaded.status, 200, "{reloaded:?}");
+    assert_eq!(reloaded.body["changes"][0]["policy"], "quick");
+    let new = server.file(BANK_AGENT, quick("fees", 0));
+    assert_ne!(new["policy"]["hash"], old["policy"]["hash"]);
+    assert_eq!(clock(&new, "respond")["target"], "2 minutes");
+
+    // After a restart the old version comes from the store, not the changed file.
+    server.stop();
+    let server = site.start();
+    let kept = server.case(&old_id, BANK_AGENT);
+    assert_eq!(kept["policy"]["hash"], old["policy"]["hash"]);
+    assert_eq!(clock(&kept, "respond")["target"], "1 minute");
+    let moved = server.post(
+        &format!("/v1/cases/{old_id}/events"),
+        BANK_AGENT,
+        json!({"event": "investigate"}),
+    );
+    assert_eq!(moved.status, 200, "{moved:?}");
+}
+
+#[test]
+fn operators_get_health_metrics_openapi_and_the_graph() {
+    let site = Site::new();
+    let server = site.start();
+    server.file(BANK_AGENT, quick("fraud", 0));
+    let health = server.send(server.request("GET", "/healthz", None));
+    assert_eq!(
+        (health.status, health.body.clone()),
+        (200, json!({"status": "ok"}))
+    );
+    let metrics = server.send(server.request("GET", "/metrics", None));
+    let text = metrics.body.as_str().unwrap();
+    assert!(
+        text.contains(r#"redress_cases{org="bank",policy="quick",stage="received"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains("redress_http_request_duration_seconds_bucket"),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"redress_events_written_total{org="bank"}"#),
+        "{text}"
+    );
+    let openapi = server.send(server.request("GET", "/v1/openapi.json", None));
+    assert_eq!(openapi.status, 200);
+    assert!(openapi.body["paths"].is_object());
+    let graph = server.get("/v1/policies/quick/graph", BANK_AGENT);
+    assert_eq!(graph.status, 200);
+    assert!(graph.content_type.starts_with("text/vnd.mermaid"));
+    assert!(graph.body.as_str().unwrap().contains("investigating"));
+    let detail = server.get("/v1/policies/quick", BANK_AGENT);
+    assert_eq!(detail.body["slas"][0]["target"], "1 minute");
+}
