@@ -651,3 +651,70 @@ fn operators_get_health_metrics_openapi_and_the_graph() {
     let detail = server.get("/v1/policies/quick", BANK_AGENT);
     assert_eq!(detail.body["slas"][0]["target"], "1 minute");
 }
+
+/// The commands of the README's walk-through, continuation lines joined.
+fn walkthrough() -> Vec<String> {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let start = readme
+        .find("export TOKEN=")
+        .expect("the README's walk-through");
+    let block = &readme[start..readme[start..].find("```").unwrap() + start];
+    let mut commands = Vec::new();
+    let mut current = String::new();
+    for line in block.lines().skip(1) {
+        let line = line.trim();
+        if line.starts_with('#') || line.is_empty() {
+            continue;
+        }
+        match line.strip_suffix('\\') {
+            Some(part) => current.push_str(part),
+            None => {
+                current.push_str(line);
+                commands.push(std::mem::take(&mut current));
+            }
+        }
+    }
+    commands
+}
+
+#[test]
+fn the_readme_walkthrough_runs_against_a_live_server() {
+    let site = Site::new();
+    let server = site.start();
+    let commands = walkthrough();
+    assert!(commands.len() >= 6, "{commands:?}");
+    for command in commands.iter().chain(commands.iter().take(1)) {
+        let command = command.replace("http://127.0.0.1:8080", &server.url);
+        let out = std::process::Command::new("bash")
+            .args(["-o", "pipefail", "-c", &command])
+            .env("TOKEN", BANK_AGENT)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{command}\n{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            !stdout.trim().is_empty() && !stdout.contains(": null"),
+            "{command}\n{stdout}"
+        );
+    }
+    let case = server.case("CRM-4471", BANK_AGENT);
+    assert_eq!(case["stage"], "acknowledged");
+    // The README's refusal is what the server says.
+    let refused = server.post(
+        "/v1/cases/CRM-4471/events",
+        BANK_AGENT,
+        json!({"event": "decide"}),
+    );
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let detail = refused.body["detail"].as_str().unwrap();
+    assert!(
+        readme.contains(&format!("\"detail\": \"{detail}\"")),
+        "the README should show: {detail}"
+    );
+}
