@@ -337,12 +337,17 @@ impl Service {
         Ok(summary)
     }
 
-    fn observe(&self, fired: &Fired, org: &str, id: &str) {
+    /// Counts the timers fired; `by_scheduler` also records how late each fired
+    /// (timers a backdated intake or a command fires on the spot are not the
+    /// scheduler's lateness).
+    fn observe(&self, fired: &Fired, org: &str, id: &str, by_scheduler: bool) {
         let now = Utc::now();
         for (at, timer) in &fired.timers {
-            let lag = (now - *at).as_seconds_f64().max(0.0);
-            self.metrics.timer_lag.observe(lag);
-            self.metrics.timer_lag_last.set(lag);
+            if by_scheduler {
+                let lag = (now - *at).as_seconds_f64().max(0.0);
+                self.metrics.timer_lag.observe(lag);
+                self.metrics.timer_lag_last.set(lag);
+            }
             self.metrics
                 .timers
                 .with_label_values(&[timer_kind(timer)])
@@ -418,7 +423,7 @@ impl Service {
             let mut case = Case::new(&id);
             let decision = decide_and_apply(&policy, &mut case, &command(now), now)?;
             let fired = fire_due(&policy, &mut case, now);
-            self.observe(&fired, org, &id);
+            self.observe(&fired, org, &id, false);
             let mut events = decision.events.clone();
             events.extend(fired.events);
             let stuck = fired.stuck.is_some();
@@ -525,7 +530,7 @@ impl Service {
         let now = Utc::now().max(current.case.updated_at);
         let mut case = current.case.clone();
         let fired = fire_due(&current.policy, &mut case, now);
-        self.observe(&fired, org, id);
+        self.observe(&fired, org, id, false);
         let stuck = fired.stuck.is_some();
         let command = Command {
             kind,
@@ -587,7 +592,7 @@ impl Service {
         let now = Utc::now().max(current.case.updated_at);
         let mut case = current.case.clone();
         let fired = fire_due(&current.policy, &mut case, now);
-        self.observe(&fired, org, id);
+        self.observe(&fired, org, id, true);
         let stuck = fired.stuck.is_some();
         let count = fired.timers.len();
         if fired.events.is_empty() {

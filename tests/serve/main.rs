@@ -718,3 +718,92 @@ fn the_readme_walkthrough_runs_against_a_live_server() {
         "the README should show: {detail}"
     );
 }
+
+#[test]
+fn a_misconfigured_service_refuses_to_start_and_says_why() {
+    let site = Site::new();
+    std::fs::write(
+        site.path("bad.toml"),
+        "[[organisations]]\nid = \"bank\"\npolicies = [\"quik\"]\n",
+    )
+    .unwrap();
+    std::fs::write(site.path("typo.toml"), "[[organisations]]\nid = \"bank\"\n\n[[tokens]]\nname = \"x\"\norganisation = \"bnak\"\nrole = \"agent\"\ntoken = \"0123456789abcdef\"\n").unwrap();
+    let cases: [(&[&str], &[(&str, &str)], &str); 5] = [
+        (
+            &["--config", "bad.toml"],
+            &[],
+            "organisation `bank` runs policy `quik`, which is not in `policies`",
+        ),
+        (
+            &["--config", "typo.toml"],
+            &[],
+            "unknown organisation `bnak`",
+        ),
+        (
+            &["--config", "missing.toml"],
+            &[],
+            "cannot read the server configuration `missing.toml`",
+        ),
+        (
+            &[
+                "--config",
+                "server.toml",
+                "--database",
+                "postgres://localhost/test",
+            ],
+            &[],
+            "PostgreSQL store is not available yet",
+        ),
+        // Settings also come from the environment.
+        (
+            &[],
+            &[
+                ("REDRESS_CONFIG", "server.toml"),
+                ("REDRESS_POLICIES", "nowhere"),
+            ],
+            "no such file or folder: `nowhere`",
+        ),
+    ];
+    for (args, env, expected) in cases {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_redress"))
+            .arg("serve")
+            .args(["--listen", "127.0.0.1:0"])
+            .args(args)
+            .env("REDRESS_DATABASE", "sqlite://cases.db")
+            .envs(env.iter().copied())
+            .current_dir(site.dir.path())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(expected),
+            "{args:?}: {stderr:?} should say {expected:?}"
+        );
+    }
+    // A broken policy in the folder: the diagnostics point at the line.
+    let quick = site.path("policies/quick.toml");
+    let text = std::fs::read_to_string(&quick).unwrap();
+    std::fs::write(&quick, text.replace("to = \"closed\"", "to = \"closd\"")).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_redress"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--config",
+            "server.toml",
+        ])
+        .current_dir(site.dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("error[unknown-stage]") && stderr.contains("quick.toml:"),
+        "{stderr}"
+    );
+    assert!(
+        !site.path("redress.db").exists(),
+        "a refused start created a database"
+    );
+}
