@@ -13,6 +13,21 @@ use chrono::{DateTime, Utc};
 use harness::*;
 use serde_json::{Value, json};
 
+/// What, method, path, token, content type, body; the status and code expected.
+type BadRequest<'a> = (
+    &'a str,
+    &'a str,
+    String,
+    Option<&'a str>,
+    &'a str,
+    String,
+    u16,
+    &'a str,
+);
+
+/// Arguments, environment, and what the error must say.
+type Misconfiguration<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
+
 fn at(value: &Value) -> DateTime<Utc> {
     value.as_str().unwrap().parse().unwrap()
 }
@@ -296,7 +311,7 @@ fn each_bad_request_gets_its_own_error_and_changes_nothing() {
     let events = format!("/v1/cases/{id}/events");
     let big = "x".repeat(5000);
     // (what, method, path, token, content type, body, status, code)
-    let table: Vec<(&str, &str, String, Option<&str>, &str, String, u16, &str)> = vec![
+    let table: Vec<BadRequest> = vec![
         (
             "malformed JSON",
             "POST",
@@ -728,7 +743,7 @@ fn a_misconfigured_service_refuses_to_start_and_says_why() {
     )
     .unwrap();
     std::fs::write(site.path("typo.toml"), "[[organisations]]\nid = \"bank\"\n\n[[tokens]]\nname = \"x\"\norganisation = \"bnak\"\nrole = \"agent\"\ntoken = \"0123456789abcdef\"\n").unwrap();
-    let cases: [(&[&str], &[(&str, &str)], &str); 5] = [
+    let cases: [Misconfiguration; 5] = [
         (
             &["--config", "bad.toml"],
             &[],
