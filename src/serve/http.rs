@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::rejection::QueryRejection;
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{FromRequestParts, MatchedPath, Path, Query, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
@@ -184,6 +184,12 @@ async fn parse_body<T: DeserializeOwned>(
     })
 }
 
+/// The path parameter, or a problem naming what is wrong with it.
+fn path_of(path: Result<Path<String>, PathRejection>) -> Result<String, Problem> {
+    path.map(|Path(id)| id)
+        .map_err(|e| Problem::invalid(format!("bad path: {}", e.body_text())))
+}
+
 /// The query string, or a problem naming what is wrong with it.
 fn query_of<T>(query: Result<Query<T>, QueryRejection>) -> Result<T, Problem> {
     query
@@ -196,7 +202,13 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Problem> {
         return Ok(None);
     };
     match value.to_str() {
-        Ok(key) if !key.is_empty() && key.len() <= MAX_KEY => Ok(Some(key.to_string())),
+        Ok(key)
+            if !key.is_empty()
+                && key.len() <= MAX_KEY
+                && key.bytes().all(|b| b.is_ascii_graphic()) =>
+        {
+            Ok(Some(key.to_string()))
+        }
         _ => Err(Problem::invalid(format!(
             "the Idempotency-Key header must be 1 to {MAX_KEY} visible ASCII characters"
         ))),
@@ -240,7 +252,12 @@ async fn list_policies(State(app): App, caller: Caller) -> ApiResult {
     ))
 }
 
-async fn get_policy(State(app): App, caller: Caller, Path(id): Path<String>) -> ApiResult {
+async fn get_policy(
+    State(app): App,
+    caller: Caller,
+    id: Result<Path<String>, PathRejection>,
+) -> ApiResult {
+    let id = path_of(id)?;
     let policy = app.policy_of(&caller.org, &id)?;
     Ok(json_response(StatusCode::OK, view::policy_detail(&policy)))
 }
@@ -254,9 +271,10 @@ struct GraphQuery {
 async fn policy_graph(
     State(app): App,
     caller: Caller,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
     query: Result<Query<GraphQuery>, QueryRejection>,
 ) -> ApiResult {
+    let id = path_of(id)?;
     let query = query_of(query)?;
     let policy = app.policy_of(&caller.org, &id)?;
     let (text, media) = match query.format.as_deref().unwrap_or("mermaid") {
@@ -449,7 +467,12 @@ async fn list_cases(
     ))
 }
 
-async fn get_case(State(app): App, caller: Caller, Path(id): Path<String>) -> ApiResult {
+async fn get_case(
+    State(app): App,
+    caller: Caller,
+    id: Result<Path<String>, PathRejection>,
+) -> ApiResult {
+    let id = path_of(id)?;
     let slot = app.get(&caller.org, &id).await?;
     Ok(json_response(
         StatusCode::OK,
@@ -521,10 +544,11 @@ impl CommandBody {
 async fn post_event(
     State(app): App,
     caller: Caller,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult {
+    let id = path_of(id)?;
     let key = idempotency_key(&headers)?;
     let body: CommandBody = parse_body(app.config.max_body, &headers, body).await?;
     let expected = body.expected_version;
@@ -546,9 +570,10 @@ struct HistoryQuery {
 async fn history(
     State(app): App,
     caller: Caller,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
     q: Result<Query<HistoryQuery>, QueryRejection>,
 ) -> ApiResult {
+    let id = path_of(id)?;
     let q = query_of(q)?;
     let slot = app.get(&caller.org, &id).await?;
     let limit = q.limit.unwrap_or(500);

@@ -19,7 +19,7 @@ pub struct Problem {
     pub title: &'static str,
     /// What went wrong this time.
     pub detail: String,
-    /// Extension members (`refusal`, `diagnostics`, `allowed`, ...).
+    /// Extension members (`refusal`, `diagnostics`, `known`, ...).
     pub extra: Box<Map<String, Value>>,
 }
 
@@ -207,6 +207,13 @@ mod tests {
             "unknown-extension",
             "clock-not-running",
             "script-failed",
+            "calendar-failed",
+            "received-in-future",
+            "not-received",
+            "before-last-event",
+            "policy-mismatch",
+            "already-received",
+            "timer-not-due",
         ];
         for code in PROBLEM_CODES.iter().chain(refusals.iter()) {
             assert!(

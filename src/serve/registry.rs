@@ -36,7 +36,7 @@ impl std::error::Error for LoadFailure {}
 pub struct Change {
     /// The policy's id.
     pub policy: String,
-    /// The version it replaced (`None`: a new policy).
+    /// The hash of the version it replaced (`None`: a new policy).
     pub from: Option<String>,
     /// The new version's hash (`None`: the policy was removed).
     pub to: Option<String>,

@@ -493,6 +493,26 @@ fn each_bad_request_gets_its_own_error_and_changes_nothing() {
             "invalid-request",
         ),
         (
+            "undecodable case id",
+            "GET",
+            "/v1/cases/%FF".into(),
+            Some(BANK_AGENT),
+            "application/json",
+            String::new(),
+            400,
+            "invalid-request",
+        ),
+        (
+            "idempotency key with a space",
+            "POST",
+            events.clone(),
+            Some(BANK_AGENT),
+            "application/json",
+            r#"{"note": "x"}"#.into(),
+            400,
+            "invalid-request",
+        ),
+        (
             "unknown endpoint",
             "GET",
             "/v1/complaints".into(),
@@ -529,6 +549,9 @@ fn each_bad_request_gets_its_own_error_and_changes_nothing() {
             .header("content-type", media);
         if !body.is_empty() {
             request = request.body(body);
+        }
+        if what.starts_with("idempotency key") {
+            request = request.header("Idempotency-Key", "two words");
         }
         let answer = server.send(request);
         assert_eq!(
