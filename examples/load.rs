@@ -25,6 +25,8 @@
 //! kill %1
 //! ```
 //!
+//! Each note asks for a short answer (`Prefer: return=minimal`), as an integrator
+//! sending at volume would; `--full` asks for the whole case view instead.
 //! `--no-keys` sends the notes without an `Idempotency-Key`, to see what the keys
 //! cost the server (each case keeps every key it has seen).
 
@@ -63,6 +65,9 @@ struct Args {
     /// Send the notes without an `Idempotency-Key` header.
     #[arg(long)]
     no_keys: bool,
+    /// Ask for the full case in each answer instead of `Prefer: return=minimal`.
+    #[arg(long)]
+    full: bool,
 }
 
 /// What one worker saw.
@@ -125,6 +130,7 @@ async fn main() -> Result<()> {
     for worker in 0..args.concurrency {
         let (client, base, auth) = (client.clone(), base.clone(), auth.clone());
         let (cases, turn, keys) = (cases.clone(), turn.clone(), !args.no_keys);
+        let full = args.full;
         workers.push(tokio::spawn(async move {
             let mut tally = Tally::default();
             let mut n = 0u64;
@@ -137,6 +143,9 @@ async fn main() -> Result<()> {
                     .json(&json!({ "note": format!("load note {i} from worker {worker}") }));
                 if keys {
                     request = request.header("idempotency-key", format!("load-{run}-{worker}-{n}"));
+                }
+                if !full {
+                    request = request.header("prefer", "return=minimal");
                 }
                 n += 1;
                 let sent = Instant::now();
@@ -396,6 +405,7 @@ fn summarize(
         "cases": args.cases,
         "concurrency": args.concurrency,
         "idempotency_keys": !args.no_keys,
+        "full_answers": args.full,
         "seconds": round(elapsed),
         "requests_ok": ok,
         "errors": tally.errors,

@@ -346,21 +346,46 @@ struct IntakeBody {
     id: Option<String>,
 }
 
-fn outcome_body(outcome: &Outcome, caller: &Caller) -> Value {
-    let now = Utc::now();
+/// Whether the client asked for a short answer (`Prefer: return=minimal`, RFC 7240).
+fn minimal(headers: &HeaderMap) -> bool {
+    headers
+        .get_all("prefer")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|p| p.trim().eq_ignore_ascii_case("return=minimal"))
+}
+
+/// The answer to a command: the case after it (in full, or in short for
+/// `Prefer: return=minimal`) and the events it recorded.
+fn outcome_response(
+    status: StatusCode,
+    outcome: &Outcome,
+    caller: &Caller,
+    headers: &HeaderMap,
+) -> Response {
     let events: Vec<Value> = outcome
         .events
         .iter()
         .map(|e| view::event(&outcome.slot.policy, e, caller))
         .collect();
-    let mut body = json!({
-        "case": view::case(&outcome.slot, caller, now),
-        "events": events,
-    });
+    let short = minimal(headers);
+    let case = match short {
+        true => view::case_summary(&outcome.slot),
+        false => view::case(&outcome.slot, caller, Utc::now()),
+    };
+    let mut body = json!({ "case": case, "events": events });
     if let Some((first, last)) = outcome.repeat_of {
         body["repeat_of"] = json!({ "first": first, "last": last });
     }
-    body
+    let mut response = json_response(status, body);
+    if short {
+        response.headers_mut().insert(
+            "preference-applied",
+            HeaderValue::from_static("return=minimal"),
+        );
+    }
+    response
 }
 
 fn valid_case_id(id: &str) -> bool {
@@ -391,7 +416,7 @@ async fn intake(State(app): App, caller: Caller, headers: HeaderMap, body: Body)
         true => StatusCode::CREATED,
         false => StatusCode::OK,
     };
-    let mut response = json_response(status, outcome_body(&outcome, &caller));
+    let mut response = outcome_response(status, &outcome, &caller, &headers);
     if let Ok(location) = HeaderValue::from_str(&format!("/v1/cases/{}", outcome.slot.case.id)) {
         response.headers_mut().insert(header::LOCATION, location);
     }
@@ -554,9 +579,11 @@ async fn post_event(
     let expected = body.expected_version;
     let kind = body.into_kind()?;
     let outcome = app.command(&caller, &id, kind, key, expected).await?;
-    Ok(json_response(
+    Ok(outcome_response(
         StatusCode::OK,
-        outcome_body(&outcome, &caller),
+        &outcome,
+        &caller,
+        &headers,
     ))
 }
 

@@ -133,6 +133,21 @@ fn next_events(policy: &Policy, case: &Case, caller: &Caller, now: DateTime<Utc>
     Value::Array(out)
 }
 
+/// A case in short, for `Prefer: return=minimal`: no field data, no clocks.
+pub fn case_summary(slot: &Slot) -> Value {
+    let case = &slot.case;
+    json!({
+        "id": case.id,
+        "version": case.version,
+        "stage": case.stage,
+        "closed": case.closed,
+        "queue": case.queue,
+        "priority": case.priority,
+        "clock_state": slot.summary.clock_state,
+        "next_due": slot.summary.next_due,
+    })
+}
+
 /// A case for a caller.
 pub fn case(slot: &Slot, caller: &Caller, now: DateTime<Utc>) -> Value {
     let (case, policy) = (&slot.case, &slot.policy);

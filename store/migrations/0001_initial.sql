@@ -41,6 +41,18 @@ CREATE INDEX cases_stage ON cases (org, stage);
 CREATE INDEX cases_clock ON cases (org, clock_state);
 CREATE INDEX cases_open  ON cases (closed, org, id);
 
+-- Command idempotency keys of each case, with the first and last version their
+-- command produced (derived from the events' `key`; kept apart from the snapshot,
+-- which would otherwise grow with every command).
+CREATE TABLE case_keys (
+    org     TEXT    NOT NULL,
+    case_id TEXT    NOT NULL,
+    key     TEXT    NOT NULL,
+    first   INTEGER NOT NULL,
+    last    INTEGER NOT NULL,
+    PRIMARY KEY (org, case_id, key)
+) WITHOUT ROWID;
+
 -- Intake idempotency keys: the case each key created.
 CREATE TABLE intake_keys (
     org     TEXT NOT NULL,

@@ -12,7 +12,7 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 
 use chrono::{DateTime, Utc};
-use redress_engine::case::{Case, Event};
+use redress_engine::case::Case;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
 use crate::migrations::{check_version, migrate};
@@ -42,6 +42,8 @@ pub struct SqliteStore {
     path: PathBuf,
     jobs: Option<mpsc::Sender<Job>>,
     writer: Option<JoinHandle<()>>,
+    stop: Option<mpsc::Sender<()>>,
+    checkpoints: Option<JoinHandle<()>>,
     readers: Mutex<Vec<Connection>>,
 }
 
@@ -97,15 +99,22 @@ impl SqliteStore {
     /// date.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
         let path = path.as_ref().to_path_buf();
-        let mut conn = Connection::open(&path).map_err(db)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))
+        let conn = open_writer(&path)?;
+        // A cache that holds the pages a write touches, and checkpoints moved off the
+        // commit path to a thread of their own.
+        conn.pragma_update(None, "cache_size", -65_536)
             .map_err(db)?;
-        check_version(&conn)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
+        conn.pragma_update(None, "wal_autocheckpoint", 0)
             .map_err(db)?;
-        conn.pragma_update(None, "synchronous", "FULL")
+        let (stop, stopped) = mpsc::channel::<()>();
+        let checkpointer = Connection::open(&path).map_err(db)?;
+        checkpointer
+            .busy_timeout(std::time::Duration::from_secs(5))
             .map_err(db)?;
-        migrate(&mut conn)?;
+        let checkpoints = std::thread::Builder::new()
+            .name("redress-store-checkpoint".into())
+            .spawn(move || run_checkpoints(checkpointer, stopped))
+            .map_err(|e| StoreError::Database(format!("cannot start the checkpointer: {e}")))?;
         let (jobs, queue) = mpsc::channel::<Job>();
         let writer = std::thread::Builder::new()
             .name("redress-store-writer".into())
@@ -115,6 +124,8 @@ impl SqliteStore {
             path,
             jobs: Some(jobs),
             writer: Some(writer),
+            stop: Some(stop),
+            checkpoints: Some(checkpoints),
             readers: Mutex::new(Vec::new()),
         })
     }
@@ -173,7 +184,58 @@ impl Drop for SqliteStore {
         if let Some(writer) = self.writer.take() {
             let _ = writer.join();
         }
+        self.stop.take();
+        if let Some(checkpoints) = self.checkpoints.take() {
+            let _ = checkpoints.join();
+        }
     }
+}
+
+/// Opens the write connection: WAL, `synchronous = FULL`, the schema up to date.
+/// Switching a database to WAL can meet a lock that SQLite does not wait for (another
+/// process opening or checkpointing it at that moment): that is retried.
+fn open_writer(path: &Path) -> Result<Connection, StoreError> {
+    let setup = || -> Result<Connection, StoreError> {
+        let mut conn = Connection::open(path).map_err(db)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(db)?;
+        check_version(&conn)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(db)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(db)?;
+        migrate(&mut conn)?;
+        Ok(conn)
+    };
+    let mut attempt = 0;
+    loop {
+        match setup() {
+            Err(StoreError::Database(e)) if e.contains("locked") && attempt < 50 => {
+                attempt += 1;
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// How often the write-ahead log is copied back into the database.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Copies the write-ahead log back into the database in the background (a passive
+/// checkpoint never blocks the writer), and once more when the store
+/// closes.
+fn run_checkpoints(conn: Connection, stop: mpsc::Receiver<()>) {
+    let checkpoint = |mode: &str| {
+        let sql = format!("PRAGMA wal_checkpoint({mode})");
+        if let Err(e) = conn.query_row(&sql, [], |_| Ok(())) {
+            tracing::warn!(error = %e, "checkpoint failed");
+        }
+    };
+    while let Err(mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_EVERY) {
+        checkpoint("PASSIVE");
+    }
+    checkpoint("PASSIVE");
 }
 
 fn run_writer(mut conn: Connection, queue: mpsc::Receiver<Job>) {
@@ -225,30 +287,105 @@ fn commit_batch(conn: &mut Connection, batch: Vec<Job>) {
     }
 }
 
-fn write_append(conn: &Connection, a: &Append) -> Result<(), StoreError> {
+/// An [`Append`] turned into what the writer binds: serialised on the caller's
+/// thread, so the single writer spends its time writing.
+struct Prepared {
+    org: String,
+    id: String,
+    before: u64,
+    version: i64,
+    policy_id: String,
+    policy_hash: String,
+    stage: String,
+    queue: Option<String>,
+    priority: Option<i64>,
+    assignee: Option<String>,
+    closed: bool,
+    clock_state: &'static str,
+    received_at: i64,
+    updated_at: i64,
+    next_due: Option<i64>,
+    snapshot: String,
+    /// Sequence, instant, type and JSON of each event.
+    events: Vec<(i64, i64, &'static str, String)>,
+    /// Each command idempotency key the events carry: first and last version.
+    keys: Vec<(String, i64, i64)>,
+    intake_key: Option<String>,
+    recorded_at: i64,
+}
+
+impl Prepared {
+    fn new(a: Append) -> Result<Self, StoreError> {
+        let c = &a.case;
+        let count = a.events.len() as u64;
+        let conflict = |reason| StoreError::Conflict {
+            org: a.org.clone(),
+            case: c.id.clone(),
+            reason,
+        };
+        let before = c
+            .version
+            .checked_sub(count)
+            .ok_or(conflict(Conflict::Version))?;
+        let mut keys: Vec<(String, i64, i64)> = Vec::new();
+        let mut events = Vec::with_capacity(a.events.len());
+        for (i, event) in a.events.iter().enumerate() {
+            if event.seq != before + 1 + i as u64 {
+                return Err(conflict(Conflict::Version));
+            }
+            let seq = event.seq as i64;
+            if let Some(key) = &event.key {
+                match keys.iter_mut().find(|(k, _, _)| k == key) {
+                    Some(entry) => entry.2 = seq,
+                    None => keys.push((key.clone(), seq, seq)),
+                }
+            }
+            let json = to_json("event", event)?;
+            events.push((seq, micros(event.at), event.kind.type_name(), json));
+        }
+        // The keys live in their own table: a snapshot does not grow with them.
+        let mut snapshot = c.clone();
+        snapshot.keys = Default::default();
+        Ok(Prepared {
+            snapshot: to_json("case", &snapshot)?,
+            id: snapshot.id,
+            before,
+            version: c.version as i64,
+            policy_id: a.summary.policy_id,
+            policy_hash: c.policy.to_string(),
+            stage: snapshot.stage,
+            queue: snapshot.queue,
+            priority: snapshot.priority,
+            assignee: snapshot.assignee,
+            closed: snapshot.closed,
+            clock_state: a.summary.clock_state.as_str(),
+            received_at: micros(snapshot.received_at),
+            updated_at: micros(snapshot.updated_at),
+            next_due: a.summary.next_due.map(micros),
+            events,
+            keys,
+            intake_key: a.intake_key,
+            recorded_at: micros(a.recorded_at),
+            org: a.org,
+        })
+    }
+}
+
+fn write_append(conn: &Connection, a: &Prepared) -> Result<(), StoreError> {
     let conflict = |reason| StoreError::Conflict {
         org: a.org.clone(),
-        case: a.case.id.clone(),
+        case: a.id.clone(),
         reason,
     };
-    let count = a.events.len() as u64;
-    let before = a
-        .case
-        .version
-        .checked_sub(count)
-        .ok_or(conflict(Conflict::Version))?;
     if let Some(key) = &a.intake_key {
         conn.prepare_cached("INSERT INTO intake_keys (org, key, case_id) VALUES (?1, ?2, ?3)")
-            .and_then(|mut s| s.execute(params![a.org, key, a.case.id]))
+            .and_then(|mut s| s.execute(params![a.org, key, a.id]))
             .map_err(|e| match is_constraint(&e) {
                 true => conflict(Conflict::KeyTaken),
                 false => db(e),
             })?;
     }
-    let c = &a.case;
-    let snapshot = to_json("case", c)?;
-    let next_due = a.summary.next_due.map(micros);
-    if before == 0 {
+    if a.before == 0 {
         conn.prepare_cached(
             "INSERT INTO cases (org, id, policy_id, policy_hash, version, stage, queue, priority,
                  assignee, closed, clock_state, received_at, updated_at, next_due, snapshot)
@@ -257,20 +394,20 @@ fn write_append(conn: &Connection, a: &Append) -> Result<(), StoreError> {
         .and_then(|mut s| {
             s.execute(params![
                 a.org,
-                c.id,
-                a.summary.policy_id,
-                &*c.policy,
-                c.version as i64,
-                c.stage,
-                c.queue,
-                c.priority,
-                c.assignee,
-                c.closed,
-                a.summary.clock_state.as_str(),
-                micros(c.received_at),
-                micros(c.updated_at),
-                next_due,
-                snapshot,
+                a.id,
+                a.policy_id,
+                a.policy_hash,
+                a.version,
+                a.stage,
+                a.queue,
+                a.priority,
+                a.assignee,
+                a.closed,
+                a.clock_state,
+                a.received_at,
+                a.updated_at,
+                a.next_due,
+                a.snapshot,
             ])
         })
         .map_err(|e| match is_constraint(&e) {
@@ -288,18 +425,18 @@ fn write_append(conn: &Connection, a: &Append) -> Result<(), StoreError> {
             .and_then(|mut s| {
                 s.execute(params![
                     a.org,
-                    c.id,
-                    c.version as i64,
-                    c.stage,
-                    c.queue,
-                    c.priority,
-                    c.assignee,
-                    c.closed,
-                    a.summary.clock_state.as_str(),
-                    micros(c.updated_at),
-                    next_due,
-                    snapshot,
-                    before as i64,
+                    a.id,
+                    a.version,
+                    a.stage,
+                    a.queue,
+                    a.priority,
+                    a.assignee,
+                    a.closed,
+                    a.clock_state,
+                    a.updated_at,
+                    a.next_due,
+                    a.snapshot,
+                    a.before as i64,
                 ])
             })
             .map_err(db)?;
@@ -313,36 +450,48 @@ fn write_append(conn: &Connection, a: &Append) -> Result<(), StoreError> {
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )
         .map_err(db)?;
-    for (i, event) in a.events.iter().enumerate() {
-        if event.seq != before + 1 + i as u64 {
-            return Err(conflict(Conflict::Version));
-        }
-        let json = to_json("event", event)?;
-        let kind = event_kind(event);
+    for (seq, at, kind, json) in &a.events {
         insert
-            .execute(params![
-                a.org,
-                c.id,
-                event.seq as i64,
-                micros(event.at),
-                kind,
-                json,
-                micros(a.recorded_at),
-            ])
+            .execute(params![a.org, a.id, seq, at, kind, json, a.recorded_at])
             .map_err(|e| match is_constraint(&e) {
                 true => conflict(Conflict::Version),
                 false => db(e),
             })?;
     }
+    let mut keys = conn
+        .prepare_cached(
+            "INSERT INTO case_keys (org, case_id, key, first, last) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (org, case_id, key) DO UPDATE SET last = excluded.last",
+        )
+        .map_err(db)?;
+    for (key, first, last) in &a.keys {
+        keys.execute(params![a.org, a.id, key, first, last])
+            .map_err(db)?;
+    }
     Ok(())
 }
 
-/// The event's `type`, for the `kind` column.
-fn event_kind(event: &Event) -> String {
-    serde_json::to_value(&event.kind)
-        .ok()
-        .and_then(|v| v.get("type").and_then(|t| t.as_str()).map(str::to_string))
-        .unwrap_or_default()
+/// The command idempotency keys of a case, into its snapshot.
+fn with_keys(conn: &Connection, org: &str, case: &mut Case) -> Result<(), StoreError> {
+    let mut s = conn
+        .prepare_cached("SELECT key, first, last FROM case_keys WHERE org = ?1 AND case_id = ?2")
+        .map_err(db)?;
+    let rows = s
+        .query_map(params![org, case.id], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
+        })
+        .map_err(db)?;
+    let mut keys = std::collections::BTreeMap::new();
+    for row in rows {
+        let (key, first, last) = row.map_err(db)?;
+        keys.insert(key, (first as u64, last as u64));
+    }
+    case.keys = std::sync::Arc::new(keys);
+    Ok(())
 }
 
 const ROW_COLUMNS: &str = "id, policy_id, policy_hash, version, stage, queue, priority, assignee,
@@ -394,7 +543,14 @@ fn stored_case(
 
 impl Store for SqliteStore {
     fn append(&self, append: Append) -> Receipt {
-        self.submit(Box::new(move |conn| write_append(conn, &append)))
+        match Prepared::new(append) {
+            Ok(prepared) => self.submit(Box::new(move |conn| write_append(conn, &prepared))),
+            Err(e) => {
+                let (reply, receipt) = tokio::sync::oneshot::channel();
+                let _ = reply.send(Err(e));
+                receipt
+            }
+        }
     }
 
     fn save_policy_version(&self, org: &str, version: &PolicyVersion) -> Result<(), StoreError> {
@@ -448,26 +604,31 @@ impl Store for SqliteStore {
     }
 
     fn case(&self, org: &str, id: &str) -> Result<Option<StoredCase>, StoreError> {
-        let row = self.read(|conn| {
-            conn.prepare_cached(
-                "SELECT snapshot, policy_id, clock_state, next_due FROM cases
-                 WHERE org = ?1 AND id = ?2",
-            )
-            .and_then(|mut s| {
-                s.query_row(params![org, id], |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, Option<i64>>(3)?,
-                    ))
+        self.read(|conn| {
+            let row = conn
+                .prepare_cached(
+                    "SELECT snapshot, policy_id, clock_state, next_due FROM cases
+                     WHERE org = ?1 AND id = ?2",
+                )
+                .and_then(|mut s| {
+                    s.query_row(params![org, id], |r| {
+                        Ok((
+                            r.get::<_, String>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, String>(2)?,
+                            r.get::<_, Option<i64>>(3)?,
+                        ))
+                    })
+                    .optional()
                 })
-                .optional()
-            })
-            .map_err(db)
-        })?;
-        row.map(|(snapshot, policy, clock, due)| stored_case(&snapshot, policy, &clock, due))
-            .transpose()
+                .map_err(db)?;
+            let Some((snapshot, policy, clock, due)) = row else {
+                return Ok(None);
+            };
+            let mut stored = stored_case(&snapshot, policy, &clock, due)?;
+            with_keys(conn, org, &mut stored.case)?;
+            Ok(Some(stored))
+        })
     }
 
     fn case_by_key(&self, org: &str, key: &str) -> Result<Option<String>, StoreError> {
@@ -619,25 +780,28 @@ impl Store for SqliteStore {
     ) -> Result<Vec<(String, StoredCase)>, StoreError> {
         let (org, id) = after.unwrap_or(("", ""));
         type Row = (String, String, String, String, Option<i64>);
-        let rows: Vec<Row> = self.read(|conn| {
+        self.read(|conn| {
             let mut s = conn
                 .prepare_cached(
                     "SELECT org, snapshot, policy_id, clock_state, next_due FROM cases
                      WHERE closed = 0 AND (org, id) > (?1, ?2) ORDER BY org, id LIMIT ?3",
                 )
                 .map_err(db)?;
-            let rows = s
+            let rows: Vec<Row> = s
                 .query_map(params![org, id, limit as i64], |r| {
                     Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
                 })
+                .map_err(db)?
+                .collect::<Result<_, _>>()
                 .map_err(db)?;
-            rows.collect::<Result<_, _>>().map_err(db)
-        })?;
-        rows.into_iter()
-            .map(|(org, snapshot, policy, clock, due)| {
-                Ok((org, stored_case(&snapshot, policy, &clock, due)?))
-            })
-            .collect()
+            let mut out = Vec::with_capacity(rows.len());
+            for (org, snapshot, policy, clock, due) in rows {
+                let mut stored = stored_case(&snapshot, policy, &clock, due)?;
+                with_keys(conn, &org, &mut stored.case)?;
+                out.push((org, stored));
+            }
+            Ok(out)
+        })
     }
 
     fn set_summary(

@@ -647,12 +647,39 @@ fn a_reload_gives_new_cases_the_new_version_and_running_cases_keep_theirs() {
     let kept = server.case(&old_id, BANK_AGENT);
     assert_eq!(kept["policy"]["hash"], old["policy"]["hash"]);
     assert_eq!(clock(&kept, "respond")["target"], "1 minute");
-    let moved = server.post(
-        &format!("/v1/cases/{old_id}/events"),
-        BANK_AGENT,
-        json!({"event": "investigate"}),
+    let moved = server.send(
+        server
+            .request(
+                "POST",
+                &format!("/v1/cases/{old_id}/events"),
+                Some(BANK_AGENT),
+            )
+            .header("Idempotency-Key", "move-1")
+            .header("Prefer", "return=minimal")
+            .json(&json!({"event": "investigate"})),
     );
     assert_eq!(moved.status, 200, "{moved:?}");
+    // A short answer when asked for one.
+    assert_eq!(moved.body["case"]["stage"], "investigating");
+    assert!(moved.body["case"].get("clocks").is_none(), "{moved:?}");
+    let version = moved.body["case"]["version"].clone();
+    server.stop();
+    // The idempotency key is remembered across a restart: the repeat adds nothing.
+    let server = site.start();
+    let repeat = server.send(
+        server
+            .request(
+                "POST",
+                &format!("/v1/cases/{old_id}/events"),
+                Some(BANK_AGENT),
+            )
+            .header("Idempotency-Key", "move-1")
+            .json(&json!({"event": "investigate"})),
+    );
+    assert_eq!(repeat.status, 200, "{repeat:?}");
+    assert_eq!(repeat.body["case"]["version"], version);
+    assert_eq!(repeat.body["repeat_of"]["last"], version);
+    assert_eq!(repeat.body["events"], json!([]));
 }
 
 #[test]

@@ -200,6 +200,27 @@ pub enum EventKind {
     Withdrawn,
 }
 
+impl EventKind {
+    /// Its `type` as written in JSON (`received`, `moved`, ...).
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            EventKind::Received { .. } => "received",
+            EventKind::Routed { .. } => "routed",
+            EventKind::Moved { .. } => "moved",
+            EventKind::FieldsSet { .. } => "fields-set",
+            EventKind::Assigned { .. } => "assigned",
+            EventKind::Noted { .. } => "noted",
+            EventKind::Tagged { .. } => "tagged",
+            EventKind::Notified { .. } => "notified",
+            EventKind::Clock { .. } => "clock",
+            EventKind::Warned { .. } => "warned",
+            EventKind::Breached { .. } => "breached",
+            EventKind::Escalated { .. } => "escalated",
+            EventKind::Withdrawn => "withdrawn",
+        }
+    }
+}
+
 /// What happened to a clock.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "kebab-case")]
@@ -223,4 +244,28 @@ pub enum ClockOp {
         /// Who granted it.
         granted_by: Option<String>,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn type_names_are_the_json_tags() {
+        let kinds = [
+            EventKind::Withdrawn,
+            EventKind::Noted { text: "x".into() },
+            EventKind::Assigned {
+                assignee: "u".into(),
+            },
+            EventKind::FieldsSet {
+                fields: Fields::new(),
+                cause: Cause::Input,
+            },
+        ];
+        for kind in kinds {
+            let json = serde_json::to_value(&kind).unwrap();
+            assert_eq!(json["type"], kind.type_name());
+        }
+    }
 }
