@@ -191,7 +191,7 @@ pub fn decide(
     command: &Command,
     now: DateTime<Utc>,
 ) -> Result<Decision, Refusal> {
-    match drafted(policy, case, command, now)? {
+    match drafted(policy, case, command, now, false)? {
         Drafted::Repeat(decision) => Ok(decision),
         Drafted::New(draft) => Ok(Decision {
             events: draft.into_events(),
@@ -207,12 +207,15 @@ enum Drafted<'a> {
 }
 
 /// What `decide` and `decide_and_apply` share: the repeat check, the preconditions,
-/// and running the command on a scratch copy of the case.
+/// and running the command on a scratch copy of the case. `due_known`: the caller
+/// took a warning or breach timer from [`next_due`] of this very case at or before
+/// `now`, so it need not be checked again.
 fn drafted<'a>(
     policy: &'a Policy,
     case: &Case,
     command: &Command,
     now: DateTime<Utc>,
+    due_known: bool,
 ) -> Result<Drafted<'a>, Refusal> {
     if let Some(repeat) = command.key.as_ref().and_then(|k| case.keys.get(k)) {
         return Ok(Drafted::Repeat(Decision {
@@ -222,6 +225,7 @@ fn drafted<'a>(
     }
     check_preconditions(policy, case, command, now)?;
     let mut draft = Draft::new(policy, case, command, now);
+    draft.due_known = due_known;
     draft.run(&command.kind)?;
     Ok(Drafted::New(Box::new(draft)))
 }
@@ -235,7 +239,28 @@ pub fn decide_and_apply(
     command: &Command,
     now: DateTime<Utc>,
 ) -> Result<Decision, Refusal> {
-    let draft = match drafted(policy, case, command, now)? {
+    applied(policy, case, command, now, false)
+}
+
+/// [`decide_and_apply`] of a timer just taken from [`next_due`] of `case`, due at or
+/// before `now`: a warning or breach is not checked again (an `after` timer is).
+pub(crate) fn fire_due(
+    policy: &Policy,
+    case: &mut Case,
+    command: &Command,
+    now: DateTime<Utc>,
+) -> Result<Decision, Refusal> {
+    applied(policy, case, command, now, true)
+}
+
+fn applied(
+    policy: &Policy,
+    case: &mut Case,
+    command: &Command,
+    now: DateTime<Utc>,
+    due_known: bool,
+) -> Result<Decision, Refusal> {
+    let draft = match drafted(policy, case, command, now, due_known)? {
         Drafted::Repeat(decision) => return Ok(decision),
         Drafted::New(draft) => draft,
     };

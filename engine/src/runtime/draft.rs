@@ -24,6 +24,8 @@ pub(super) struct Draft<'a> {
     events: Vec<Event>,
     /// The policy hash every event records: the case's own copy once taken in.
     hash: Arc<str>,
+    /// A warning or breach fired is known to be due (see `runtime::fire_due`).
+    pub(super) due_known: bool,
 }
 
 impl<'a> Draft<'a> {
@@ -47,6 +49,7 @@ impl<'a> Draft<'a> {
             ctx: EvalContext { now, calendar },
             key: command.key.clone(),
             events: Vec::new(),
+            due_known: false,
         }
     }
 
@@ -99,7 +102,8 @@ impl<'a> Draft<'a> {
         let not_due = || Refusal::TimerNotDue {
             timer: timer.to_string(),
         };
-        if !super::timers::is_due(self.policy, &self.case, timer, &self.ctx)? {
+        let known = self.due_known && !matches!(timer, Timer::After { .. });
+        if !known && !super::timers::is_due(self.policy, &self.case, timer, &self.ctx)? {
             return Err(not_due());
         }
         match timer {

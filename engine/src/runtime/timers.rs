@@ -26,19 +26,53 @@ pub fn next_due(case: &Case, policy: &Policy) -> Option<(DateTime<Utc>, Timer)> 
     if !case.is_received() || case.closed {
         return None;
     }
+    earliest(
+        next_clock_timer(case, policy),
+        next_after_timer(case, policy),
+    )
+}
+
+/// The earlier of a clock timer and an `after` timer; the clock's on a tie.
+pub(super) fn earliest(
+    clock: Option<(DateTime<Utc>, Timer)>,
+    after: Option<(DateTime<Utc>, Timer)>,
+) -> Option<(DateTime<Utc>, Timer)> {
+    match (clock, after) {
+        (Some(c), Some(a)) => Some(if a.0 < c.0 { a } else { c }),
+        (c, a) => c.or(a),
+    }
+}
+
+/// The earliest warning or breach of the case's clocks (the first clock, by name,
+/// on a tie). Depends on the clocks alone.
+pub(super) fn next_clock_timer(case: &Case, policy: &Policy) -> Option<(DateTime<Utc>, Timer)> {
     let mut best: Option<(DateTime<Utc>, Timer)> = None;
-    let mut consider = |at: DateTime<Utc>, timer: Timer| {
+    for (at, timer) in clock_timers(case, policy).flatten().flatten() {
         if best.as_ref().is_none_or(|(b, _)| at < *b) {
             best = Some((at, timer));
         }
-    };
-    for (at, timer) in clock_timers(case, policy).flatten().flatten() {
-        consider(at, timer);
-    }
-    for (at, timer) in after_timers(case, policy, None) {
-        consider(at, timer);
     }
     best
+}
+
+/// The earliest pending `after` transition (the first in policy order on a tie).
+pub(super) fn next_after_timer(case: &Case, policy: &Policy) -> Option<(DateTime<Utc>, Timer)> {
+    let mut best: Option<(DateTime<Utc>, Timer)> = None;
+    for (at, timer) in after_timers(case, policy, None) {
+        if best.as_ref().is_none_or(|(b, _)| at < *b) {
+            best = Some((at, timer));
+        }
+    }
+    best
+}
+
+/// Whether some `after` transition has a guard: without one, the pending `after`
+/// timers depend on the stage and when it was entered alone.
+pub(super) fn after_guarded(policy: &Policy) -> bool {
+    policy
+        .transitions()
+        .iter()
+        .any(|t| t.after.is_some() && t.guard.is_some())
 }
 
 /// Whether `timer` is pending and due at `ctx.now`.

@@ -3,12 +3,15 @@
 //! to the command's instant. Used by scenario tests, replay and simulation.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use super::{Command, CommandKind, Decision, Refusal, Timer, decide_and_apply, next_due};
+use super::timers::{after_guarded, earliest, next_after_timer, next_clock_timer};
+use super::{Command, CommandKind, Decision, Refusal, Timer, decide_and_apply, fire_due};
 use crate::case::{Case, Event};
 use crate::policy::Policy;
+use crate::sla::SlaClock;
 
 /// Timers fired in a row without the clock moving, at most: a guard against a
 /// policy whose timers keep each other due.
@@ -40,8 +43,30 @@ pub struct VirtualCase<'p> {
     /// What happened so far.
     pub counts: Counts,
     keep_events: bool,
-    /// `next_due` of the case as it is, once computed (it changes only with events).
-    next: Option<Option<(DateTime<Utc>, Timer)>>,
+    /// `next_due` of the case at a version, once computed (it changes only with
+    /// events).
+    next: Option<(u64, Due)>,
+    /// The earliest clock timer, for the clocks held here. Clocks are copied on
+    /// write, so the same map (by pointer, kept alive here) means the same clocks.
+    clock_timer: Option<ClockTimer>,
+    /// The earliest `after` timer for a stage entered at an instant (kept only when
+    /// no `after` transition has a guard, so that nothing else matters).
+    after_timer: Option<AfterTimer>,
+}
+
+type Due = Option<(DateTime<Utc>, Timer)>;
+
+#[derive(Debug, Clone)]
+struct ClockTimer {
+    clocks: Arc<BTreeMap<String, SlaClock>>,
+    due: Due,
+}
+
+#[derive(Debug, Clone)]
+struct AfterTimer {
+    stage: String,
+    since: DateTime<Utc>,
+    due: Due,
 }
 
 impl<'p> VirtualCase<'p> {
@@ -55,6 +80,8 @@ impl<'p> VirtualCase<'p> {
             counts: Counts::default(),
             keep_events,
             next: None,
+            clock_timer: None,
+            after_timer: None,
         }
     }
 
@@ -67,9 +94,15 @@ impl<'p> VirtualCase<'p> {
     /// A clock already past `until` stays where it is.
     pub fn advance_to(&mut self, until: DateTime<Utc>) {
         for _ in 0..MAX_TIMERS_PER_MOVE {
-            let (case, policy) = (&self.case, self.policy);
-            let next = self.next.get_or_insert_with(|| next_due(case, policy));
-            let Some((at, timer)) = next.clone() else {
+            let next = match &self.next {
+                Some((version, next)) if *version == self.case.version => next.clone(),
+                _ => {
+                    let next = self.next_due();
+                    self.next = Some((self.case.version, next.clone()));
+                    next
+                }
+            };
+            let Some((at, timer)) = next else {
                 break;
             };
             if at > until {
@@ -77,7 +110,7 @@ impl<'p> VirtualCase<'p> {
             }
             let now = at.max(self.now);
             let command = Command::new(CommandKind::Fire(timer));
-            let Ok(decision) = decide_and_apply(self.policy, &mut self.case, &command, now) else {
+            let Ok(decision) = fire_due(self.policy, &mut self.case, &command, now) else {
                 break;
             };
             self.now = now;
@@ -107,6 +140,40 @@ impl<'p> VirtualCase<'p> {
                 Err(refusal)
             }
         }
+    }
+
+    /// [`super::next_due`] of the case, reusing what its clocks or stage did not
+    /// change.
+    fn next_due(&mut self) -> Due {
+        let (case, policy) = (&self.case, self.policy);
+        if !case.is_received() || case.closed {
+            return None;
+        }
+        let clock = match &self.clock_timer {
+            Some(c) if Arc::ptr_eq(&c.clocks, &case.clocks) => c.due.clone(),
+            _ => {
+                let due = next_clock_timer(case, policy);
+                self.clock_timer = Some(ClockTimer {
+                    clocks: case.clocks.clone(),
+                    due: due.clone(),
+                });
+                due
+            }
+        };
+        let after = match &self.after_timer {
+            Some(a) if a.since == case.stage_since && a.stage == case.stage => a.due.clone(),
+            _ if after_guarded(policy) => next_after_timer(case, policy),
+            _ => {
+                let due = next_after_timer(case, policy);
+                self.after_timer = Some(AfterTimer {
+                    stage: case.stage.clone(),
+                    since: case.stage_since,
+                    due: due.clone(),
+                });
+                due
+            }
+        };
+        earliest(clock, after)
     }
 
     /// Counts (and keeps) events already folded into the case.
