@@ -156,7 +156,8 @@ impl<'a> Draft<'a> {
             stage: stage.clone(),
         });
         self.route()?;
-        self.clocks_on_move("", "intake", &stage, false, received_at)
+        let closes = self.policy.stages().get(&stage).is_some_and(|s| s.terminal);
+        self.clocks_on_move("", "intake", &stage, false, closes, received_at)
     }
 
     /// Reads input against the policy's field declarations.

@@ -8,11 +8,12 @@
 //! end every case's clock runs on to the last instant read (or `until`), so
 //! deadlines that passed within the recorded period count as breaches.
 
+mod instant;
 mod line;
 mod summary;
 
 use std::collections::HashMap;
-use std::hash::{DefaultHasher, Hash, Hasher};
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::io::BufRead;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::time::Instant;
@@ -142,14 +143,57 @@ fn distribute(
 }
 
 fn shard_of(case: &str, shards: usize) -> usize {
-    let mut h = DefaultHasher::new();
+    let mut h = IdHasher::default();
     case.hash(&mut h);
     (h.finish() % shards as u64) as usize
 }
 
+/// Cases by id, hashed with [`IdHasher`].
+type Cases<'p> = HashMap<String, VirtualCase<'p>, BuildHasherDefault<IdHasher>>;
+
+/// A fast, unkeyed hash for case ids (FxHash's step, then a SplitMix64 finish so
+/// that every bit depends on every input bit). Not for untrusted input where
+/// collisions could be forced; an event file is the operator's own.
+#[derive(Debug, Default, Clone, Copy)]
+struct IdHasher(u64);
+
+impl IdHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(word));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut word = [0u8; 8];
+            word[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(word) ^ ((rest.len() as u64) << 59));
+        }
+    }
+
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+
+    fn finish(&self) -> u64 {
+        let mut z = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+}
+
 /// A worker: runs its cases' lines in order, then every case to the end instant.
 fn work(policy: &Policy, rx: Receiver<Message>) -> Summary {
-    let mut cases: HashMap<String, VirtualCase<'_>> = HashMap::new();
+    let mut cases: Cases<'_> = Cases::default();
     let mut summary = Summary::default();
     let mut until = None;
     for message in rx {
@@ -173,7 +217,7 @@ fn work(policy: &Policy, rx: Receiver<Message>) -> Summary {
 
 fn play<'p>(
     policy: &'p Policy,
-    cases: &mut HashMap<String, VirtualCase<'p>>,
+    cases: &mut Cases<'p>,
     summary: &mut Summary,
     n: usize,
     line: Line,

@@ -150,7 +150,7 @@ impl Draft<'_> {
             closes,
             reason,
         });
-        self.clocks_on_move(&from, &t.event, &t.to, t.reopens, self.now)?;
+        self.clocks_on_move(&from, &t.event, &t.to, t.reopens, closes, self.now)?;
         for action in &t.actions {
             self.action(t, action)?;
         }
