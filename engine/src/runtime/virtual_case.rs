@@ -3,7 +3,7 @@
 //! to the command's instant. Used by scenario tests, replay and simulation.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use chrono::{DateTime, Utc};
 
@@ -46,8 +46,9 @@ pub struct VirtualCase<'p> {
     /// `next_due` of the case at a version, once computed (it changes only with
     /// events).
     next: Option<(u64, Due)>,
-    /// The earliest clock timer, for the clocks held here. Clocks are copied on
-    /// write, so the same map (by pointer, kept alive here) means the same clocks.
+    /// The earliest clock timer, for the clocks map it was computed on. Clocks are
+    /// copied on write, so the same map means the same clocks; the weak pointer keeps
+    /// the address from being reused (not the map: a case holds one map only).
     clock_timer: Option<ClockTimer>,
     /// The earliest `after` timer for a stage entered at an instant (kept only when
     /// no `after` transition has a guard, so that nothing else matters).
@@ -58,7 +59,7 @@ type Due = Option<(DateTime<Utc>, Timer)>;
 
 #[derive(Debug, Clone)]
 struct ClockTimer {
-    clocks: Arc<BTreeMap<String, SlaClock>>,
+    clocks: Weak<BTreeMap<String, SlaClock>>,
     due: Due,
 }
 
@@ -147,14 +148,15 @@ impl<'p> VirtualCase<'p> {
     fn next_due(&mut self) -> Due {
         let (case, policy) = (&self.case, self.policy);
         if !case.is_received() || case.closed {
+            (self.clock_timer, self.after_timer) = (None, None);
             return None;
         }
         let clock = match &self.clock_timer {
-            Some(c) if Arc::ptr_eq(&c.clocks, &case.clocks) => c.due.clone(),
+            Some(c) if std::ptr::eq(c.clocks.as_ptr(), Arc::as_ptr(&case.clocks)) => c.due.clone(),
             _ => {
                 let due = next_clock_timer(case, policy);
                 self.clock_timer = Some(ClockTimer {
-                    clocks: case.clocks.clone(),
+                    clocks: Arc::downgrade(&case.clocks),
                     due: due.clone(),
                 });
                 due
