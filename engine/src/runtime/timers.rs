@@ -46,13 +46,22 @@ pub(super) fn earliest(
 /// The earliest warning or breach of the case's clocks (the first clock, by name,
 /// on a tie). Depends on the clocks alone.
 pub(super) fn next_clock_timer(case: &Case, policy: &Policy) -> Option<(DateTime<Utc>, Timer)> {
-    let mut best: Option<(DateTime<Utc>, Timer)> = None;
-    for (at, timer) in clock_timers(case, policy).flatten().flatten() {
-        if best.as_ref().is_none_or(|(b, _)| at < *b) {
-            best = Some((at, timer));
+    // Over the policy's SLAs, looking each clock up in the case (cheaper than the
+    // other way round); a clock the policy does not know is left out either way.
+    let mut best: Option<(DateTime<Utc>, &str, Attention)> = None;
+    for (name, sla) in policy.slas() {
+        let Some(clock) = case.clocks.get(name) else {
+            continue;
+        };
+        let Ok(Some((at, attention))) = clock.next_attention(&sla.rule, calendar_of(policy, sla))
+        else {
+            continue;
+        };
+        if best.is_none_or(|(b, n, _)| (at, name.as_str()) < (b, n)) {
+            best = Some((at, name, attention));
         }
     }
-    best
+    best.map(|(at, name, attention)| (at, timer_of(name, attention)))
 }
 
 /// The earliest pending `after` transition (the first in policy order on a tie).
@@ -105,20 +114,6 @@ fn timer_of(sla: &str, attention: Attention) -> Timer {
         Attention::Warning(percent) => Timer::Warning { sla, percent },
         Attention::Breach => Timer::Breach { sla },
     }
-}
-
-fn clock_timers(
-    case: &Case,
-    policy: &Policy,
-) -> impl Iterator<Item = Result<Option<(DateTime<Utc>, Timer)>, Refusal>> {
-    case.clocks.iter().filter_map(move |(name, clock)| {
-        let sla = policy.slas().get(name)?;
-        let next = clock.next_attention(&sla.rule, calendar_of(policy, sla));
-        Some(
-            next.map_err(Refusal::from)
-                .map(|n| n.map(|(at, attention)| (at, timer_of(name, attention)))),
-        )
-    })
 }
 
 /// `after` transitions from the current stage, due `after` the stage was entered;
