@@ -4,6 +4,7 @@
 
 pub mod event;
 pub(crate) mod tagged;
+pub(crate) mod undo;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -191,55 +191,63 @@ pub fn decide(
     command: &Command,
     now: DateTime<Utc>,
 ) -> Result<Decision, Refusal> {
-    match drafted(policy, case, command, now, false)? {
-        Drafted::Repeat(decision) => Ok(decision),
-        Drafted::New(draft) => Ok(Decision {
-            events: draft.into_events(),
-            repeat_of: None,
-        }),
-    }
+    let mut scratch = case.clone();
+    drafted(policy, &mut scratch, command, now, Run::OnCopy)
 }
 
-/// A command already decided (its idempotency key was seen), or a fresh draft.
-enum Drafted<'a> {
-    Repeat(Decision),
-    New(Box<Draft<'a>>),
+/// How a command is run on the case `drafted` is given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Run {
+    /// On a copy: nothing to put back on a refusal.
+    OnCopy,
+    /// On the case itself: put it back on a refusal.
+    InPlace,
+    /// In place, for a warning or breach timer taken from [`next_due`] of this very
+    /// case at or before `now`: it need not be checked again.
+    InPlaceDue,
 }
 
 /// What `decide` and `decide_and_apply` share: the repeat check, the preconditions,
-/// and running the command on a scratch copy of the case. `due_known`: the caller
-/// took a warning or breach timer from [`next_due`] of this very case at or before
-/// `now`, so it need not be checked again.
-fn drafted<'a>(
-    policy: &'a Policy,
-    case: &Case,
+/// and running the command on `case`, its events folded in as they are decided.
+fn drafted(
+    policy: &Policy,
+    case: &mut Case,
     command: &Command,
     now: DateTime<Utc>,
-    due_known: bool,
-) -> Result<Drafted<'a>, Refusal> {
+    run: Run,
+) -> Result<Decision, Refusal> {
     if let Some(repeat) = command.key.as_ref().and_then(|k| case.keys.get(k)) {
-        return Ok(Drafted::Repeat(Decision {
+        return Ok(Decision {
             events: Vec::new(),
             repeat_of: Some(*repeat),
-        }));
+        });
     }
     check_preconditions(policy, case, command, now)?;
-    let mut draft = Draft::new(policy, case, command, now);
-    draft.due_known = due_known;
-    draft.run(&command.kind)?;
-    Ok(Drafted::New(Box::new(draft)))
+    let mut draft = Draft::new(policy, case, command, now, run != Run::OnCopy);
+    draft.due_known = run == Run::InPlaceDue;
+    match draft.run(&command.kind) {
+        Ok(()) => Ok(Decision {
+            events: draft.into_events(),
+            repeat_of: None,
+        }),
+        Err(refusal) => {
+            draft.undo();
+            Err(refusal)
+        }
+    }
 }
 
 /// [`decide`], then applies the events to `case`: the same result as applying each
-/// event in turn, without folding them twice (the decision already folded them into
-/// its scratch copy). A refusal leaves `case` as it was.
+/// event in turn, without folding them twice (the decision folds them into the case
+/// as it is made, and puts the case back on a refusal). A refusal leaves `case` as
+/// it was.
 pub fn decide_and_apply(
     policy: &Policy,
     case: &mut Case,
     command: &Command,
     now: DateTime<Utc>,
 ) -> Result<Decision, Refusal> {
-    applied(policy, case, command, now, false)
+    drafted(policy, case, command, now, Run::InPlace)
 }
 
 /// [`decide_and_apply`] of a timer just taken from [`next_due`] of `case`, due at or
@@ -250,26 +258,7 @@ pub(crate) fn fire_due(
     command: &Command,
     now: DateTime<Utc>,
 ) -> Result<Decision, Refusal> {
-    applied(policy, case, command, now, true)
-}
-
-fn applied(
-    policy: &Policy,
-    case: &mut Case,
-    command: &Command,
-    now: DateTime<Utc>,
-    due_known: bool,
-) -> Result<Decision, Refusal> {
-    let draft = match drafted(policy, case, command, now, due_known)? {
-        Drafted::Repeat(decision) => return Ok(decision),
-        Drafted::New(draft) => draft,
-    };
-    let (folded, events) = draft.into_parts();
-    *case = folded;
-    Ok(Decision {
-        events,
-        repeat_of: None,
-    })
+    drafted(policy, case, command, now, Run::InPlaceDue)
 }
 
 fn check_preconditions(
