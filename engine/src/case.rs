@@ -213,6 +213,7 @@ fn enter(case: &mut Case, stage: &str, at: DateTime<Utc>) {
 
 fn add_tag(case: &mut Case, tag: &str) {
     if !case.tags.iter().any(|t| t == tag) {
+        case.tags.reserve_exact(1);
         case.tags.push(tag.to_string());
     }
 }

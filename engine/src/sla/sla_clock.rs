@@ -155,6 +155,9 @@ impl SlaClock {
             extensions: vec![],
             fired: vec![],
         };
+        // Exact growth: a clock lives in a case for as long as the case is kept, and
+        // most never get a second run (nor a second pause, extension or warning).
+        self.runs.reserve_exact(1);
         self.runs.push(run);
         Ok(())
     }
@@ -166,6 +169,7 @@ impl SlaClock {
         if run.open_pause().is_some() {
             return Err(SlaError::NotRunning(rule));
         }
+        run.pauses.reserve_exact(1);
         run.pauses.push(Pause { from: at, to: None });
         Ok(())
     }
@@ -198,6 +202,7 @@ impl SlaClock {
         granted_by: Option<String>,
     ) -> Result<(), SlaError> {
         let run = self.live(at)?;
+        run.extensions.reserve_exact(1);
         run.extensions.push(Extension {
             at,
             target: to,
@@ -211,6 +216,7 @@ impl SlaClock {
     pub fn mark_fired(&mut self, attention: Attention) {
         if let Some(run) = self.runs.last_mut() {
             if !run.fired.contains(&attention) {
+                run.fired.reserve_exact(1);
                 run.fired.push(attention);
             }
         }
