@@ -8,40 +8,39 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use super::{Case, Event, EventKind};
-use crate::sla::SlaClock;
+use crate::sla::sla_clock::ClockMark;
 use crate::value::{Fields, Value};
 
 /// What events folded into a case changed, recorded before each is folded.
 #[derive(Debug, Default)]
 pub(crate) struct Undo {
-    /// Everything but the maps, as before the first event.
-    scalars: Option<Scalars>,
+    /// The fields other than maps, each as before the first event that changed it.
+    scalars: Scalars,
     /// Map entries as before each event, oldest first.
     entries: Vec<Entry>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Default)]
 struct Scalars {
-    id: String,
-    policy: Arc<str>,
-    version: u64,
-    stage: String,
-    stage_since: DateTime<Utc>,
-    received_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-    queue: Option<String>,
-    priority: Option<i64>,
-    assignee: Option<String>,
-    tags: Vec<String>,
-    reopen_count: u32,
-    closed: bool,
+    /// `version` and `updated_at`.
+    version: Option<(u64, DateTime<Utc>)>,
+    /// `id`, `policy` and `received_at`.
+    received: Option<(String, Arc<str>, DateTime<Utc>)>,
+    /// `stage` and `stage_since`.
+    stage: Option<(String, DateTime<Utc>)>,
+    /// `queue`, `priority` and `assignee`.
+    route: Option<(Option<String>, Option<i64>, Option<String>)>,
+    /// How many tags (events only add tags).
+    tags: Option<usize>,
+    reopen_count: Option<u32>,
+    closed: Option<bool>,
 }
 
 #[derive(Debug)]
 enum Entry {
     Key(String, Option<(u64, u64)>),
     Entered(String, Option<DateTime<Utc>>),
-    Clock(String, Option<SlaClock>),
+    Clock(String, Option<ClockMark>),
     Field(String, Option<Value>),
     Fields(Arc<Fields>),
 }
@@ -49,45 +48,68 @@ enum Entry {
 impl Undo {
     /// Records what folding `event` into `case` (with [`super::apply`]) changes.
     pub(crate) fn record(&mut self, case: &Case, event: &Event) {
-        if self.scalars.is_none() {
-            self.scalars = Some(Scalars::of(case));
-        }
+        let saved = &mut self.scalars;
+        saved.version.get_or_insert((case.version, case.updated_at));
         if let Some(key) = &event.key {
             let before = case.keys.get(key).copied();
             self.entries.push(Entry::Key(key.clone(), before));
         }
+        let route = |saved: &mut Scalars| {
+            saved
+                .route
+                .get_or_insert_with(|| (case.queue.clone(), case.priority, case.assignee.clone()));
+        };
+        let stage = |saved: &mut Scalars| {
+            saved
+                .stage
+                .get_or_insert_with(|| (case.stage.clone(), case.stage_since));
+        };
         match &event.kind {
-            EventKind::Received { stage, .. } => {
+            EventKind::Received { stage: to, .. } => {
+                saved.received.get_or_insert_with(|| {
+                    (case.id.clone(), case.policy.clone(), case.received_at)
+                });
+                stage(saved);
                 self.entries.push(Entry::Fields(case.fields.clone()));
-                self.entered(case, stage);
+                self.entered(case, to);
             }
-            EventKind::Moved { to, .. } => self.entered(case, to),
+            EventKind::Routed { .. } => {
+                route(saved);
+                saved.tags.get_or_insert(case.tags.len());
+            }
+            EventKind::Moved { to, .. } => {
+                saved.reopen_count.get_or_insert(case.reopen_count);
+                saved.closed.get_or_insert(case.closed);
+                stage(saved);
+                self.entered(case, to);
+            }
             EventKind::FieldsSet { fields, .. } => {
                 for name in fields.keys() {
                     let before = case.fields.get(name).cloned();
                     self.entries.push(Entry::Field(name.clone(), before));
                 }
             }
+            EventKind::Assigned { .. } | EventKind::Escalated { .. } => route(saved),
+            EventKind::Tagged { .. } => {
+                saved.tags.get_or_insert(case.tags.len());
+            }
+            EventKind::Withdrawn => {
+                saved.closed.get_or_insert(case.closed);
+            }
             EventKind::Clock { sla, .. }
             | EventKind::Warned { sla, .. }
             | EventKind::Breached { sla, .. } => {
-                // The oldest copy of a clock is the one to put back.
+                // The oldest mark of a clock is the one to put back.
                 let seen = self
                     .entries
                     .iter()
                     .any(|e| matches!(e, Entry::Clock(s, _) if s == sla));
                 if !seen {
-                    let before = case.clocks.get(sla).cloned();
+                    let before = case.clocks.get(sla).map(|c| c.mark());
                     self.entries.push(Entry::Clock(sla.clone(), before));
                 }
             }
-            EventKind::Routed { .. }
-            | EventKind::Assigned { .. }
-            | EventKind::Tagged { .. }
-            | EventKind::Noted { .. }
-            | EventKind::Notified { .. }
-            | EventKind::Escalated { .. }
-            | EventKind::Withdrawn => {}
+            EventKind::Noted { .. } | EventKind::Notified { .. } => {}
         }
     }
 
@@ -104,42 +126,21 @@ impl Undo {
                 Entry::Entered(stage, before) => {
                     put(Arc::make_mut(&mut case.stage_entered_at), stage, before);
                 }
-                Entry::Clock(sla, before) => put(Arc::make_mut(&mut case.clocks), sla, before),
+                Entry::Clock(sla, before) => {
+                    let clocks = Arc::make_mut(&mut case.clocks);
+                    match (before, clocks.get_mut(&sla)) {
+                        (Some(mark), Some(clock)) => clock.reset(mark),
+                        (None, _) => {
+                            clocks.remove(&sla);
+                        }
+                        // A clock is never removed by an event: nothing to put back.
+                        (Some(_), None) => {}
+                    }
+                }
                 Entry::Field(name, before) => put(Arc::make_mut(&mut case.fields), name, before),
                 Entry::Fields(fields) => case.fields = fields,
             }
         }
-        if let Some(s) = self.scalars {
-            case.id = s.id;
-            case.policy = s.policy;
-            case.version = s.version;
-            case.stage = s.stage;
-            case.stage_since = s.stage_since;
-            case.received_at = s.received_at;
-            case.updated_at = s.updated_at;
-            case.queue = s.queue;
-            case.priority = s.priority;
-            case.assignee = s.assignee;
-            case.tags = s.tags;
-            case.reopen_count = s.reopen_count;
-            case.closed = s.closed;
-        }
-    }
-}
-
-fn put<V>(map: &mut std::collections::BTreeMap<String, V>, key: String, value: Option<V>) {
-    match value {
-        Some(v) => {
-            map.insert(key, v);
-        }
-        None => {
-            map.remove(&key);
-        }
-    }
-}
-
-impl Scalars {
-    fn of(case: &Case) -> Self {
         // Destructured so that a new field of `Case` cannot be forgotten here.
         let Case {
             id,
@@ -160,20 +161,38 @@ impl Scalars {
             closed,
             keys: _,
         } = case;
-        Scalars {
-            id: id.clone(),
-            policy: policy.clone(),
-            version: *version,
-            stage: stage.clone(),
-            stage_since: *stage_since,
-            received_at: *received_at,
-            updated_at: *updated_at,
-            queue: queue.clone(),
-            priority: *priority,
-            assignee: assignee.clone(),
-            tags: tags.clone(),
-            reopen_count: *reopen_count,
-            closed: *closed,
+        let saved = self.scalars;
+        if let Some(before) = saved.version {
+            (*version, *updated_at) = before;
+        }
+        if let Some(before) = saved.received {
+            (*id, *policy, *received_at) = before;
+        }
+        if let Some(before) = saved.stage {
+            (*stage, *stage_since) = before;
+        }
+        if let Some(before) = saved.route {
+            (*queue, *priority, *assignee) = before;
+        }
+        if let Some(before) = saved.tags {
+            tags.truncate(before);
+        }
+        if let Some(before) = saved.reopen_count {
+            *reopen_count = before;
+        }
+        if let Some(before) = saved.closed {
+            *closed = before;
+        }
+    }
+}
+
+fn put<V>(map: &mut std::collections::BTreeMap<String, V>, key: String, value: Option<V>) {
+    match value {
+        Some(v) => {
+            map.insert(key, v);
+        }
+        None => {
+            map.remove(&key);
         }
     }
 }

@@ -6,11 +6,11 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use super::{CalendarDays, Refusal, Timer};
-use crate::calendar::Calendar;
+use crate::calendar::{Calendar, CalendarError};
 use crate::case::Case;
 use crate::policy::{Policy, Sla};
 use crate::script::EvalContext;
-use crate::sla::Attention;
+use crate::sla::{Attention, RunningSpan, SlaClock};
 
 /// The calendar an SLA counts on.
 pub(super) fn calendar_of<'p>(policy: &'p Policy, sla: &Sla) -> &'p Calendar {
@@ -46,15 +46,34 @@ pub(super) fn earliest(
 /// The earliest warning or breach of the case's clocks (the first clock, by name,
 /// on a tie). Depends on the clocks alone.
 pub(super) fn next_clock_timer(case: &Case, policy: &Policy) -> Option<(DateTime<Utc>, Timer)> {
+    next_clock_timer_with(case, policy, |_, clock, sla, cal| {
+        clock.running_span(&sla.rule, cal)
+    })
+}
+
+/// [`next_clock_timer`] with each clock's [`SlaClock::running_span`] from `span_of`,
+/// given the SLA's position in the policy.
+pub(super) fn next_clock_timer_with(
+    case: &Case,
+    policy: &Policy,
+    mut span_of: impl FnMut(
+        usize,
+        &SlaClock,
+        &Sla,
+        &Calendar,
+    ) -> Result<Option<RunningSpan>, CalendarError>,
+) -> Option<(DateTime<Utc>, Timer)> {
     // Over the policy's SLAs, looking each clock up in the case (cheaper than the
     // other way round); a clock the policy does not know is left out either way.
     let mut best: Option<(DateTime<Utc>, &str, Attention)> = None;
-    for (name, sla) in policy.slas() {
+    for (i, (name, sla)) in policy.slas().iter().enumerate() {
         let Some(clock) = case.clocks.get(name) else {
             continue;
         };
-        let Ok(Some((at, attention))) = clock.next_attention(&sla.rule, calendar_of(policy, sla))
-        else {
+        let Ok(Some(span)) = span_of(i, clock, sla, calendar_of(policy, sla)) else {
+            continue;
+        };
+        let Some((at, attention)) = clock.next_attention_in(&sla.rule, span) else {
             continue;
         };
         if best.is_none_or(|(b, n, _)| (at, name.as_str()) < (b, n)) {

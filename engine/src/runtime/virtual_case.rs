@@ -7,11 +7,11 @@ use std::sync::{Arc, Weak};
 
 use chrono::{DateTime, Utc};
 
-use super::timers::{after_guarded, earliest, next_after_timer, next_clock_timer};
+use super::timers::{after_guarded, earliest, next_after_timer, next_clock_timer_with};
 use super::{Command, CommandKind, Decision, Refusal, Timer, decide_and_apply, fire_due};
 use crate::case::{Case, Event};
 use crate::policy::Policy;
-use crate::sla::SlaClock;
+use crate::sla::{Extension, Pause, RunningSpan, SlaClock};
 
 /// Timers fired in a row without the clock moving, at most: a guard against a
 /// policy whose timers keep each other due.
@@ -53,6 +53,17 @@ pub struct VirtualCase<'p> {
     /// The earliest `after` timer for a stage entered at an instant (kept only when
     /// no `after` transition has a guard, so that nothing else matters).
     after_timer: Option<AfterTimer>,
+    /// Per SLA (by position in the policy), the running span of its clock's current
+    /// run, for the run's start, pauses and extensions it was computed on.
+    spans: Vec<Option<Span>>,
+}
+
+#[derive(Debug, Clone)]
+struct Span {
+    started_at: DateTime<Utc>,
+    pauses: Vec<Pause>,
+    extensions: Vec<Extension>,
+    span: Option<RunningSpan>,
 }
 
 type Due = Option<(DateTime<Utc>, Timer)>;
@@ -83,6 +94,7 @@ impl<'p> VirtualCase<'p> {
             next: None,
             clock_timer: None,
             after_timer: None,
+            spans: Vec::new(),
         }
     }
 
@@ -149,12 +161,37 @@ impl<'p> VirtualCase<'p> {
         let (case, policy) = (&self.case, self.policy);
         if !case.is_received() || case.closed {
             (self.clock_timer, self.after_timer) = (None, None);
+            self.spans = Vec::new();
             return None;
         }
         let clock = match &self.clock_timer {
             Some(c) if std::ptr::eq(c.clocks.as_ptr(), Arc::as_ptr(&case.clocks)) => c.due.clone(),
             _ => {
-                let due = next_clock_timer(case, policy);
+                let spans = &mut self.spans;
+                let due = next_clock_timer_with(case, policy, |i, clock, sla, cal| {
+                    let Some(run) = clock.runs().last().filter(|r| r.stopped_at.is_none()) else {
+                        return Ok(None);
+                    };
+                    if spans.len() <= i {
+                        spans.resize(i + 1, None);
+                    }
+                    let kept = spans[i].as_ref().filter(|s| {
+                        s.started_at == run.started_at
+                            && s.pauses == run.pauses
+                            && s.extensions == run.extensions
+                    });
+                    if let Some(kept) = kept {
+                        return Ok(kept.span);
+                    }
+                    let span = clock.running_span(&sla.rule, cal)?;
+                    spans[i] = Some(Span {
+                        started_at: run.started_at,
+                        pauses: run.pauses.clone(),
+                        extensions: run.extensions.clone(),
+                        span,
+                    });
+                    Ok(span)
+                });
                 self.clock_timer = Some(ClockTimer {
                     clocks: Arc::downgrade(&case.clocks),
                     due: due.clone(),
