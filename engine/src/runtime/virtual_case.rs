@@ -46,6 +46,13 @@ pub struct VirtualCase<'p> {
     /// `next_due` of the case at a version, once computed (it changes only with
     /// events).
     next: Option<(u64, Due)>,
+    /// What `next_due` kept for an open case (boxed: most cases a replay holds are
+    /// closed, and it is dropped then).
+    kept: Option<Box<Kept>>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Kept {
     /// The earliest clock timer, for the clocks map it was computed on. Clocks are
     /// copied on write, so the same map means the same clocks; the weak pointer keeps
     /// the address from being reused (not the map: a case holds one map only).
@@ -92,9 +99,7 @@ impl<'p> VirtualCase<'p> {
             counts: Counts::default(),
             keep_events,
             next: None,
-            clock_timer: None,
-            after_timer: None,
-            spans: Vec::new(),
+            kept: None,
         }
     }
 
@@ -160,14 +165,14 @@ impl<'p> VirtualCase<'p> {
     fn next_due(&mut self) -> Due {
         let (case, policy) = (&self.case, self.policy);
         if !case.is_received() || case.closed {
-            (self.clock_timer, self.after_timer) = (None, None);
-            self.spans = Vec::new();
+            self.forget_timers();
             return None;
         }
-        let clock = match &self.clock_timer {
+        let kept = self.kept.get_or_insert_with(Box::default);
+        let clock = match &kept.clock_timer {
             Some(c) if std::ptr::eq(c.clocks.as_ptr(), Arc::as_ptr(&case.clocks)) => c.due.clone(),
             _ => {
-                let spans = &mut self.spans;
+                let spans = &mut kept.spans;
                 let due = next_clock_timer_with(case, policy, |i, clock, sla, cal| {
                     let Some(run) = clock.runs().last().filter(|r| r.stopped_at.is_none()) else {
                         return Ok(None);
@@ -192,19 +197,19 @@ impl<'p> VirtualCase<'p> {
                     });
                     Ok(span)
                 });
-                self.clock_timer = Some(ClockTimer {
+                kept.clock_timer = Some(ClockTimer {
                     clocks: Arc::downgrade(&case.clocks),
                     due: due.clone(),
                 });
                 due
             }
         };
-        let after = match &self.after_timer {
+        let after = match &kept.after_timer {
             Some(a) if a.since == case.stage_since && a.stage == case.stage => a.due.clone(),
             _ if after_guarded(policy) => next_after_timer(case, policy),
             _ => {
                 let due = next_after_timer(case, policy);
-                self.after_timer = Some(AfterTimer {
+                kept.after_timer = Some(AfterTimer {
                     stage: case.stage.clone(),
                     since: case.stage_since,
                     due: due.clone(),
@@ -215,9 +220,17 @@ impl<'p> VirtualCase<'p> {
         earliest(clock, after)
     }
 
+    fn forget_timers(&mut self) {
+        self.kept = None;
+    }
+
     /// Counts (and keeps) events already folded into the case.
     fn record(&mut self, events: Vec<Event>) {
         self.next = None;
+        if self.case.closed {
+            // Nothing is due on a closed case: what was kept for its timers can go.
+            self.forget_timers();
+        }
         self.counts.events += events.len() as u64;
         if self.keep_events {
             self.events.extend(events);
