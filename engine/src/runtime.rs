@@ -192,29 +192,30 @@ pub fn decide(
     now: DateTime<Utc>,
 ) -> Result<Decision, Refusal> {
     let mut scratch = case.clone();
-    drafted(policy, &mut scratch, command, now, Run::OnCopy)
+    drafted(policy, &mut scratch, command, now, How::default())
 }
 
-/// How a command is run on the case `drafted` is given.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Run {
-    /// On a copy: nothing to put back on a refusal.
-    OnCopy,
-    /// On the case itself: put it back on a refusal.
-    InPlace,
-    /// In place, for a warning or breach timer taken from [`next_due`] of this very
-    /// case at or before `now`: it need not be checked again.
-    InPlaceDue,
+/// How `drafted` runs a command on the case it is given.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct How {
+    /// On the case itself, put back on a refusal (else on a copy).
+    pub(crate) in_place: bool,
+    /// A warning or breach timer taken from [`next_due`] of this very case at or
+    /// before `now`: it need not be checked again.
+    pub(crate) due_known: bool,
+    /// The events are only counted, then dropped: what folding them does not read
+    /// (who acted, why a clock moved) is left out of them.
+    pub(crate) counted: bool,
 }
 
 /// What `decide` and `decide_and_apply` share: the repeat check, the preconditions,
 /// and running the command on `case`, its events folded in as they are decided.
-fn drafted(
+pub(crate) fn drafted(
     policy: &Policy,
     case: &mut Case,
     command: &Command,
     now: DateTime<Utc>,
-    run: Run,
+    how: How,
 ) -> Result<Decision, Refusal> {
     if let Some(repeat) = command.key.as_ref().and_then(|k| case.keys.get(k)) {
         return Ok(Decision {
@@ -223,8 +224,7 @@ fn drafted(
         });
     }
     check_preconditions(policy, case, command, now)?;
-    let mut draft = Draft::new(policy, case, command, now, run != Run::OnCopy);
-    draft.due_known = run == Run::InPlaceDue;
+    let mut draft = Draft::new(policy, case, command, now, how);
     match draft.run(&command.kind) {
         Ok(()) => Ok(Decision {
             events: draft.into_events(),
@@ -247,18 +247,11 @@ pub fn decide_and_apply(
     command: &Command,
     now: DateTime<Utc>,
 ) -> Result<Decision, Refusal> {
-    drafted(policy, case, command, now, Run::InPlace)
-}
-
-/// [`decide_and_apply`] of a timer just taken from [`next_due`] of `case`, due at or
-/// before `now`: a warning or breach is not checked again (an `after` timer is).
-pub(crate) fn fire_due(
-    policy: &Policy,
-    case: &mut Case,
-    command: &Command,
-    now: DateTime<Utc>,
-) -> Result<Decision, Refusal> {
-    drafted(policy, case, command, now, Run::InPlaceDue)
+    let how = How {
+        in_place: true,
+        ..How::default()
+    };
+    drafted(policy, case, command, now, how)
 }
 
 fn check_preconditions(

@@ -83,20 +83,23 @@ impl Draft<'_> {
         // Triggers first: they are cheaper to test than the clock's status.
         let left_pause = entered(&sla.pause, from) && !entered(&sla.pause, to);
         if (left_pause || by_event(&sla.resume, event)) && self.status(name) == Status::Paused {
-            self.clock(name, ClockOp::Resume, on, format!("left `{from}`"));
+            let trigger = self.trigger(|| format!("left `{from}`"));
+            self.clock(name, ClockOp::Resume, on, trigger);
         }
         if by_event(&sla.pause, event) && self.status(name) == Status::Running {
-            self.clock(name, ClockOp::Pause, on, format!("event `{event}`"));
+            let trigger = self.trigger(|| format!("event `{event}`"));
+            self.clock(name, ClockOp::Pause, on, trigger);
         }
         let stops = by_event(&sla.stop, event) || entered(&sla.stop, to);
         if stops && matches!(self.status(name), Status::Running | Status::Paused) {
-            self.clock(name, ClockOp::Stop, on, format!("`{event}` into `{to}`"));
+            let trigger = self.trigger(|| format!("`{event}` into `{to}`"));
+            self.clock(name, ClockOp::Stop, on, trigger);
         }
     }
 
     fn reopen(&mut self, sla: &Sla, event: &str, on: DateTime<Utc>) {
         if matches!(sla.on_reopen, Reopen::Restart | Reopen::Resume) {
-            let trigger = format!("reopened by `{event}`");
+            let trigger = self.trigger(|| format!("reopened by `{event}`"));
             self.clock(&sla.name, ClockOp::Start, on, trigger);
         }
     }
@@ -111,10 +114,12 @@ impl Draft<'_> {
         let name = &sla.name;
         let starts = entered(&sla.start, to) || by_event(&sla.start, event);
         if starts && self.status(name) == Status::NotStarted && self.applies(sla)? {
-            self.clock(name, ClockOp::Start, on, format!("`{event}` into `{to}`"));
+            let trigger = self.trigger(|| format!("`{event}` into `{to}`"));
+            self.clock(name, ClockOp::Start, on, trigger);
         }
         if entered(&sla.pause, to) && self.status(name) == Status::Running {
-            self.clock(name, ClockOp::Pause, on, format!("entered `{to}`"));
+            let trigger = self.trigger(|| format!("entered `{to}`"));
+            self.clock(name, ClockOp::Pause, on, trigger);
         }
         Ok(())
     }
@@ -136,7 +141,8 @@ impl Draft<'_> {
             .cloned()
             .collect();
         for sla in live {
-            self.clock(&sla, ClockOp::Stop, on, format!("case closed: `{why}`"));
+            let trigger = self.trigger(|| format!("case closed: `{why}`"));
+            self.clock(&sla, ClockOp::Stop, on, trigger);
         }
     }
 

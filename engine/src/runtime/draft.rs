@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use super::{CalendarDays, Command, CommandKind, Data, MAX_AUTOMATIC, Refusal, Timer};
+use super::{CalendarDays, Command, CommandKind, Data, How, MAX_AUTOMATIC, Refusal, Timer};
 use crate::case::undo::Undo;
 use crate::case::{Actor, Case, Cause, Event, EventKind, MoveReason, apply};
 use crate::policy::{Input, Policy};
@@ -25,21 +25,23 @@ pub(super) struct Draft<'a> {
     events: Vec<Event>,
     /// The policy hash every event records: the case's own copy once taken in.
     hash: Arc<str>,
-    /// A warning or breach fired is known to be due (see `runtime::fire_due`).
-    pub(super) due_known: bool,
+    /// A warning or breach fired is known to be due (see [`How::due_known`]).
+    due_known: bool,
+    /// The events are only counted (see [`How::counted`]).
+    counted: bool,
     /// What the events changed, when the case is to be put back on a refusal.
     undo: Option<Undo>,
 }
 
 impl<'a> Draft<'a> {
-    /// A draft on `case` itself; `undoable`: record what the events change, for
+    /// A draft on `case` itself; in place, it records what the events change, for
     /// [`Self::undo`].
     pub(super) fn new(
         policy: &'a Policy,
         case: &'a mut Case,
         command: &Command,
         now: DateTime<Utc>,
-        undoable: bool,
+        how: How,
     ) -> Self {
         let calendar = Arc::new(CalendarDays(policy.default_calendar().clone()));
         let hash = match case.is_received() {
@@ -55,8 +57,9 @@ impl<'a> Draft<'a> {
             ctx: EvalContext { now, calendar },
             key: command.key.clone(),
             events: Vec::new(),
-            due_known: false,
-            undo: undoable.then(Undo::default),
+            due_known: how.due_known,
+            counted: how.counted,
+            undo: how.in_place.then(Undo::default),
         }
     }
 
@@ -77,7 +80,12 @@ impl<'a> Draft<'a> {
             seq: self.case.version + 1,
             at: self.now,
             policy: self.hash.clone(),
-            actor: self.actor.clone(),
+            // Folding does not read who acted.
+            actor: if self.counted {
+                None
+            } else {
+                self.actor.clone()
+            },
             key: self.key.clone(),
             kind,
         };
@@ -86,6 +94,14 @@ impl<'a> Draft<'a> {
         }
         apply(self.case, &event);
         self.events.push(event);
+    }
+
+    /// The text saying why a clock moved, unless the events are only counted.
+    pub(super) fn trigger(&self, text: impl FnOnce() -> String) -> String {
+        match self.counted {
+            true => String::new(),
+            false => text(),
+        }
     }
 
     pub(super) fn run(&mut self, kind: &CommandKind) -> Result<(), Refusal> {

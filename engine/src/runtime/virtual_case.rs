@@ -8,7 +8,7 @@ use std::sync::{Arc, Weak};
 use chrono::{DateTime, Utc};
 
 use super::timers::{after_guarded, earliest, next_after_timer, next_clock_timer_with};
-use super::{Command, CommandKind, Decision, Refusal, Timer, decide_and_apply, fire_due};
+use super::{Command, CommandKind, Decision, How, Refusal, Timer, drafted};
 use crate::case::{Case, Event};
 use crate::policy::Policy;
 use crate::sla::{Extension, Pause, RunningSpan, SlaClock};
@@ -128,7 +128,11 @@ impl<'p> VirtualCase<'p> {
             }
             let now = at.max(self.now);
             let command = Command::new(CommandKind::Fire(timer));
-            let Ok(decision) = fire_due(self.policy, &mut self.case, &command, now) else {
+            let how = How {
+                due_known: true,
+                ..self.how()
+            };
+            let Ok(decision) = drafted(self.policy, &mut self.case, &command, now, how) else {
                 break;
             };
             self.now = now;
@@ -146,7 +150,8 @@ impl<'p> VirtualCase<'p> {
         } else {
             self.now = self.now.max(at);
         }
-        match decide_and_apply(self.policy, &mut self.case, command, self.now) {
+        let how = self.how();
+        match drafted(self.policy, &mut self.case, command, self.now, how) {
             Ok(Decision { events, .. }) => {
                 self.counts.accepted += 1;
                 let n = events.len();
@@ -220,6 +225,15 @@ impl<'p> VirtualCase<'p> {
         earliest(clock, after)
     }
 
+    /// How commands are decided: in place, their events only counted unless kept.
+    fn how(&self) -> How {
+        How {
+            in_place: true,
+            due_known: false,
+            counted: !self.keep_events,
+        }
+    }
+
     fn forget_timers(&mut self) {
         self.kept = None;
     }
@@ -234,6 +248,53 @@ impl<'p> VirtualCase<'p> {
         self.counts.events += events.len() as u64;
         if self.keep_events {
             self.events.extend(events);
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::path::Path;
+
+    use super::*;
+    use crate::policy::load_policy;
+    use crate::runtime::simulate::{Profile, generate};
+
+    /// A case whose events are only counted ends as one whose events are kept, with
+    /// the same counts, and its next timer is always `next_due` of the case.
+    #[test]
+    fn counted_events_make_the_same_case_as_kept_ones() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/bank.toml");
+        let policy = load_policy(&path).unwrap();
+        let lines = generate(&policy, &Profile::default(), 300, 5, 1, &|_| {});
+        let mut by_case: BTreeMap<String, Vec<_>> = BTreeMap::new();
+        for line in lines {
+            by_case.entry(line.case.clone()).or_default().push(line);
+        }
+        let mut last = DateTime::<Utc>::MIN_UTC;
+        for (id, lines) in &by_case {
+            let mut counted = VirtualCase::new(&policy, id, false);
+            let mut kept = VirtualCase::new(&policy, id, true);
+            for line in lines {
+                let at = line.instant();
+                last = last.max(at);
+                let a = counted.send(&line.command(), at);
+                let b = kept.send(&line.command(), at);
+                assert_eq!(a, b);
+                assert_eq!(counted.case, kept.case);
+                assert_eq!(
+                    counted.next_due(),
+                    super::super::next_due(&counted.case, &policy)
+                );
+            }
+            counted.advance_to(last);
+            kept.advance_to(last);
+            assert_eq!(counted.case, kept.case);
+            assert_eq!(counted.counts, kept.counts);
+            assert_eq!(kept.counts.events, kept.events.len() as u64);
+            assert_eq!(kept.case, Case::from_events(id, &kept.events));
         }
     }
 }
