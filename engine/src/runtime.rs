@@ -45,6 +45,8 @@ pub mod replay;
 pub mod scenario;
 pub mod simulate;
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -196,8 +198,8 @@ pub fn decide(
 }
 
 /// How `drafted` runs a command on the case it is given.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct How {
+#[derive(Clone, Copy, Default)]
+pub(crate) struct How<'c> {
     /// On the case itself, put back on a refusal (else on a copy).
     pub(crate) in_place: bool,
     /// A warning or breach timer taken from [`next_due`] of this very case at or
@@ -206,6 +208,9 @@ pub(crate) struct How {
     /// The events are only counted, then dropped: what folding them does not read
     /// (who acted, why a clock moved) is left out of them.
     pub(crate) counted: bool,
+    /// The policy's default calendar as scripts see it, when the caller keeps one
+    /// (else each command makes its own).
+    pub(crate) calendar: Option<&'c Arc<CalendarDays>>,
 }
 
 /// What `decide` and `decide_and_apply` share: the repeat check, the preconditions,
@@ -215,7 +220,7 @@ pub(crate) fn drafted(
     case: &mut Case,
     command: &Command,
     now: DateTime<Utc>,
-    how: How,
+    how: How<'_>,
 ) -> Result<Decision, Refusal> {
     if let Some(repeat) = command.key.as_ref().and_then(|k| case.keys.get(k)) {
         return Ok(Decision {

@@ -11,7 +11,7 @@ use crate::case::undo::Undo;
 use crate::case::{Actor, Case, Cause, Event, EventKind, MoveReason, apply};
 use crate::policy::{Input, Policy};
 use crate::routing::RouteReason;
-use crate::script::EvalContext;
+use crate::script::{BusinessDays, EvalContext};
 use crate::value::Fields;
 
 /// A command being decided.
@@ -41,9 +41,12 @@ impl<'a> Draft<'a> {
         case: &'a mut Case,
         command: &Command,
         now: DateTime<Utc>,
-        how: How,
+        how: How<'_>,
     ) -> Self {
-        let calendar = Arc::new(CalendarDays(policy.default_calendar().clone()));
+        let calendar: Arc<dyn BusinessDays> = match how.calendar {
+            Some(calendar) => calendar.clone() as Arc<dyn BusinessDays>,
+            None => Arc::new(CalendarDays(policy.default_calendar().clone())),
+        };
         let hash = match case.is_received() {
             true => case.policy.clone(),
             false => Arc::from(policy.hash()),

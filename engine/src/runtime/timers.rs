@@ -46,8 +46,8 @@ pub(super) fn earliest(
 /// The earliest warning or breach of the case's clocks (the first clock, by name,
 /// on a tie). Depends on the clocks alone.
 pub(super) fn next_clock_timer(case: &Case, policy: &Policy) -> Option<(DateTime<Utc>, Timer)> {
-    next_clock_timer_with(case, policy, |_, clock, sla, cal| {
-        clock.running_span(&sla.rule, cal)
+    next_clock_timer_with(case, policy, |_, clock, sla| {
+        clock.running_span(&sla.rule, calendar_of(policy, sla))
     })
 }
 
@@ -56,12 +56,7 @@ pub(super) fn next_clock_timer(case: &Case, policy: &Policy) -> Option<(DateTime
 pub(super) fn next_clock_timer_with(
     case: &Case,
     policy: &Policy,
-    mut span_of: impl FnMut(
-        usize,
-        &SlaClock,
-        &Sla,
-        &Calendar,
-    ) -> Result<Option<RunningSpan>, CalendarError>,
+    mut span_of: impl FnMut(usize, &SlaClock, &Sla) -> Result<Option<RunningSpan>, CalendarError>,
 ) -> Option<(DateTime<Utc>, Timer)> {
     // Over the policy's SLAs, looking each clock up in the case (cheaper than the
     // other way round); a clock the policy does not know is left out either way.
@@ -70,7 +65,7 @@ pub(super) fn next_clock_timer_with(
         let Some(clock) = case.clocks.get(name) else {
             continue;
         };
-        let Ok(Some(span)) = span_of(i, clock, sla, calendar_of(policy, sla)) else {
+        let Ok(Some(span)) = span_of(i, clock, sla) else {
             continue;
         };
         let Some((at, attention)) = clock.next_attention_in(&sla.rule, span) else {

@@ -7,8 +7,10 @@ use std::sync::{Arc, Weak};
 
 use chrono::{DateTime, Utc};
 
-use super::timers::{after_guarded, earliest, next_after_timer, next_clock_timer_with};
-use super::{Command, CommandKind, Decision, How, Refusal, Timer, drafted};
+use super::timers::{
+    after_guarded, calendar_of, earliest, next_after_timer, next_clock_timer_with,
+};
+use super::{CalendarDays, Command, CommandKind, Decision, How, Refusal, Timer, drafted};
 use crate::case::{Case, Event};
 use crate::policy::Policy;
 use crate::sla::{Extension, Pause, RunningSpan, SlaClock};
@@ -46,6 +48,8 @@ pub struct VirtualCase<'p> {
     /// `next_due` of the case at a version, once computed (it changes only with
     /// events).
     next: Option<(u64, Due)>,
+    /// The policy's default calendar as scripts see it, for every command.
+    calendar: Arc<CalendarDays>,
     /// What `next_due` kept for an open case (boxed: most cases a replay holds are
     /// closed, and it is dropped then).
     kept: Option<Box<Kept>>,
@@ -100,6 +104,7 @@ impl<'p> VirtualCase<'p> {
             keep_events,
             next: None,
             kept: None,
+            calendar: Arc::new(CalendarDays(policy.default_calendar().clone())),
         }
     }
 
@@ -130,7 +135,7 @@ impl<'p> VirtualCase<'p> {
             let command = Command::new(CommandKind::Fire(timer));
             let how = How {
                 due_known: true,
-                ..self.how()
+                ..Self::how(self.keep_events, &self.calendar)
             };
             let Ok(decision) = drafted(self.policy, &mut self.case, &command, now, how) else {
                 break;
@@ -150,7 +155,7 @@ impl<'p> VirtualCase<'p> {
         } else {
             self.now = self.now.max(at);
         }
-        let how = self.how();
+        let how = Self::how(self.keep_events, &self.calendar);
         match drafted(self.policy, &mut self.case, command, self.now, how) {
             Ok(Decision { events, .. }) => {
                 self.counts.accepted += 1;
@@ -178,7 +183,7 @@ impl<'p> VirtualCase<'p> {
             Some(c) if std::ptr::eq(c.clocks.as_ptr(), Arc::as_ptr(&case.clocks)) => c.due.clone(),
             _ => {
                 let spans = &mut kept.spans;
-                let due = next_clock_timer_with(case, policy, |i, clock, sla, cal| {
+                let due = next_clock_timer_with(case, policy, |i, clock, sla| {
                     let Some(run) = clock.runs().last().filter(|r| r.stopped_at.is_none()) else {
                         return Ok(None);
                     };
@@ -193,7 +198,7 @@ impl<'p> VirtualCase<'p> {
                     if let Some(kept) = kept {
                         return Ok(kept.span);
                     }
-                    let span = clock.running_span(&sla.rule, cal)?;
+                    let span = clock.running_span(&sla.rule, calendar_of(policy, sla))?;
                     spans[i] = Some(Span {
                         started_at: run.started_at,
                         pauses: run.pauses.clone(),
@@ -226,11 +231,12 @@ impl<'p> VirtualCase<'p> {
     }
 
     /// How commands are decided: in place, their events only counted unless kept.
-    fn how(&self) -> How {
+    fn how(keep_events: bool, calendar: &Arc<CalendarDays>) -> How<'_> {
         How {
             in_place: true,
             due_known: false,
-            counted: !self.keep_events,
+            counted: !keep_events,
+            calendar: Some(calendar),
         }
     }
 
