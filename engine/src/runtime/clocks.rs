@@ -176,7 +176,7 @@ impl Draft<'_> {
             extension: wanted.unwrap_or("(next)").to_string(),
         })?;
         let event = format!("extend {sla}");
-        let role = self.actor.as_ref().and_then(|a| a.role.clone());
+        let role = self.actor.and_then(|a| a.role.clone());
         if let Some(allowed) = &ext.role {
             if role.as_ref() != Some(allowed) {
                 return Err(Refusal::RoleNotAllowed {
@@ -206,7 +206,7 @@ impl Draft<'_> {
             extension: ext.name.clone(),
             target: ext.to,
             reason,
-            granted_by: self.actor.as_ref().and_then(|a| a.id.clone()),
+            granted_by: self.actor.and_then(|a| a.id.clone()),
         };
         self.clock(sla, op, self.now, event);
         for to in &ext.notify {

@@ -19,7 +19,7 @@ pub(super) struct Draft<'a> {
     pub(super) policy: &'a Policy,
     pub(super) case: &'a mut Case,
     pub(super) now: DateTime<Utc>,
-    pub(super) actor: Option<Actor>,
+    pub(super) actor: Option<&'a Actor>,
     pub(super) ctx: EvalContext,
     key: Option<String>,
     events: Vec<Event>,
@@ -39,7 +39,7 @@ impl<'a> Draft<'a> {
     pub(super) fn new(
         policy: &'a Policy,
         case: &'a mut Case,
-        command: &Command,
+        command: &'a Command,
         now: DateTime<Utc>,
         how: How<'_>,
     ) -> Self {
@@ -56,7 +56,7 @@ impl<'a> Draft<'a> {
             policy,
             case,
             now,
-            actor: command.actor.clone(),
+            actor: command.actor.as_ref(),
             ctx: EvalContext { now, calendar },
             key: command.key.clone(),
             events: Vec::new(),
@@ -87,7 +87,7 @@ impl<'a> Draft<'a> {
             actor: if self.counted {
                 None
             } else {
-                self.actor.clone()
+                self.actor.cloned()
             },
             key: self.key.clone(),
             kind,
@@ -97,6 +97,20 @@ impl<'a> Draft<'a> {
         }
         apply(self.case, &event);
         self.events.push(event);
+    }
+
+    /// Whether the events are only counted (see [`How::counted`]).
+    pub(super) fn counted(&self) -> bool {
+        self.counted
+    }
+
+    /// A copy of `text` for an event, where folding it does not read it: empty
+    /// when the events are only counted.
+    pub(super) fn text(&self, text: &str) -> String {
+        match self.counted {
+            true => String::new(),
+            false => text.to_string(),
+        }
     }
 
     /// The text saying why a clock moved, unless the events are only counted.

@@ -117,18 +117,16 @@ impl<'p> VirtualCase<'p> {
     /// A clock already past `until` stays where it is.
     pub fn advance_to(&mut self, until: DateTime<Utc>) {
         for _ in 0..MAX_TIMERS_PER_MOVE {
-            let next = match &self.next {
-                Some((version, next)) if *version == self.case.version => next.clone(),
-                _ => {
-                    let next = self.next_due();
-                    self.next = Some((self.case.version, next.clone()));
-                    next
-                }
+            let next = match self.next.take() {
+                Some((version, next)) if version == self.case.version => next,
+                _ => self.next_due(),
             };
             let Some((at, timer)) = next else {
+                self.next = Some((self.case.version, None));
                 break;
             };
             if at > until {
+                self.next = Some((self.case.version, Some((at, timer))));
                 break;
             }
             let now = at.max(self.now);
