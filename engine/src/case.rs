@@ -133,6 +133,25 @@ pub fn apply(case: &mut Case, event: &Event) {
     apply_kind(case, event);
 }
 
+/// [`apply`], moving the field values of a `Received` or `FieldsSet` event into the
+/// case instead of copying them: the same case, and an event left without them
+/// (for callers that only count their events).
+pub(crate) fn apply_taking(case: &mut Case, event: &mut Event) {
+    match &mut event.kind {
+        EventKind::Received { fields, .. } => {
+            let fields = std::mem::take(fields);
+            apply(case, event);
+            case.fields = Arc::new(fields);
+        }
+        EventKind::FieldsSet { fields, .. } => {
+            let fields = std::mem::take(fields);
+            apply(case, event);
+            Arc::make_mut(&mut case.fields).extend(fields);
+        }
+        _ => apply(case, event),
+    }
+}
+
 fn apply_kind(case: &mut Case, event: &Event) {
     match &event.kind {
         EventKind::Received {

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 
 use super::{CalendarDays, Command, CommandKind, Data, How, MAX_AUTOMATIC, Refusal, Timer};
 use crate::case::undo::Undo;
-use crate::case::{Actor, Case, Cause, Event, EventKind, MoveReason, apply};
+use crate::case::{Actor, Case, Cause, Event, EventKind, MoveReason, apply, apply_taking};
 use crate::policy::{Input, Policy};
 use crate::routing::RouteReason;
 use crate::script::{BusinessDays, EvalContext};
@@ -95,7 +95,11 @@ impl<'a> Draft<'a> {
         if let Some(undo) = &mut self.undo {
             undo.record(self.case, &event);
         }
-        apply(self.case, &event);
+        let mut event = event;
+        match self.counted {
+            true => apply_taking(self.case, &mut event),
+            false => apply(self.case, &event),
+        }
         self.events.push(event);
     }
 
