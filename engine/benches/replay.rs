@@ -1,12 +1,13 @@
 //! Replay throughput on the bank policy: generated complaints replayed on one thread
-//! and on every core. `cargo bench -p redress-engine --bench replay`.
+//! and on two, from parsed lines and from event-file text (as `redress replay` reads
+//! it, parsed on the workers). `cargo bench -p redress-engine --bench replay`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::Path;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use redress_engine::policy::load_policy;
-use redress_engine::runtime::replay::{ReplayOptions, replay};
+use redress_engine::runtime::replay::{ReplayOptions, replay, replay_reader};
 use redress_engine::runtime::simulate::{Profile, generate, numbered};
 
 fn bench(c: &mut Criterion) {
@@ -15,6 +16,10 @@ fn bench(c: &mut Criterion) {
         return;
     };
     let lines = generate(&policy, &Profile::default(), 2_000, 7, 2, &|_| {});
+    let text: String = lines
+        .iter()
+        .map(|l| serde_json::to_string(l).unwrap() + "\n")
+        .collect();
     let mut group = c.benchmark_group("replay");
     group.throughput(Throughput::Elements(lines.len() as u64));
     group.sample_size(10);
@@ -25,6 +30,9 @@ fn bench(c: &mut Criterion) {
         };
         group.bench_function(format!("bank, {threads} thread(s)"), |b| {
             b.iter(|| replay(&policy, numbered(lines.clone()), &options, &|_| {}))
+        });
+        group.bench_function(format!("bank, text, {threads} thread(s)"), |b| {
+            b.iter(|| replay_reader(&policy, text.as_bytes(), &options, &|_| {}))
         });
     }
     group.finish();

@@ -4,6 +4,7 @@
 
 pub mod event;
 pub(crate) mod tagged;
+pub(crate) mod undo;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -121,12 +122,34 @@ pub fn apply(case: &mut Case, event: &Event) {
     case.version = event.seq;
     case.updated_at = case.updated_at.max(event.at);
     if let Some(key) = &event.key {
-        let entry = Arc::make_mut(&mut case.keys)
-            .entry(key.clone())
-            .or_insert((event.seq, event.seq));
-        entry.1 = event.seq;
+        let keys = Arc::make_mut(&mut case.keys);
+        match keys.get_mut(key) {
+            Some(entry) => entry.1 = event.seq,
+            None => {
+                keys.insert(key.clone(), (event.seq, event.seq));
+            }
+        }
     }
     apply_kind(case, event);
+}
+
+/// [`apply`], moving the field values of a `Received` or `FieldsSet` event into the
+/// case instead of copying them: the same case, and an event left without them
+/// (for callers that only count their events).
+pub(crate) fn apply_taking(case: &mut Case, event: &mut Event) {
+    match &mut event.kind {
+        EventKind::Received { fields, .. } => {
+            let fields = std::mem::take(fields);
+            apply(case, event);
+            case.fields = Arc::new(fields);
+        }
+        EventKind::FieldsSet { fields, .. } => {
+            let fields = std::mem::take(fields);
+            apply(case, event);
+            Arc::make_mut(&mut case.fields).extend(fields);
+        }
+        _ => apply(case, event),
+    }
 }
 
 fn apply_kind(case: &mut Case, event: &Event) {
@@ -193,13 +216,23 @@ fn apply_kind(case: &mut Case, event: &Event) {
 
 /// Puts the case in `stage` from `at`.
 fn enter(case: &mut Case, stage: &str, at: DateTime<Utc>) {
-    case.stage = stage.to_string();
+    if case.stage != stage {
+        case.stage.clear();
+        case.stage.push_str(stage);
+    }
     case.stage_since = at;
-    Arc::make_mut(&mut case.stage_entered_at).insert(stage.to_string(), at);
+    let entered = Arc::make_mut(&mut case.stage_entered_at);
+    match entered.get_mut(stage) {
+        Some(since) => *since = at,
+        None => {
+            entered.insert(stage.to_string(), at);
+        }
+    }
 }
 
 fn add_tag(case: &mut Case, tag: &str) {
     if !case.tags.iter().any(|t| t == tag) {
+        case.tags.reserve_exact(1);
         case.tags.push(tag.to_string());
     }
 }
@@ -211,9 +244,13 @@ fn mark(case: &mut Case, sla: &str, attention: Attention) {
 }
 
 fn apply_clock(case: &mut Case, sla: &str, op: &ClockOp, on: DateTime<Utc>) {
-    let clock = Arc::make_mut(&mut case.clocks)
-        .entry(sla.to_string())
-        .or_insert_with(|| SlaClock::new(sla));
+    let clocks = Arc::make_mut(&mut case.clocks);
+    if !clocks.contains_key(sla) {
+        clocks.insert(sla.to_string(), SlaClock::new(sla));
+    }
+    let Some(clock) = clocks.get_mut(sla) else {
+        return;
+    };
     // INVARIANT: `decide` emits only operations that fit the clock's state, so these
     // cannot fail on events it produced; a hand-made event that does not fit is ignored.
     let _ = match op {

@@ -46,6 +46,8 @@ pub mod replay;
 pub mod scenario;
 pub mod simulate;
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -193,60 +195,70 @@ pub fn decide(
     command: &Command,
     now: DateTime<Utc>,
 ) -> Result<Decision, Refusal> {
-    match drafted(policy, case, command, now)? {
-        Drafted::Repeat(decision) => Ok(decision),
-        Drafted::New(draft) => Ok(Decision {
-            events: draft.into_events(),
-            repeat_of: None,
-        }),
-    }
+    let mut scratch = case.clone();
+    drafted(policy, &mut scratch, command, now, How::default())
 }
 
-/// A command already decided (its idempotency key was seen), or a fresh draft.
-enum Drafted<'a> {
-    Repeat(Decision),
-    New(Box<Draft<'a>>),
+/// How `drafted` runs a command on the case it is given.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct How<'c> {
+    /// On the case itself, put back on a refusal (else on a copy).
+    pub(crate) in_place: bool,
+    /// A warning or breach timer taken from [`next_due`] of this very case at or
+    /// before `now`: it need not be checked again.
+    pub(crate) due_known: bool,
+    /// The events are only counted, then dropped: what folding them does not read
+    /// (who acted, why a clock moved) is left out of them.
+    pub(crate) counted: bool,
+    /// The policy's default calendar as scripts see it, when the caller keeps one
+    /// (else each command makes its own).
+    pub(crate) calendar: Option<&'c Arc<CalendarDays>>,
 }
 
 /// What `decide` and `decide_and_apply` share: the repeat check, the preconditions,
-/// and running the command on a scratch copy of the case.
-fn drafted<'a>(
-    policy: &'a Policy,
-    case: &Case,
+/// and running the command on `case`, its events folded in as they are decided.
+pub(crate) fn drafted(
+    policy: &Policy,
+    case: &mut Case,
     command: &Command,
     now: DateTime<Utc>,
-) -> Result<Drafted<'a>, Refusal> {
+    how: How<'_>,
+) -> Result<Decision, Refusal> {
     if let Some(repeat) = command.key.as_ref().and_then(|k| case.keys.get(k)) {
-        return Ok(Drafted::Repeat(Decision {
+        return Ok(Decision {
             events: Vec::new(),
             repeat_of: Some(*repeat),
-        }));
+        });
     }
     check_preconditions(policy, case, command, now)?;
-    let mut draft = Draft::new(policy, case, command, now);
-    draft.run(&command.kind)?;
-    Ok(Drafted::New(Box::new(draft)))
+    let mut draft = Draft::new(policy, case, command, now, how);
+    match draft.run(&command.kind) {
+        Ok(()) => Ok(Decision {
+            events: draft.into_events(),
+            repeat_of: None,
+        }),
+        Err(refusal) => {
+            draft.undo();
+            Err(refusal)
+        }
+    }
 }
 
 /// [`decide`], then applies the events to `case`: the same result as applying each
-/// event in turn, without folding them twice (the decision already folded them into
-/// its scratch copy). A refusal leaves `case` as it was.
+/// event in turn, without folding them twice (the decision folds them into the case
+/// as it is made, and puts the case back on a refusal). A refusal leaves `case` as
+/// it was.
 pub fn decide_and_apply(
     policy: &Policy,
     case: &mut Case,
     command: &Command,
     now: DateTime<Utc>,
 ) -> Result<Decision, Refusal> {
-    let draft = match drafted(policy, case, command, now)? {
-        Drafted::Repeat(decision) => return Ok(decision),
-        Drafted::New(draft) => draft,
+    let how = How {
+        in_place: true,
+        ..How::default()
     };
-    let (folded, events) = draft.into_parts();
-    *case = folded;
-    Ok(Decision {
-        events,
-        repeat_of: None,
-    })
+    drafted(policy, case, command, now, how)
 }
 
 fn check_preconditions(

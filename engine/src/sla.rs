@@ -37,7 +37,7 @@ use thiserror::Error;
 
 use crate::calendar::{DeadlineOptions, Interval, SlaDuration};
 
-pub use sla_clock::{Extension, Pause, Run, SlaClock};
+pub use sla_clock::{Extension, Pause, Run, RunningSpan, SlaClock};
 
 /// A policy's service-level rule.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

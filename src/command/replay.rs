@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use redress_engine::policy::load_policy;
-use redress_engine::runtime::replay::{ReplayOptions, read_lines, replay};
+use redress_engine::runtime::replay::{ReplayOptions, replay_reader};
 
 use super::progress::Progress;
 
@@ -36,13 +36,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     options.until = args.until;
     let progress = Progress::new("replaying", None);
     let summary = if args.events.as_os_str() == "-" {
-        let lines = read_lines(std::io::stdin().lock());
-        replay(&policy, lines, &options, &|n| progress.set(n))
+        let stdin = std::io::stdin().lock();
+        replay_reader(&policy, stdin, &options, &|n| progress.set(n))
     } else {
         let file = std::fs::File::open(&args.events)
             .with_context(|| format!("cannot read `{}`", args.events.display()))?;
-        let lines = read_lines(BufReader::with_capacity(1 << 20, file));
-        replay(&policy, lines, &options, &|n| progress.set(n))
+        let reader = BufReader::with_capacity(1 << 20, file);
+        replay_reader(&policy, reader, &options, &|n| progress.set(n))
     };
     progress.finish();
     for skipped in &summary.skipped.lines {

@@ -44,22 +44,24 @@ impl Draft<'_> {
         }
     }
 
-    fn clock(&mut self, sla: &str, op: ClockOp, on: DateTime<Utc>, trigger: &str) {
+    fn clock(&mut self, sla: &str, op: ClockOp, on: DateTime<Utc>, trigger: String) {
         self.emit(EventKind::Clock {
             sla: sla.to_string(),
             op,
             on,
-            trigger: trigger.to_string(),
+            trigger,
         });
     }
 
-    /// Applies every SLA's triggers for a move from `from` by `event` into `to`, at `on`.
+    /// Applies every SLA's triggers for a move from `from` by `event` into `to`, at `on`;
+    /// `closes`: `to` is terminal.
     pub(super) fn clocks_on_move(
         &mut self,
         from: &str,
         event: &str,
         to: &str,
         reopens: bool,
+        closes: bool,
         on: DateTime<Utc>,
     ) -> Result<(), Refusal> {
         let policy = self.policy;
@@ -70,7 +72,7 @@ impl Draft<'_> {
             }
             self.enter(sla, event, to, on)?;
         }
-        if policy.stages().get(to).is_some_and(|s| s.terminal) {
+        if closes {
             self.stop_all(to, on);
         }
         Ok(())
@@ -78,23 +80,27 @@ impl Draft<'_> {
 
     fn leave_and_event(&mut self, sla: &Sla, from: &str, event: &str, to: &str, on: DateTime<Utc>) {
         let name = &sla.name;
+        // Triggers first: they are cheaper to test than the clock's status.
         let left_pause = entered(&sla.pause, from) && !entered(&sla.pause, to);
-        if self.status(name) == Status::Paused && (left_pause || by_event(&sla.resume, event)) {
-            self.clock(name, ClockOp::Resume, on, &format!("left `{from}`"));
+        if (left_pause || by_event(&sla.resume, event)) && self.status(name) == Status::Paused {
+            let trigger = self.trigger(|| format!("left `{from}`"));
+            self.clock(name, ClockOp::Resume, on, trigger);
         }
-        if self.status(name) == Status::Running && by_event(&sla.pause, event) {
-            self.clock(name, ClockOp::Pause, on, &format!("event `{event}`"));
+        if by_event(&sla.pause, event) && self.status(name) == Status::Running {
+            let trigger = self.trigger(|| format!("event `{event}`"));
+            self.clock(name, ClockOp::Pause, on, trigger);
         }
-        let live = matches!(self.status(name), Status::Running | Status::Paused);
-        if live && (by_event(&sla.stop, event) || entered(&sla.stop, to)) {
-            self.clock(name, ClockOp::Stop, on, &format!("`{event}` into `{to}`"));
+        let stops = by_event(&sla.stop, event) || entered(&sla.stop, to);
+        if stops && matches!(self.status(name), Status::Running | Status::Paused) {
+            let trigger = self.trigger(|| format!("`{event}` into `{to}`"));
+            self.clock(name, ClockOp::Stop, on, trigger);
         }
     }
 
     fn reopen(&mut self, sla: &Sla, event: &str, on: DateTime<Utc>) {
         if matches!(sla.on_reopen, Reopen::Restart | Reopen::Resume) {
-            let trigger = format!("reopened by `{event}`");
-            self.clock(&sla.name, ClockOp::Start, on, &trigger);
+            let trigger = self.trigger(|| format!("reopened by `{event}`"));
+            self.clock(&sla.name, ClockOp::Start, on, trigger);
         }
     }
 
@@ -108,10 +114,12 @@ impl Draft<'_> {
         let name = &sla.name;
         let starts = entered(&sla.start, to) || by_event(&sla.start, event);
         if starts && self.status(name) == Status::NotStarted && self.applies(sla)? {
-            self.clock(name, ClockOp::Start, on, &format!("`{event}` into `{to}`"));
+            let trigger = self.trigger(|| format!("`{event}` into `{to}`"));
+            self.clock(name, ClockOp::Start, on, trigger);
         }
-        if self.status(name) == Status::Running && entered(&sla.pause, to) {
-            self.clock(name, ClockOp::Pause, on, &format!("entered `{to}`"));
+        if entered(&sla.pause, to) && self.status(name) == Status::Running {
+            let trigger = self.trigger(|| format!("entered `{to}`"));
+            self.clock(name, ClockOp::Pause, on, trigger);
         }
         Ok(())
     }
@@ -133,7 +141,8 @@ impl Draft<'_> {
             .cloned()
             .collect();
         for sla in live {
-            self.clock(&sla, ClockOp::Stop, on, &format!("case closed: `{why}`"));
+            let trigger = self.trigger(|| format!("case closed: `{why}`"));
+            self.clock(&sla, ClockOp::Stop, on, trigger);
         }
     }
 
@@ -167,7 +176,7 @@ impl Draft<'_> {
             extension: wanted.unwrap_or("(next)").to_string(),
         })?;
         let event = format!("extend {sla}");
-        let role = self.actor.as_ref().and_then(|a| a.role.clone());
+        let role = self.actor.and_then(|a| a.role.clone());
         if let Some(allowed) = &ext.role {
             if role.as_ref() != Some(allowed) {
                 return Err(Refusal::RoleNotAllowed {
@@ -197,9 +206,9 @@ impl Draft<'_> {
             extension: ext.name.clone(),
             target: ext.to,
             reason,
-            granted_by: self.actor.as_ref().and_then(|a| a.id.clone()),
+            granted_by: self.actor.and_then(|a| a.id.clone()),
         };
-        self.clock(sla, op, self.now, &event);
+        self.clock(sla, op, self.now, event);
         for to in &ext.notify {
             self.emit(EventKind::Notified {
                 to: to.clone(),

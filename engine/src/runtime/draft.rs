@@ -1,39 +1,52 @@
-//! [`Draft`]: a scratch copy of the case that a command's events are applied to as
-//! they are decided, so each step sees the effects of the ones before it. Dropped on
-//! a refusal: a refused command changes nothing.
+//! [`Draft`]: a command being decided on a case, its events applied to the case as
+//! they are decided, so each step sees the effects of the ones before it. On a
+//! refusal the case is put back ([`Draft::undo`]): a refused command changes nothing.
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use super::{CalendarDays, Command, CommandKind, Data, MAX_AUTOMATIC, Refusal, Timer};
-use crate::case::{Actor, Case, Cause, Event, EventKind, MoveReason, apply};
+use super::{CalendarDays, Command, CommandKind, Data, How, MAX_AUTOMATIC, Refusal, Timer};
+use crate::case::undo::Undo;
+use crate::case::{Actor, Case, Cause, Event, EventKind, MoveReason, apply, apply_taking};
 use crate::policy::{Input, Policy};
 use crate::routing::RouteReason;
-use crate::script::EvalContext;
+use crate::script::{BusinessDays, EvalContext};
 use crate::value::Fields;
 
 /// A command being decided.
 pub(super) struct Draft<'a> {
     pub(super) policy: &'a Policy,
-    pub(super) case: Case,
+    pub(super) case: &'a mut Case,
     pub(super) now: DateTime<Utc>,
-    pub(super) actor: Option<Actor>,
+    pub(super) actor: Option<&'a Actor>,
     pub(super) ctx: EvalContext,
     key: Option<String>,
     events: Vec<Event>,
     /// The policy hash every event records: the case's own copy once taken in.
     hash: Arc<str>,
+    /// A warning or breach fired is known to be due (see [`How::due_known`]).
+    due_known: bool,
+    /// The events are only counted (see [`How::counted`]).
+    counted: bool,
+    /// What the events changed, when the case is to be put back on a refusal.
+    undo: Option<Undo>,
 }
 
 impl<'a> Draft<'a> {
+    /// A draft on `case` itself; in place, it records what the events change, for
+    /// [`Self::undo`].
     pub(super) fn new(
         policy: &'a Policy,
-        case: &Case,
-        command: &Command,
+        case: &'a mut Case,
+        command: &'a Command,
         now: DateTime<Utc>,
+        how: How<'_>,
     ) -> Self {
-        let calendar = Arc::new(CalendarDays(policy.default_calendar().clone()));
+        let calendar: Arc<dyn BusinessDays> = match how.calendar {
+            Some(calendar) => calendar.clone() as Arc<dyn BusinessDays>,
+            None => Arc::new(CalendarDays(policy.default_calendar().clone())),
+        };
         let hash = match case.is_received() {
             true => case.policy.clone(),
             false => Arc::from(policy.hash()),
@@ -41,12 +54,15 @@ impl<'a> Draft<'a> {
         Draft {
             hash,
             policy,
-            case: case.clone(),
+            case,
             now,
-            actor: command.actor.clone(),
+            actor: command.actor.as_ref(),
             ctx: EvalContext { now, calendar },
             key: command.key.clone(),
             events: Vec::new(),
+            due_known: how.due_known,
+            counted: how.counted,
+            undo: how.in_place.then(Undo::default),
         }
     }
 
@@ -54,23 +70,59 @@ impl<'a> Draft<'a> {
         self.events
     }
 
-    /// The scratch case with every event folded in, and the events.
-    pub(super) fn into_parts(self) -> (Case, Vec<Event>) {
-        (self.case, self.events)
+    /// Puts the case back as it was before the draft (when it was made undoable).
+    pub(super) fn undo(self) {
+        if let Some(undo) = self.undo {
+            undo.restore(self.case);
+        }
     }
 
-    /// Records an event and applies it to the scratch case.
+    /// Records an event and applies it to the case.
     pub(super) fn emit(&mut self, kind: EventKind) {
         let event = Event {
             seq: self.case.version + 1,
             at: self.now,
             policy: self.hash.clone(),
-            actor: self.actor.clone(),
+            // Folding does not read who acted.
+            actor: if self.counted {
+                None
+            } else {
+                self.actor.cloned()
+            },
             key: self.key.clone(),
             kind,
         };
-        apply(&mut self.case, &event);
+        if let Some(undo) = &mut self.undo {
+            undo.record(self.case, &event);
+        }
+        let mut event = event;
+        match self.counted {
+            true => apply_taking(self.case, &mut event),
+            false => apply(self.case, &event),
+        }
         self.events.push(event);
+    }
+
+    /// Whether the events are only counted (see [`How::counted`]).
+    pub(super) fn counted(&self) -> bool {
+        self.counted
+    }
+
+    /// A copy of `text` for an event, where folding it does not read it: empty
+    /// when the events are only counted.
+    pub(super) fn text(&self, text: &str) -> String {
+        match self.counted {
+            true => String::new(),
+            false => text.to_string(),
+        }
+    }
+
+    /// The text saying why a clock moved, unless the events are only counted.
+    pub(super) fn trigger(&self, text: impl FnOnce() -> String) -> String {
+        match self.counted {
+            true => String::new(),
+            false => text(),
+        }
     }
 
     pub(super) fn run(&mut self, kind: &CommandKind) -> Result<(), Refusal> {
@@ -99,7 +151,8 @@ impl<'a> Draft<'a> {
         let not_due = || Refusal::TimerNotDue {
             timer: timer.to_string(),
         };
-        if !super::timers::is_due(self.policy, &self.case, timer, &self.ctx)? {
+        let known = self.due_known && !matches!(timer, Timer::After { .. });
+        if !known && !super::timers::is_due(self.policy, self.case, timer, &self.ctx)? {
             return Err(not_due());
         }
         match timer {
@@ -152,7 +205,8 @@ impl<'a> Draft<'a> {
             stage: stage.clone(),
         });
         self.route()?;
-        self.clocks_on_move("", "intake", &stage, false, received_at)
+        let closes = self.policy.stages().get(&stage).is_some_and(|s| s.terminal);
+        self.clocks_on_move("", "intake", &stage, false, closes, received_at)
     }
 
     /// Reads input against the policy's field declarations.
@@ -260,5 +314,106 @@ impl<'a> Draft<'a> {
                 return;
             }
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::path::Path;
+
+    use chrono::{DateTime, Utc};
+
+    use super::super::simulate::{Profile, generate};
+    use super::super::{Command, CommandKind, decide, decide_and_apply, next_due};
+    use crate::case::{Actor, Case, apply};
+    use crate::policy::{Policy, load_policy};
+
+    fn bank() -> Policy {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/bank.toml");
+        load_policy(&path).unwrap()
+    }
+
+    /// `decide_and_apply` (in place, put back on a refusal) against `decide` on a
+    /// copy then `apply` of each event: the same decision, the same case.
+    fn check(policy: &Policy, case: &mut Case, command: &Command, at: DateTime<Utc>) -> bool {
+        let before = case.clone();
+        let expected = decide(policy, &before, command, at);
+        let actual = decide_and_apply(policy, case, command, at);
+        assert_eq!(actual, expected);
+        let mut folded = before.clone();
+        if let Ok(decision) = &expected {
+            decision.events.iter().for_each(|e| apply(&mut folded, e));
+        }
+        assert_eq!(*case, folded);
+        expected.is_ok()
+    }
+
+    #[test]
+    fn deciding_in_place_is_deciding_on_a_copy() {
+        let policy = bank();
+        let lines = generate(&policy, &Profile::default(), 400, 11, 1, &|_| {});
+        let mut by_case: BTreeMap<String, Vec<_>> = BTreeMap::new();
+        for line in lines {
+            by_case.entry(line.case.clone()).or_default().push(line);
+        }
+        let (mut refused, mut fired) = (0, 0);
+        for (id, lines) in by_case {
+            let mut case = Case::new(id);
+            let mut now = DateTime::<Utc>::MIN_UTC;
+            for line in lines {
+                let at = line.instant();
+                while let Some((due, timer)) = next_due(&case, &policy).filter(|d| d.0 <= at) {
+                    now = now.max(due);
+                    let command = Command::new(CommandKind::Fire(timer));
+                    if !check(&policy, &mut case, &command, now) {
+                        break;
+                    }
+                    fired += 1;
+                }
+                now = now.max(at);
+                if !check(&policy, &mut case, &line.command(), now) {
+                    refused += 1;
+                }
+            }
+        }
+        assert!(
+            refused > 10 && fired > 100,
+            "{refused} refused, {fired} fired"
+        );
+    }
+
+    #[test]
+    fn a_refusal_after_fields_were_set_puts_everything_back() {
+        let policy = bank();
+        let agent = Actor {
+            id: Some("u7".into()),
+            role: Some("agent".into()),
+        };
+        let at: DateTime<Utc> = "2026-03-02T02:00:00Z".parse().unwrap();
+        let mut case = Case::new("C-1");
+        let data = serde_json::json!({"category": "fees", "summary": "charged twice"});
+        let intake = CommandKind::Intake {
+            received_at: at,
+            data: data.as_object().unwrap().clone(),
+        };
+        assert!(check(&policy, &mut case, &Command::new(intake), at));
+        for event in ["acknowledge", "start_investigation"] {
+            let command = Command::new(CommandKind::Event {
+                name: event.into(),
+                data: Default::default(),
+            });
+            assert!(check(&policy, &mut case, &command.by(agent.clone()), at));
+        }
+        // Sets `decision` and `remedies_explained`, then the guard refuses.
+        let data = serde_json::json!({"decision": "no", "remedies_explained": false});
+        let decide_event = Command::new(CommandKind::Event {
+            name: "decide".into(),
+            data: data.as_object().unwrap().clone(),
+        });
+        let before = case.clone();
+        assert!(!check(&policy, &mut case, &decide_event.by(agent), at));
+        assert_eq!(case, before);
     }
 }

@@ -6,11 +6,11 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use super::{CalendarDays, Refusal, Timer};
-use crate::calendar::Calendar;
+use crate::calendar::{Calendar, CalendarError};
 use crate::case::Case;
 use crate::policy::{Policy, Sla};
 use crate::script::EvalContext;
-use crate::sla::Attention;
+use crate::sla::{Attention, RunningSpan, SlaClock};
 
 /// The calendar an SLA counts on.
 pub(super) fn calendar_of<'p>(policy: &'p Policy, sla: &Sla) -> &'p Calendar {
@@ -26,19 +26,76 @@ pub fn next_due(case: &Case, policy: &Policy) -> Option<(DateTime<Utc>, Timer)> 
     if !case.is_received() || case.closed {
         return None;
     }
+    earliest(
+        next_clock_timer(case, policy),
+        next_after_timer(case, policy),
+    )
+}
+
+/// The earlier of a clock timer and an `after` timer; the clock's on a tie.
+pub(super) fn earliest(
+    clock: Option<(DateTime<Utc>, Timer)>,
+    after: Option<(DateTime<Utc>, Timer)>,
+) -> Option<(DateTime<Utc>, Timer)> {
+    match (clock, after) {
+        (Some(c), Some(a)) => Some(if a.0 < c.0 { a } else { c }),
+        (c, a) => c.or(a),
+    }
+}
+
+/// The earliest warning or breach of the case's clocks (the first clock, by name,
+/// on a tie). Depends on the clocks alone.
+pub(super) fn next_clock_timer(case: &Case, policy: &Policy) -> Option<(DateTime<Utc>, Timer)> {
+    next_clock_timer_with(case, policy, |_, clock, sla| {
+        clock.running_span(&sla.rule, calendar_of(policy, sla))
+    })
+}
+
+/// [`next_clock_timer`] with each clock's [`SlaClock::running_span`] from `span_of`,
+/// given the SLA's position in the policy.
+pub(super) fn next_clock_timer_with(
+    case: &Case,
+    policy: &Policy,
+    mut span_of: impl FnMut(usize, &SlaClock, &Sla) -> Result<Option<RunningSpan>, CalendarError>,
+) -> Option<(DateTime<Utc>, Timer)> {
+    // Over the policy's SLAs, looking each clock up in the case (cheaper than the
+    // other way round); a clock the policy does not know is left out either way.
+    let mut best: Option<(DateTime<Utc>, &str, Attention)> = None;
+    for (i, (name, sla)) in policy.slas().iter().enumerate() {
+        let Some(clock) = case.clocks.get(name) else {
+            continue;
+        };
+        let Ok(Some(span)) = span_of(i, clock, sla) else {
+            continue;
+        };
+        let Some((at, attention)) = clock.next_attention_in(&sla.rule, span) else {
+            continue;
+        };
+        if best.is_none_or(|(b, n, _)| (at, name.as_str()) < (b, n)) {
+            best = Some((at, name, attention));
+        }
+    }
+    best.map(|(at, name, attention)| (at, timer_of(name, attention)))
+}
+
+/// The earliest pending `after` transition (the first in policy order on a tie).
+pub(super) fn next_after_timer(case: &Case, policy: &Policy) -> Option<(DateTime<Utc>, Timer)> {
     let mut best: Option<(DateTime<Utc>, Timer)> = None;
-    let mut consider = |at: DateTime<Utc>, timer: Timer| {
+    for (at, timer) in after_timers(case, policy, None) {
         if best.as_ref().is_none_or(|(b, _)| at < *b) {
             best = Some((at, timer));
         }
-    };
-    for (at, timer) in clock_timers(case, policy).flatten().flatten() {
-        consider(at, timer);
-    }
-    for (at, timer) in after_timers(case, policy, None) {
-        consider(at, timer);
     }
     best
+}
+
+/// Whether some `after` transition has a guard: without one, the pending `after`
+/// timers depend on the stage and when it was entered alone.
+pub(super) fn after_guarded(policy: &Policy) -> bool {
+    policy
+        .transitions()
+        .iter()
+        .any(|t| t.after.is_some() && t.guard.is_some())
 }
 
 /// Whether `timer` is pending and due at `ctx.now`.
@@ -71,20 +128,6 @@ fn timer_of(sla: &str, attention: Attention) -> Timer {
         Attention::Warning(percent) => Timer::Warning { sla, percent },
         Attention::Breach => Timer::Breach { sla },
     }
-}
-
-fn clock_timers(
-    case: &Case,
-    policy: &Policy,
-) -> impl Iterator<Item = Result<Option<(DateTime<Utc>, Timer)>, Refusal>> {
-    case.clocks.iter().filter_map(move |(name, clock)| {
-        let sla = policy.slas().get(name)?;
-        let next = clock.next_attention(&sla.rule, calendar_of(policy, sla));
-        Some(
-            next.map_err(Refusal::from)
-                .map(|n| n.map(|(at, attention)| (at, timer_of(name, attention)))),
-        )
-    })
 }
 
 /// `after` transitions from the current stage, due `after` the stage was entered;

@@ -98,11 +98,11 @@ impl Draft<'_> {
 
     /// Role, required fields, then the guard.
     fn check(&self, t: &Transition) -> Result<(), Refusal> {
-        let role = self.actor.as_ref().and_then(|a| a.role.clone());
-        if !t.roles.is_empty() && !role.as_ref().is_some_and(|r| t.roles.contains(r)) {
+        let role = self.actor.and_then(|a| a.role.as_ref());
+        if !t.roles.is_empty() && !role.is_some_and(|r| t.roles.contains(r)) {
             return Err(Refusal::RoleNotAllowed {
                 event: t.event.clone(),
-                role,
+                role: role.cloned(),
                 allowed: t.roles.clone(),
             });
         }
@@ -142,15 +142,15 @@ impl Draft<'_> {
         let from = self.case.stage.clone();
         let closes = policy.stages().get(&t.to).is_some_and(|s| s.terminal);
         self.emit(EventKind::Moved {
-            event: t.event.clone(),
+            event: self.text(&t.event),
             transition: index,
-            from: from.clone(),
+            from: self.text(&from),
             to: t.to.clone(),
             reopens: t.reopens,
             closes,
             reason,
         });
-        self.clocks_on_move(&from, &t.event, &t.to, t.reopens, self.now)?;
+        self.clocks_on_move(&from, &t.event, &t.to, t.reopens, closes, self.now)?;
         for action in &t.actions {
             self.action(t, action)?;
         }
@@ -159,16 +159,19 @@ impl Draft<'_> {
 
     fn action(&mut self, t: &Transition, action: &Action) -> Result<(), Refusal> {
         let cause = Cause::Action {
-            event: t.event.clone(),
+            event: self.text(&t.event),
             transition: t.index,
         };
         match action {
             Action::Set(fields) => self.set_fields(fields.clone(), cause)?,
-            Action::Notify { to, message } => self.emit(EventKind::Notified {
-                to: to.clone(),
-                message: message.clone(),
-                cause,
-            }),
+            Action::Notify { to, message } => {
+                // Folding a notification changes nothing but the version.
+                let (to, message) = match self.counted() {
+                    true => (String::new(), None),
+                    false => (to.clone(), message.clone()),
+                };
+                self.emit(EventKind::Notified { to, message, cause });
+            }
             Action::Tag(tag) => self.emit(EventKind::Tagged {
                 tag: tag.clone(),
                 cause,

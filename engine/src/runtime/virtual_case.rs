@@ -3,12 +3,17 @@
 //! to the command's instant. Used by scenario tests, replay and simulation.
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, Weak};
 
 use chrono::{DateTime, Utc};
 
-use super::{Command, CommandKind, Decision, Refusal, Timer, decide_and_apply, next_due};
+use super::timers::{
+    after_guarded, calendar_of, earliest, next_after_timer, next_clock_timer_with,
+};
+use super::{CalendarDays, Command, CommandKind, Decision, How, Refusal, Timer, drafted};
 use crate::case::{Case, Event};
 use crate::policy::Policy;
+use crate::sla::{Extension, Pause, RunningSpan, SlaClock};
 
 /// Timers fired in a row without the clock moving, at most: a guard against a
 /// policy whose timers keep each other due.
@@ -40,8 +45,51 @@ pub struct VirtualCase<'p> {
     /// What happened so far.
     pub counts: Counts,
     keep_events: bool,
-    /// `next_due` of the case as it is, once computed (it changes only with events).
-    next: Option<Option<(DateTime<Utc>, Timer)>>,
+    /// `next_due` of the case at a version, once computed (it changes only with
+    /// events).
+    next: Option<(u64, Due)>,
+    /// The policy's default calendar as scripts see it, for every command.
+    calendar: Arc<CalendarDays>,
+    /// What `next_due` kept for an open case (boxed: most cases a replay holds are
+    /// closed, and it is dropped then).
+    kept: Option<Box<Kept>>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Kept {
+    /// The earliest clock timer, for the clocks map it was computed on. Clocks are
+    /// copied on write, so the same map means the same clocks; the weak pointer keeps
+    /// the address from being reused (not the map: a case holds one map only).
+    clock_timer: Option<ClockTimer>,
+    /// The earliest `after` timer for a stage entered at an instant (kept only when
+    /// no `after` transition has a guard, so that nothing else matters).
+    after_timer: Option<AfterTimer>,
+    /// Per SLA (by position in the policy), the running span of its clock's current
+    /// run, for the run's start, pauses and extensions it was computed on.
+    spans: Vec<Option<Span>>,
+}
+
+#[derive(Debug, Clone)]
+struct Span {
+    started_at: DateTime<Utc>,
+    pauses: Vec<Pause>,
+    extensions: Vec<Extension>,
+    span: Option<RunningSpan>,
+}
+
+type Due = Option<(DateTime<Utc>, Timer)>;
+
+#[derive(Debug, Clone)]
+struct ClockTimer {
+    clocks: Weak<BTreeMap<String, SlaClock>>,
+    due: Due,
+}
+
+#[derive(Debug, Clone)]
+struct AfterTimer {
+    stage: String,
+    since: DateTime<Utc>,
+    due: Due,
 }
 
 impl<'p> VirtualCase<'p> {
@@ -55,6 +103,8 @@ impl<'p> VirtualCase<'p> {
             counts: Counts::default(),
             keep_events,
             next: None,
+            kept: None,
+            calendar: Arc::new(CalendarDays(policy.default_calendar().clone())),
         }
     }
 
@@ -67,17 +117,25 @@ impl<'p> VirtualCase<'p> {
     /// A clock already past `until` stays where it is.
     pub fn advance_to(&mut self, until: DateTime<Utc>) {
         for _ in 0..MAX_TIMERS_PER_MOVE {
-            let (case, policy) = (&self.case, self.policy);
-            let next = self.next.get_or_insert_with(|| next_due(case, policy));
-            let Some((at, timer)) = next.clone() else {
+            let next = match self.next.take() {
+                Some((version, next)) if version == self.case.version => next,
+                _ => self.next_due(),
+            };
+            let Some((at, timer)) = next else {
+                self.next = Some((self.case.version, None));
                 break;
             };
             if at > until {
+                self.next = Some((self.case.version, Some((at, timer))));
                 break;
             }
             let now = at.max(self.now);
             let command = Command::new(CommandKind::Fire(timer));
-            let Ok(decision) = decide_and_apply(self.policy, &mut self.case, &command, now) else {
+            let how = How {
+                due_known: true,
+                ..Self::how(self.keep_events, &self.calendar)
+            };
+            let Ok(decision) = drafted(self.policy, &mut self.case, &command, now, how) else {
                 break;
             };
             self.now = now;
@@ -95,7 +153,8 @@ impl<'p> VirtualCase<'p> {
         } else {
             self.now = self.now.max(at);
         }
-        match decide_and_apply(self.policy, &mut self.case, command, self.now) {
+        let how = Self::how(self.keep_events, &self.calendar);
+        match drafted(self.policy, &mut self.case, command, self.now, how) {
             Ok(Decision { events, .. }) => {
                 self.counts.accepted += 1;
                 let n = events.len();
@@ -109,12 +168,137 @@ impl<'p> VirtualCase<'p> {
         }
     }
 
+    /// [`super::next_due`] of the case, reusing what its clocks or stage did not
+    /// change.
+    fn next_due(&mut self) -> Due {
+        let (case, policy) = (&self.case, self.policy);
+        if !case.is_received() || case.closed {
+            self.forget_timers();
+            return None;
+        }
+        let kept = self.kept.get_or_insert_with(Box::default);
+        let clock = match &kept.clock_timer {
+            Some(c) if std::ptr::eq(c.clocks.as_ptr(), Arc::as_ptr(&case.clocks)) => c.due.clone(),
+            _ => {
+                let spans = &mut kept.spans;
+                let due = next_clock_timer_with(case, policy, |i, clock, sla| {
+                    let Some(run) = clock.runs().last().filter(|r| r.stopped_at.is_none()) else {
+                        return Ok(None);
+                    };
+                    if spans.len() <= i {
+                        spans.resize(i + 1, None);
+                    }
+                    let kept = spans[i].as_ref().filter(|s| {
+                        s.started_at == run.started_at
+                            && s.pauses == run.pauses
+                            && s.extensions == run.extensions
+                    });
+                    if let Some(kept) = kept {
+                        return Ok(kept.span);
+                    }
+                    let span = clock.running_span(&sla.rule, calendar_of(policy, sla))?;
+                    spans[i] = Some(Span {
+                        started_at: run.started_at,
+                        pauses: run.pauses.clone(),
+                        extensions: run.extensions.clone(),
+                        span,
+                    });
+                    Ok(span)
+                });
+                kept.clock_timer = Some(ClockTimer {
+                    clocks: Arc::downgrade(&case.clocks),
+                    due: due.clone(),
+                });
+                due
+            }
+        };
+        let after = match &kept.after_timer {
+            Some(a) if a.since == case.stage_since && a.stage == case.stage => a.due.clone(),
+            _ if after_guarded(policy) => next_after_timer(case, policy),
+            _ => {
+                let due = next_after_timer(case, policy);
+                kept.after_timer = Some(AfterTimer {
+                    stage: case.stage.clone(),
+                    since: case.stage_since,
+                    due: due.clone(),
+                });
+                due
+            }
+        };
+        earliest(clock, after)
+    }
+
+    /// How commands are decided: in place, their events only counted unless kept.
+    fn how(keep_events: bool, calendar: &Arc<CalendarDays>) -> How<'_> {
+        How {
+            in_place: true,
+            due_known: false,
+            counted: !keep_events,
+            calendar: Some(calendar),
+        }
+    }
+
+    fn forget_timers(&mut self) {
+        self.kept = None;
+    }
+
     /// Counts (and keeps) events already folded into the case.
     fn record(&mut self, events: Vec<Event>) {
         self.next = None;
+        if self.case.closed {
+            // Nothing is due on a closed case: what was kept for its timers can go.
+            self.forget_timers();
+        }
         self.counts.events += events.len() as u64;
         if self.keep_events {
             self.events.extend(events);
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::path::Path;
+
+    use super::*;
+    use crate::policy::load_policy;
+    use crate::runtime::simulate::{Profile, generate};
+
+    /// A case whose events are only counted ends as one whose events are kept, with
+    /// the same counts, and its next timer is always `next_due` of the case.
+    #[test]
+    fn counted_events_make_the_same_case_as_kept_ones() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/bank.toml");
+        let policy = load_policy(&path).unwrap();
+        let lines = generate(&policy, &Profile::default(), 300, 5, 1, &|_| {});
+        let mut by_case: BTreeMap<String, Vec<_>> = BTreeMap::new();
+        for line in lines {
+            by_case.entry(line.case.clone()).or_default().push(line);
+        }
+        let mut last = DateTime::<Utc>::MIN_UTC;
+        for (id, lines) in &by_case {
+            let mut counted = VirtualCase::new(&policy, id, false);
+            let mut kept = VirtualCase::new(&policy, id, true);
+            for line in lines {
+                let at = line.instant();
+                last = last.max(at);
+                let a = counted.send(&line.command(), at);
+                let b = kept.send(&line.command(), at);
+                assert_eq!(a, b);
+                assert_eq!(counted.case, kept.case);
+                assert_eq!(
+                    counted.next_due(),
+                    super::super::next_due(&counted.case, &policy)
+                );
+            }
+            counted.advance_to(last);
+            kept.advance_to(last);
+            assert_eq!(counted.case, kept.case);
+            assert_eq!(counted.counts, kept.counts);
+            assert_eq!(kept.counts.events, kept.events.len() as u64);
+            assert_eq!(kept.case, Case::from_events(id, &kept.events));
         }
     }
 }

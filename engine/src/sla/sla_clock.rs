@@ -90,6 +90,31 @@ impl Planned {
     }
 }
 
+/// A running clock's (effective) start and deadline: see [`SlaClock::running_span`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunningSpan {
+    /// The run's start after the after-hours option.
+    pub start: DateTime<Utc>,
+    /// Its deadline.
+    pub deadline: DateTime<Utc>,
+}
+
+/// Where a clock stood: see [`SlaClock::mark`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ClockMark {
+    runs: usize,
+    last: Option<RunMark>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct RunMark {
+    pauses: usize,
+    last_pause_to: Option<Option<DateTime<Utc>>>,
+    stopped_at: Option<DateTime<Utc>>,
+    extensions: usize,
+    fired: usize,
+}
+
 /// One SLA's clock on one case.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SlaClock {
@@ -155,6 +180,9 @@ impl SlaClock {
             extensions: vec![],
             fired: vec![],
         };
+        // Exact growth: a clock lives in a case for as long as the case is kept, and
+        // most never get a second run (nor a second pause, extension or warning).
+        self.runs.reserve_exact(1);
         self.runs.push(run);
         Ok(())
     }
@@ -166,6 +194,7 @@ impl SlaClock {
         if run.open_pause().is_some() {
             return Err(SlaError::NotRunning(rule));
         }
+        run.pauses.reserve_exact(1);
         run.pauses.push(Pause { from: at, to: None });
         Ok(())
     }
@@ -198,6 +227,7 @@ impl SlaClock {
         granted_by: Option<String>,
     ) -> Result<(), SlaError> {
         let run = self.live(at)?;
+        run.extensions.reserve_exact(1);
         run.extensions.push(Extension {
             at,
             target: to,
@@ -207,10 +237,42 @@ impl SlaClock {
         Ok(())
     }
 
+    /// Where the clock stands, to put it back there with [`Self::reset`].
+    pub(crate) fn mark(&self) -> ClockMark {
+        ClockMark {
+            runs: self.runs.len(),
+            last: self.runs.last().map(|r| RunMark {
+                pauses: r.pauses.len(),
+                last_pause_to: r.pauses.last().map(|p| p.to),
+                stopped_at: r.stopped_at,
+                extensions: r.extensions.len(),
+                fired: r.fired.len(),
+            }),
+        }
+    }
+
+    /// Puts the clock back where it stood at `mark`, taken from this clock before
+    /// any operations since. Every operation only adds a run, or changes the last run
+    /// by adding a pause, an extension or a fired attention, or by closing its last
+    /// pause or the run itself; so lengths and those two instants are all it takes.
+    pub(crate) fn reset(&mut self, mark: ClockMark) {
+        self.runs.truncate(mark.runs);
+        if let (Some(m), Some(run)) = (mark.last, self.runs.last_mut()) {
+            run.pauses.truncate(m.pauses);
+            if let (Some(to), Some(pause)) = (m.last_pause_to, run.pauses.last_mut()) {
+                pause.to = to;
+            }
+            run.stopped_at = m.stopped_at;
+            run.extensions.truncate(m.extensions);
+            run.fired.truncate(m.fired);
+        }
+    }
+
     /// Records that an attention was fired, so that it is not fired twice.
     pub fn mark_fired(&mut self, attention: Attention) {
         if let Some(run) = self.runs.last_mut() {
             if !run.fired.contains(&attention) {
+                run.fired.reserve_exact(1);
                 run.fired.push(attention);
             }
         }
@@ -351,6 +413,20 @@ impl SlaClock {
         rule: &SlaRule,
         cal: &Calendar,
     ) -> Result<Option<(DateTime<Utc>, Attention)>, CalendarError> {
+        let span = self.running_span(rule, cal)?;
+        Ok(span.and_then(|span| self.next_attention_in(rule, span)))
+    }
+
+    /// The part of [`Self::next_attention`] that needs the calendar: the current
+    /// run's (effective) start and deadline, `None` when not started, stopped, or
+    /// paused by a pause that counts. Depends on the rule, the calendar and the
+    /// run's start, pauses and extensions alone (not on the warnings fired), so a
+    /// caller may keep it while those stay the same.
+    pub fn running_span(
+        &self,
+        rule: &SlaRule,
+        cal: &Calendar,
+    ) -> Result<Option<RunningSpan>, CalendarError> {
         let Some(run) = self.current().filter(|r| r.stopped_at.is_none()) else {
             return Ok(None);
         };
@@ -358,24 +434,38 @@ impl SlaClock {
         if planned.paused_now(run) {
             return Ok(None);
         }
-        let plan = planned.deadline;
-        let span = plan.at - plan.effective_start;
-        let mut warnings: Vec<u8> = rule
+        Ok(Some(RunningSpan {
+            start: planned.deadline.effective_start,
+            deadline: planned.deadline.at,
+        }))
+    }
+
+    /// [`Self::next_attention`] of a running clock, given its [`Self::running_span`].
+    pub fn next_attention_in(
+        &self,
+        rule: &SlaRule,
+        span: RunningSpan,
+    ) -> Option<(DateTime<Utc>, Attention)> {
+        let run = self.current()?;
+        // The smallest warning not yet fired, else the breach if not fired.
+        let warning = rule
             .warn
             .iter()
             .copied()
-            .filter(|p| (1..=99).contains(p))
-            .collect();
-        warnings.sort_unstable();
-        let next = warnings
-            .into_iter()
-            .map(Attention::Warning)
-            .chain([Attention::Breach])
-            .find(|a| !run.fired.contains(a));
-        Ok(next.map(|attention| match attention {
-            Attention::Warning(p) => (plan.effective_start + span * i32::from(p) / 100, attention),
-            Attention::Breach => (plan.at, attention),
-        }))
+            .filter(|p| (1..=99).contains(p) && !run.fired.contains(&Attention::Warning(*p)))
+            .min();
+        let next = match warning {
+            Some(p) => Attention::Warning(p),
+            None if !run.fired.contains(&Attention::Breach) => Attention::Breach,
+            None => return None,
+        };
+        Some(match next {
+            Attention::Warning(p) => {
+                let length = span.deadline - span.start;
+                (span.start + length * i32::from(p) / 100, next)
+            }
+            Attention::Breach => (span.deadline, next),
+        })
     }
 
     /// Why the deadline is what it is: the rules applied, the extensions, and the
@@ -426,5 +516,58 @@ impl SlaClock {
             (Some(target), Some(run.started_at), run.stopped_at);
         (out.paused_since, out.deadline) = (open, Some(plan.at));
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    fn t(hour: i64) -> DateTime<Utc> {
+        DateTime::<Utc>::UNIX_EPOCH + TimeDelta::hours(hour)
+    }
+
+    /// Every operation after a mark is undone by a reset to it, whatever the clock's
+    /// state at the mark.
+    #[test]
+    fn reset_puts_back_whatever_was_done_since_the_mark() {
+        type Op = fn(&mut SlaClock, DateTime<Utc>);
+        let ops: [(&str, Op); 7] = [
+            ("start", |c, at| drop(c.start(at))),
+            ("pause", |c, at| drop(c.pause(at))),
+            ("resume", |c, at| drop(c.resume(at))),
+            ("stop", |c, at| drop(c.stop(at))),
+            ("extend", |c, at| {
+                drop(c.extend(SlaDuration::Days(30), at, "why".into(), None))
+            }),
+            ("warn", |c, _| c.mark_fired(Attention::Warning(50))),
+            ("breach", |c, _| c.mark_fired(Attention::Breach)),
+        ];
+        // Every sequence of up to 4 operations to reach a state, then up to 3 more.
+        let n = ops.len();
+        for before in 0..n.pow(4) {
+            let mut clock = SlaClock::new("decision");
+            let mut hour = 0;
+            let mut k = before;
+            for _ in 0..4 {
+                hour += 1;
+                ops[k % n].1(&mut clock, t(hour));
+                k /= n;
+            }
+            let mark = clock.mark();
+            let kept = clock.clone();
+            for after in 0..n.pow(3) {
+                let mut changed = clock.clone();
+                let (mut k, mut h) = (after, hour);
+                for _ in 0..3 {
+                    h += 1;
+                    ops[k % n].1(&mut changed, t(h));
+                    k /= n;
+                }
+                changed.reset(mark);
+                assert_eq!(changed, kept, "{before} then {after}");
+            }
+        }
     }
 }

@@ -17,6 +17,7 @@ pub struct Line {
     /// The case.
     pub case: String,
     /// When it happened.
+    #[serde(deserialize_with = "super::instant::deserialize")]
     pub at: DateTime<FixedOffset>,
     /// What happened.
     pub event: String,
@@ -27,7 +28,11 @@ pub struct Line {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actor: Option<Actor>,
     /// For an intake: when the complaint was received.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "super::instant::deserialize_option"
+    )]
     pub received_at: Option<DateTime<FixedOffset>>,
     /// An idempotency key.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -127,9 +127,11 @@ impl Summary {
             return;
         }
         self.cases += 1;
-        *self.by_stage.entry(case.stage.clone()).or_default() += 1;
-        let queue = case.queue.clone().unwrap_or_else(|| "(none)".into());
-        *self.by_queue.entry(queue).or_default() += 1;
+        count(&mut self.by_stage, &case.stage);
+        count(
+            &mut self.by_queue,
+            case.queue.as_deref().unwrap_or("(none)"),
+        );
         for (name, sla) in policy.slas() {
             let cal = policy
                 .calendar(&sla.calendar)
@@ -140,7 +142,12 @@ impl Summary {
                     .unwrap_or(ClockState::Running),
                 None => ClockState::NotStarted,
             };
-            let counts = self.slas.entry(name.clone()).or_default();
+            if !self.slas.contains_key(name) {
+                self.slas.insert(name.clone(), SlaCounts::default());
+            }
+            let Some(counts) = self.slas.get_mut(name) else {
+                continue;
+            };
             *match state {
                 ClockState::Met => &mut counts.met,
                 ClockState::Missed => &mut counts.missed,
@@ -194,6 +201,16 @@ impl Summary {
         if elapsed_seconds > 0.0 && n > 0.0 {
             self.events_per_second = (n / elapsed_seconds).round();
             self.microseconds_per_event = (elapsed_seconds * 1e6 / n * 100.0).round() / 100.0;
+        }
+    }
+}
+
+/// Adds one to `key`'s count, copying the key only the first time.
+fn count(counts: &mut BTreeMap<String, u64>, key: &str) {
+    match counts.get_mut(key) {
+        Some(n) => *n += 1,
+        None => {
+            counts.insert(key.to_string(), 1);
         }
     }
 }
