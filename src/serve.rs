@@ -5,7 +5,8 @@
 //!
 //! Layers, each using only those before it: `config` (tokens, organisations),
 //! `registry` (policy versions), `metrics`, `problem` (RFC 9457 errors), `service`
-//! (commands and timers on stored cases), `view` (JSON), `scheduler`, `http`.
+//! (commands and timers on stored cases), `view` (JSON), `scheduler`, `webhooks`
+//! (outbox delivery), `http`.
 
 pub mod config;
 pub mod http;
@@ -15,6 +16,7 @@ pub mod registry;
 pub mod scheduler;
 pub mod service;
 pub mod view;
+pub mod webhooks;
 
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
@@ -134,12 +136,15 @@ async fn serve(service: Arc<Service>, options: Options) -> anyhow::Result<()> {
     println!("Redress listening on http://{address}");
     std::io::stdout().flush()?;
     let scheduler = tokio::spawn(scheduler::run(service.clone()));
+    let deliveries = tokio::spawn(webhooks::run(service.clone()));
     let app = http::router(service.clone());
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown())
         .await?;
     scheduler.abort();
+    deliveries.abort();
     let _ = scheduler.await;
+    let _ = deliveries.await;
     tracing::info!("stopped");
     Ok(())
 }

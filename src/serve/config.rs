@@ -27,7 +27,67 @@ pub struct ConfigFile {
     /// Request limits.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limits: Option<Limits>,
+    /// Webhooks: where events are sent as they are stored.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub webhooks: Vec<WebhookConfig>,
 }
+
+/// A webhook: each stored event of the chosen types is POSTed to its URL, from an
+/// outbox written with the events, retried until it is accepted.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    /// Its name, unique; sent as `Redress-Webhook`.
+    pub name: String,
+    /// The organisation whose events it receives.
+    pub organisation: String,
+    /// Where to POST (`http://` or `https://`).
+    pub url: String,
+    /// The event types it receives; default `["notified", "breached"]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub events: Option<Vec<String>>,
+    /// A shared secret: each body is signed with HMAC-SHA256, sent as
+    /// `Redress-Signature: sha256=<hex>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    /// Sends fields marked `personal` unmasked. Default false.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub personal_data: Option<bool>,
+}
+
+/// A webhook, checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Webhook {
+    /// Its name.
+    pub name: String,
+    /// The organisation.
+    pub org: String,
+    /// Its URL.
+    pub url: String,
+    /// The event types it receives.
+    pub events: Vec<String>,
+    /// The signing secret.
+    pub secret: Option<String>,
+    /// Sends personal fields unmasked.
+    pub personal_data: bool,
+}
+
+/// Every event type, as events name themselves in JSON.
+pub const EVENT_TYPES: [&str; 13] = [
+    "received",
+    "routed",
+    "moved",
+    "fields-set",
+    "assigned",
+    "noted",
+    "tagged",
+    "notified",
+    "clock",
+    "warned",
+    "breached",
+    "escalated",
+    "withdrawn",
+];
 
 /// One organisation.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -104,6 +164,8 @@ pub struct Config {
     tokens: HashMap<String, Caller>,
     /// The largest request body accepted.
     pub max_body: usize,
+    /// Webhooks.
+    pub webhooks: Vec<Webhook>,
 }
 
 /// The SHA-256 of a token, in hex.
@@ -168,10 +230,42 @@ impl Config {
                 bail!("{at}: the same token is given twice");
             }
         }
+        let mut webhooks: Vec<Webhook> = Vec::new();
+        for w in &file.webhooks {
+            let at = format!("`[[webhooks]]` `{}`", w.name);
+            if !file.organisations.iter().any(|o| o.id == w.organisation) {
+                bail!("{at}: unknown organisation `{}`", w.organisation);
+            }
+            if !(w.url.starts_with("http://") || w.url.starts_with("https://")) {
+                bail!("{at}: the url must start with `http://` or `https://`");
+            }
+            if webhooks.iter().any(|o| o.name == w.name) {
+                bail!("{at}: two webhooks have this name");
+            }
+            let events = w
+                .events
+                .clone()
+                .unwrap_or_else(|| vec!["notified".into(), "breached".into()]);
+            if let Some(unknown) = events.iter().find(|e| !EVENT_TYPES.contains(&e.as_str())) {
+                bail!(
+                    "{at}: unknown event type `{unknown}`; known: {}",
+                    EVENT_TYPES.join(", ")
+                );
+            }
+            webhooks.push(Webhook {
+                name: w.name.clone(),
+                org: w.organisation.clone(),
+                url: w.url.clone(),
+                events,
+                secret: w.secret.clone(),
+                personal_data: w.personal_data.unwrap_or(false),
+            });
+        }
         Ok(Config {
             organisations: file.organisations,
             tokens,
             max_body: file.limits.map_or(DEFAULT_MAX_BODY, |l| l.max_body_bytes),
+            webhooks,
         })
     }
 
@@ -200,6 +294,7 @@ pub fn write_first_run(path: &Path) -> anyhow::Result<(Config, Vec<(String, Stri
         }],
         tokens: Vec::new(),
         limits: None,
+        webhooks: Vec::new(),
     };
     for role in DEV_ROLES {
         let token = format!("dev-{role}-{}", random_hex(16)?);
@@ -280,6 +375,18 @@ token = "0123456789abcdef"
             ),
             (format!("{BASE}colour = \"red\""), "unknown field `colour`"),
             ("".to_string(), "no `[[organisations]]`"),
+            (
+                format!(
+                    "{BASE}[[webhooks]]\nname = \"crm\"\norganisation = \"acme\"\nurl = \"ftp://x\"\n"
+                ),
+                "the url must start with",
+            ),
+            (
+                format!(
+                    "{BASE}[[webhooks]]\nname = \"crm\"\norganisation = \"acme\"\nurl = \"http://x\"\nevents = [\"breach\"]\n"
+                ),
+                "unknown event type `breach`",
+            ),
         ];
         for (text, expected) in cases {
             let error = format!("{:#}", Config::parse(&text).unwrap_err());

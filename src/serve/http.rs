@@ -222,7 +222,8 @@ async fn healthz(State(app): App) -> ApiResult {
 
 async fn metrics(State(app): App) -> ApiResult {
     let counts = app.read(|s| s.counts()).await?;
-    let text = app.metrics.render(&counts);
+    let outbox = app.read(|s| s.outbox_counts()).await?;
+    let text = app.metrics.render(&counts, outbox);
     let mut response = text.into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,

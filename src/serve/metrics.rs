@@ -6,7 +6,7 @@ use prometheus::{
     Encoder, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
     Registry, TextEncoder,
 };
-use redress_store::CaseCount;
+use redress_store::{CaseCount, OutboxCounts};
 
 /// The service's metrics.
 pub struct Metrics {
@@ -33,6 +33,9 @@ pub struct Metrics {
     clock_states: IntGaugeVec,
     /// Cases held in memory.
     pub cached_cases: IntGauge,
+    /// Webhook delivery attempts, by webhook and outcome.
+    pub webhooks: IntCounterVec,
+    outbox: IntGaugeVec,
 }
 
 fn latency_buckets() -> Vec<f64> {
@@ -105,6 +108,22 @@ impl Metrics {
             &["org", "policy", "state"],
         )?;
         let cached_cases = IntGauge::new("cached_cases", "Cases held in memory")?;
+        let webhooks = IntCounterVec::new(
+            Opts::new(
+                "webhook_deliveries_total",
+                "Webhook delivery attempts by outcome",
+            ),
+            &["webhook", "outcome"],
+        )?;
+        let outbox = IntGaugeVec::new(
+            Opts::new(
+                "outbox_messages",
+                "Webhook messages waiting, or given up on",
+            ),
+            &["state"],
+        )?;
+        registry.register(Box::new(webhooks.clone()))?;
+        registry.register(Box::new(outbox.clone()))?;
         for c in [&requests, &events, &timers, &breaches, &conflicts] {
             registry.register(Box::new(c.clone()))?;
         }
@@ -129,11 +148,19 @@ impl Metrics {
             cases,
             clock_states,
             cached_cases,
+            webhooks,
+            outbox,
         })
     }
 
     /// The text exposition, with case counts as given.
-    pub fn render(&self, counts: &[CaseCount]) -> String {
+    pub fn render(&self, counts: &[CaseCount], outbox: OutboxCounts) -> String {
+        self.outbox
+            .with_label_values(&["waiting"])
+            .set(outbox.waiting as i64);
+        self.outbox
+            .with_label_values(&["dead"])
+            .set(outbox.dead as i64);
         self.cases.reset();
         self.clock_states.reset();
         for c in counts {

@@ -20,7 +20,7 @@ use redress_engine::runtime::{
     Command, CommandKind, Data, Fired, Refusal, Timer, decide_and_apply, fire_due, next_due,
 };
 use redress_engine::sla::{Attention, ClockState};
-use redress_store::{Append, ClockSummary, Conflict, Store, StoreError, Summary};
+use redress_store::{Append, ClockSummary, Conflict, Message, Store, StoreError, Summary};
 use tokio::sync::Notify;
 
 use super::config::{Caller, Config};
@@ -84,6 +84,8 @@ pub struct Service {
     pub wake: Notify,
     /// When the scheduler plans to wake next, in microseconds since the epoch.
     pub planned_wake: AtomicI64,
+    /// Woken when a write puts messages in the outbox.
+    pub outbox_wake: Notify,
     slots: Mutex<HashMap<(Arc<str>, String), Shared>>,
     numbers: tokio::sync::Mutex<HashMap<Arc<str>, u64>>,
 }
@@ -151,6 +153,7 @@ impl Service {
             metrics,
             wake: Notify::new(),
             planned_wake: AtomicI64::new(i64::MAX),
+            outbox_wake: Notify::new(),
             slots: Mutex::new(HashMap::new()),
             numbers: tokio::sync::Mutex::new(HashMap::new()),
         }
@@ -301,6 +304,8 @@ impl Service {
             })
             .collect();
         let count = events.len() as u64;
+        let outbox = self.messages(org, policy, &case.id, &events);
+        let has_messages = !outbox.is_empty();
         let append = Append {
             org: org.to_string(),
             case: case.clone(),
@@ -308,6 +313,7 @@ impl Service {
             events,
             intake_key,
             recorded_at: now,
+            outbox,
         };
         let started = Instant::now();
         let written = self
@@ -322,6 +328,9 @@ impl Service {
             self.metrics.conflicts.with_label_values(&[org]).inc();
         }
         written?;
+        if has_messages {
+            self.outbox_wake.notify_one();
+        }
         self.metrics.events.with_label_values(&[org]).inc_by(count);
         for sla in breaches {
             self.metrics
@@ -340,6 +349,40 @@ impl Service {
     /// Counts the timers fired; `by_scheduler` also records how late each fired
     /// (timers a backdated intake or a command fires on the spot are not the
     /// scheduler's lateness).
+    /// The webhook messages for events just decided: one per event of a type each
+    /// of the organisation's webhooks receives, personal fields masked unless the
+    /// webhook may see them.
+    fn messages(&self, org: &str, policy: &Policy, case: &str, events: &[Event]) -> Vec<Message> {
+        let mut out = Vec::new();
+        for hook in self.config.webhooks.iter().filter(|w| w.org == org) {
+            let reader = Caller {
+                name: hook.name.clone(),
+                org: Arc::from(org),
+                role: "webhook".into(),
+                read_only: true,
+                personal_data: hook.personal_data,
+                reload_policies: false,
+            };
+            let wanted = events
+                .iter()
+                .filter(|e| hook.events.iter().any(|t| t == e.kind.type_name()));
+            for event in wanted {
+                let body = serde_json::json!({
+                    "webhook": hook.name,
+                    "organisation": org,
+                    "case": case,
+                    "policy": { "id": policy.id(), "hash": policy.hash() },
+                    "event": super::view::event(policy, event, &reader),
+                });
+                out.push(Message {
+                    webhook: hook.name.clone(),
+                    body: body.to_string(),
+                });
+            }
+        }
+        out
+    }
+
     fn observe(&self, fired: &Fired, org: &str, id: &str, by_scheduler: bool) {
         let now = Utc::now();
         for (at, timer) in &fired.timers {

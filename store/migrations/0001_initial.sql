@@ -72,3 +72,18 @@ CREATE TABLE policy_versions (
     saved_at  INTEGER NOT NULL,
     PRIMARY KEY (org, hash)
 ) WITHOUT ROWID;
+
+-- Messages for webhooks, written in the same transaction as the events they tell
+-- of, and delivered (with retries) by the service: the outbox.
+CREATE TABLE outbox (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    org          TEXT    NOT NULL,
+    webhook      TEXT    NOT NULL,
+    body         TEXT    NOT NULL,
+    created_at   INTEGER NOT NULL,
+    attempts     INTEGER NOT NULL DEFAULT 0,
+    next_attempt INTEGER,            -- NULL once delivered or given up on
+    delivered_at INTEGER,
+    last_error   TEXT
+);
+CREATE INDEX outbox_due ON outbox (next_attempt) WHERE next_attempt IS NOT NULL;

@@ -156,6 +156,42 @@ pub struct Append {
     pub intake_key: Option<String>,
     /// The wall-clock instant of the write.
     pub recorded_at: DateTime<Utc>,
+    /// Messages to deliver to webhooks, written in the same transaction (the
+    /// outbox), so a delivery is never lost once the events are stored.
+    pub outbox: Vec<Message>,
+}
+
+/// A message for a webhook.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    /// The webhook's name.
+    pub webhook: String,
+    /// The body to send (JSON).
+    pub body: String,
+}
+
+/// A message in the outbox, due for (another) delivery attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pending {
+    /// Its number in the outbox.
+    pub id: i64,
+    /// The organisation.
+    pub org: String,
+    /// The webhook's name.
+    pub webhook: String,
+    /// The body.
+    pub body: String,
+    /// Attempts made so far.
+    pub attempts: u32,
+}
+
+/// The state of the outbox, for metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OutboxCounts {
+    /// Messages waiting for delivery (including retries).
+    pub waiting: u64,
+    /// Messages given up on after the last attempt.
+    pub dead: u64,
 }
 
 /// A case as stored: its snapshot and summary.
@@ -341,4 +377,23 @@ pub trait Store: Send + Sync + 'static {
 
     /// How many cases an organisation has.
     fn case_count(&self, org: &str) -> Result<u64, StoreError>;
+
+    /// Outbox messages due for delivery at `now`, oldest first, at most `limit`.
+    fn outbox_due(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Pending>, StoreError>;
+
+    /// When the next outbox message is due.
+    fn outbox_next(&self) -> Result<Option<DateTime<Utc>>, StoreError>;
+
+    /// Records a delivery attempt: delivered, or failed with the error and the next
+    /// attempt (`None`: given up). Durable on return.
+    fn outbox_attempted(
+        &self,
+        id: i64,
+        delivered: bool,
+        error: Option<String>,
+        next_attempt: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError>;
+
+    /// How many messages wait and how many were given up on.
+    fn outbox_counts(&self) -> Result<OutboxCounts, StoreError>;
 }

@@ -17,8 +17,8 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, pa
 
 use crate::migrations::{check_version, migrate};
 use crate::{
-    Append, CaseCount, CaseFilter, CaseRow, ClockSummary, Conflict, Due, Page, PolicyVersion,
-    Receipt, Store, StoreError, StoredCase, StoredEvent, Summary,
+    Append, CaseCount, CaseFilter, CaseRow, ClockSummary, Conflict, Due, OutboxCounts, Page,
+    Pending, PolicyVersion, Receipt, Store, StoreError, StoredCase, StoredEvent, Summary,
 };
 
 /// Writes committed in one transaction, at most.
@@ -312,6 +312,7 @@ struct Prepared {
     keys: Vec<(String, i64, i64)>,
     intake_key: Option<String>,
     recorded_at: i64,
+    outbox: Vec<crate::Message>,
 }
 
 impl Prepared {
@@ -366,6 +367,7 @@ impl Prepared {
             keys,
             intake_key: a.intake_key,
             recorded_at: micros(a.recorded_at),
+            outbox: a.outbox,
             org: a.org,
         })
     }
@@ -467,6 +469,19 @@ fn write_append(conn: &Connection, a: &Prepared) -> Result<(), StoreError> {
     for (key, first, last) in &a.keys {
         keys.execute(params![a.org, a.id, key, first, last])
             .map_err(db)?;
+    }
+    if !a.outbox.is_empty() {
+        let mut outbox = conn
+            .prepare_cached(
+                "INSERT INTO outbox (org, webhook, body, created_at, next_attempt)
+                 VALUES (?1, ?2, ?3, ?4, ?4)",
+            )
+            .map_err(db)?;
+        for message in &a.outbox {
+            outbox
+                .execute(params![a.org, message.webhook, message.body, a.recorded_at])
+                .map_err(db)?;
+        }
     }
     Ok(())
 }
@@ -863,6 +878,82 @@ impl Store for SqliteStore {
                 })
                 .map_err(db)?;
             rows.collect::<Result<_, _>>().map_err(db)
+        })
+    }
+
+    fn outbox_due(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Pending>, StoreError> {
+        self.read(|conn| {
+            let mut s = conn
+                .prepare_cached(
+                    "SELECT id, org, webhook, body, attempts FROM outbox
+                     WHERE next_attempt IS NOT NULL AND next_attempt <= ?1
+                     ORDER BY next_attempt, id LIMIT ?2",
+                )
+                .map_err(db)?;
+            let rows = s
+                .query_map(params![micros(now), limit.min(MAX_PAGE) as i64], |r| {
+                    Ok(Pending {
+                        id: r.get(0)?,
+                        org: r.get(1)?,
+                        webhook: r.get(2)?,
+                        body: r.get(3)?,
+                        attempts: r.get(4)?,
+                    })
+                })
+                .map_err(db)?;
+            rows.collect::<Result<_, _>>().map_err(db)
+        })
+    }
+
+    fn outbox_next(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let at: Option<i64> = self.read(|conn| {
+            conn.query_row(
+                "SELECT MIN(next_attempt) FROM outbox WHERE next_attempt IS NOT NULL",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(db)
+        })?;
+        at.map(instant).transpose()
+    }
+
+    fn outbox_attempted(
+        &self,
+        id: i64,
+        delivered: bool,
+        error: Option<String>,
+        next_attempt: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError> {
+        let now = micros(Utc::now());
+        let next = next_attempt.map(micros);
+        self.write_now(Box::new(move |conn| {
+            conn.execute(
+                "UPDATE outbox SET attempts = attempts + 1, last_error = ?2,
+                     delivered_at = CASE WHEN ?3 THEN ?4 ELSE NULL END,
+                     next_attempt = CASE WHEN ?3 THEN NULL ELSE ?5 END
+                 WHERE id = ?1",
+                params![id, error, delivered, now, next],
+            )
+            .map(|_| ())
+            .map_err(db)
+        }))
+    }
+
+    fn outbox_counts(&self) -> Result<OutboxCounts, StoreError> {
+        self.read(|conn| {
+            conn.query_row(
+                "SELECT COUNT(*) FILTER (WHERE next_attempt IS NOT NULL),
+                        COUNT(*) FILTER (WHERE next_attempt IS NULL AND delivered_at IS NULL)
+                 FROM outbox",
+                [],
+                |r| {
+                    Ok(OutboxCounts {
+                        waiting: r.get::<_, i64>(0)? as u64,
+                        dead: r.get::<_, i64>(1)? as u64,
+                    })
+                },
+            )
+            .map_err(db)
         })
     }
 

@@ -1305,3 +1305,60 @@ fn counts_group_by_organisation_policy_stage_and_clock() {
         store.case_count(ORG_A).unwrap() + store.case_count(ORG_B).unwrap()
     );
 }
+
+/// Webhook messages are written with the events, come due in order, wait after a
+/// failed attempt until their next one, and leave once delivered or given up on.
+#[test]
+fn outbox_messages_are_written_with_their_events_and_retried_until_done() {
+    let db = Db::new();
+    let store = db.open();
+    let p = retail();
+    let (case, events) = intake(p, "C-1", retail_data("CN", "quality"), at(0));
+    let mut write_1 = append(p, ORG_A, &case, &events, None, at(0));
+    write_1.outbox = vec![
+        redress_store::Message {
+            webhook: "crm".into(),
+            body: r#"{"n":1}"#.into(),
+        },
+        redress_store::Message {
+            webhook: "crm".into(),
+            body: r#"{"n":2}"#.into(),
+        },
+    ];
+    write(&store, write_1.clone()).unwrap();
+    // A refused write leaves no message behind.
+    write_1.outbox[0].body = r#"{"n":"refused"}"#.into();
+    assert!(write(&store, write_1).is_err());
+
+    assert_eq!(store.outbox_due(at(-1), 10).unwrap(), vec![]);
+    let due = store.outbox_due(at(0), 10).unwrap();
+    let bodies: Vec<&str> = due.iter().map(|m| m.body.as_str()).collect();
+    assert_eq!(bodies, [r#"{"n":1}"#, r#"{"n":2}"#]);
+    assert!(
+        due.iter()
+            .all(|m| m.org == ORG_A && m.webhook == "crm" && m.attempts == 0)
+    );
+    assert_eq!(store.outbox_next().unwrap(), Some(at(0)));
+
+    // The first fails and waits; the second is delivered.
+    store
+        .outbox_attempted(due[0].id, false, Some("503".into()), Some(at(5)))
+        .unwrap();
+    store.outbox_attempted(due[1].id, true, None, None).unwrap();
+    assert_eq!(store.outbox_due(at(1), 10).unwrap(), vec![]);
+    let again = store.outbox_due(at(5), 10).unwrap();
+    assert_eq!((again.len(), again[0].attempts), (1, 1));
+    let counts = store.outbox_counts().unwrap();
+    assert_eq!((counts.waiting, counts.dead), (1, 0));
+
+    // Given up on: no longer due, counted as dead, and it survives a reopen.
+    store
+        .outbox_attempted(again[0].id, false, Some("503".into()), None)
+        .unwrap();
+    drop(store);
+    let store = db.open();
+    assert_eq!(store.outbox_due(at(1000), 10).unwrap(), vec![]);
+    assert_eq!(store.outbox_next().unwrap(), None);
+    let counts = store.outbox_counts().unwrap();
+    assert_eq!((counts.waiting, counts.dead), (0, 1));
+}

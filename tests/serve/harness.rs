@@ -78,6 +78,11 @@ pub struct Site {
 
 impl Site {
     pub fn new() -> Self {
+        Self::with_config("")
+    }
+
+    /// A site whose configuration has `extra` appended (webhooks, say).
+    pub fn with_config(extra: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
         copy_dir(&root().join("policies"), &dir.path().join("policies"));
         std::fs::copy(
@@ -85,7 +90,7 @@ impl Site {
             dir.path().join("policies/quick.toml"),
         )
         .unwrap();
-        std::fs::write(dir.path().join("server.toml"), CONFIG).unwrap();
+        std::fs::write(dir.path().join("server.toml"), format!("{CONFIG}{extra}")).unwrap();
         Site { dir }
     }
 
@@ -282,4 +287,66 @@ pub fn eventually(seconds: u64, mut check: impl FnMut() -> bool) -> bool {
         std::thread::sleep(Duration::from_millis(100));
     }
     check()
+}
+
+/// A request a [`Receiver`] got.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub headers: std::collections::BTreeMap<String, String>,
+    pub body: String,
+    pub status: u16,
+}
+
+/// A webhook receiver on loopback: answers 503 to the first `failures` requests,
+/// then 200, and keeps every request.
+pub struct Receiver {
+    pub url: String,
+    pub got: std::sync::Arc<std::sync::Mutex<Vec<Received>>>,
+}
+
+impl Receiver {
+    pub fn start(failures: usize) -> Self {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/hooks/redress", listener.local_addr().unwrap());
+        let got: std::sync::Arc<std::sync::Mutex<Vec<Received>>> = Default::default();
+        let keep = got.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut headers = std::collections::BTreeMap::new();
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                loop {
+                    line.clear();
+                    reader.read_line(&mut line).unwrap();
+                    let Some((name, value)) = line.trim_end().split_once(": ") else {
+                        break;
+                    };
+                    headers.insert(name.to_ascii_lowercase(), value.to_string());
+                }
+                let length: usize = headers["content-length"].parse().unwrap();
+                let mut body = vec![0; length];
+                reader.read_exact(&mut body).unwrap();
+                let mut all = keep.lock().unwrap();
+                let status = if all.len() < failures { 503 } else { 200 };
+                all.push(Received {
+                    headers,
+                    body: String::from_utf8(body).unwrap(),
+                    status,
+                });
+                drop(all);
+                let reply = format!(
+                    "HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                );
+                let _ = stream.write_all(reply.as_bytes());
+            }
+        });
+        Receiver { url, got }
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.got.lock().unwrap().clone()
+    }
 }

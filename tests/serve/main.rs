@@ -872,3 +872,76 @@ fn a_misconfigured_service_refuses_to_start_and_says_why() {
         "a refused start created a database"
     );
 }
+
+#[test]
+fn webhooks_get_each_event_signed_and_are_retried_until_accepted() {
+    use hmac::Mac;
+    let receiver = Receiver::start(1);
+    let site = Site::with_config(&format!(
+        "\n[[webhooks]]\nname = \"crm\"\norganisation = \"bank\"\nurl = \"{}\"\nevents = [\"received\", \"breached\"]\nsecret = \"s3cret\"\n",
+        receiver.url
+    ));
+    let server = site.start();
+    // Received 57 s ago: the breach falls due in about 3 s.
+    let case = server.file(BANK_AGENT, quick("fees", 57));
+    let id = case["id"].as_str().unwrap();
+    let delivered = || {
+        receiver
+            .received()
+            .into_iter()
+            .filter(|r| r.status == 200)
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        eventually(20, || delivered().len() >= 2),
+        "{:#?}\n{}",
+        receiver.received(),
+        site.log()
+    );
+    let all = receiver.received();
+    assert_eq!(all[0].status, 503, "the first attempt is refused");
+    let delivered = delivered();
+    let types: Vec<Value> = delivered
+        .iter()
+        .map(|r| serde_json::from_str::<Value>(&r.body).unwrap()["event"]["kind"]["type"].clone())
+        .collect();
+    assert_eq!(
+        types,
+        [json!("received"), json!("breached")],
+        "in order, each once"
+    );
+    for r in &delivered {
+        let body: Value = serde_json::from_str(&r.body).unwrap();
+        assert_eq!(
+            (body["case"].as_str(), body["webhook"].as_str()),
+            (Some(id), Some("crm"))
+        );
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(b"s3cret").unwrap();
+        mac.update(r.body.as_bytes());
+        let expected: String = mac
+            .finalize()
+            .into_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(r.headers["redress-signature"], format!("sha256={expected}"));
+        assert_eq!(r.headers["redress-webhook"], "crm");
+    }
+    // The retry carries the same delivery id; personal fields are masked.
+    assert_eq!(
+        all[0].headers["redress-delivery"],
+        all[1].headers["redress-delivery"]
+    );
+    let received: Value = serde_json::from_str(&delivered[0].body).unwrap();
+    assert_eq!(received["event"]["kind"]["fields"]["name"], "***");
+    let metrics = server.send(server.request("GET", "/metrics", None));
+    let text = metrics.body.as_str().unwrap();
+    assert!(
+        text.contains(r#"redress_webhook_deliveries_total{outcome="failed",webhook="crm"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"redress_outbox_messages{state="waiting"} 0"#),
+        "{text}"
+    );
+}

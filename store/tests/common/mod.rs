@@ -154,6 +154,7 @@ pub fn append(
         events: events.to_vec(),
         intake_key: key.map(str::to_string),
         recorded_at,
+        outbox: Vec::new(),
     }
 }
 
