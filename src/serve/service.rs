@@ -43,6 +43,7 @@ pub struct Slot {
 }
 
 type Shared = Arc<tokio::sync::Mutex<Option<Slot>>>;
+type Locked = tokio::sync::OwnedMutexGuard<Option<Slot>>;
 
 /// What a command or intake did.
 pub struct Outcome {
@@ -272,16 +273,22 @@ impl Service {
         Ok(true)
     }
 
-    /// A case as stored now; 404 when it does not exist in the caller's organisation.
-    pub async fn get(&self, org: &Arc<str>, id: &str) -> Result<Slot, Problem> {
-        let shared = self.shared(org, id);
-        let mut slot = shared.lock().await;
+    /// A case's slot, locked and filled; 404 when the case does not exist in the
+    /// organisation.
+    async fn locked(&self, org: &Arc<str>, id: &str) -> Result<(Locked, Slot), Problem> {
+        let mut slot = self.shared(org, id).lock_owned().await;
         if !self.load(org, id, &mut slot).await? {
             drop(slot);
             self.forget(org, id);
             return Err(Problem::case_not_found(id));
         }
-        slot.clone().ok_or_else(|| Problem::case_not_found(id))
+        let current = slot.clone().ok_or_else(|| Problem::case_not_found(id))?;
+        Ok((slot, current))
+    }
+
+    /// A case as stored now; 404 when it does not exist in the caller's organisation.
+    pub async fn get(&self, org: &Arc<str>, id: &str) -> Result<Slot, Problem> {
+        Ok(self.locked(org, id).await?.1)
     }
 
     /// Writes events and the case after them, durably; keeps count of what they did.
@@ -551,16 +558,7 @@ impl Service {
             return Err(read_only(caller));
         }
         let org = &caller.org;
-        let shared = self.shared(org, id);
-        let mut slot = shared.lock().await;
-        if !self.load(org, id, &mut slot).await? {
-            drop(slot);
-            self.forget(org, id);
-            return Err(Problem::case_not_found(id));
-        }
-        let Some(current) = slot.clone() else {
-            return Err(Problem::case_not_found(id));
-        };
+        let (mut slot, current) = self.locked(org, id).await?;
         if let Some(expected) = expected_version {
             if expected != current.case.version {
                 return Err(Refusal::StaleVersion {

@@ -177,6 +177,15 @@ impl SqliteStore {
     }
 }
 
+impl SqliteStore {
+    /// The instant a `SELECT MIN(...)` query gives.
+    fn earliest(&self, sql: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let at: Option<i64> =
+            self.read(|conn| conn.query_row(sql, [], |r| r.get(0)).map_err(db))?;
+        at.map(instant).transpose()
+    }
+}
+
 impl Drop for SqliteStore {
     /// Closes the queue and waits for the writer to commit what was queued.
     fn drop(&mut self) {
@@ -777,15 +786,7 @@ impl Store for SqliteStore {
     }
 
     fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let at: Option<i64> = self.read(|conn| {
-            conn.query_row(
-                "SELECT MIN(next_due) FROM cases WHERE next_due IS NOT NULL",
-                [],
-                |r| r.get(0),
-            )
-            .map_err(db)
-        })?;
-        at.map(instant).transpose()
+        self.earliest("SELECT MIN(next_due) FROM cases WHERE next_due IS NOT NULL")
     }
 
     fn open_cases(
@@ -906,15 +907,7 @@ impl Store for SqliteStore {
     }
 
     fn outbox_next(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let at: Option<i64> = self.read(|conn| {
-            conn.query_row(
-                "SELECT MIN(next_attempt) FROM outbox WHERE next_attempt IS NOT NULL",
-                [],
-                |r| r.get(0),
-            )
-            .map_err(db)
-        })?;
-        at.map(instant).transpose()
+        self.earliest("SELECT MIN(next_attempt) FROM outbox WHERE next_attempt IS NOT NULL")
     }
 
     fn outbox_attempted(
