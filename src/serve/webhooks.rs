@@ -18,7 +18,7 @@ use super::service::Service;
 /// Messages sent together, at most.
 const BATCH: usize = 64;
 
-/// Attempts before a message is given up on (about 10 hours of retries).
+/// Attempts before a message is given up on (about 4 hours of retries).
 pub const MAX_ATTEMPTS: u32 = 16;
 
 /// The longest wait between attempts.
@@ -152,6 +152,13 @@ mod tests {
             .map(|n| backoff(n).as_secs())
             .to_vec();
         assert_eq!(waits, [1, 2, 4, 1024, 2048, 3600, 3600]);
+    }
+
+    /// docs/api.md says a message is retried for about 4 hours.
+    #[test]
+    fn retries_span_about_four_hours() {
+        let span: u64 = (0..MAX_ATTEMPTS - 1).map(|n| backoff(n).as_secs()).sum();
+        assert!((3 * 3600 + 1800..4 * 3600 + 1800).contains(&span), "{span} s");
     }
 
     #[test]
