@@ -158,7 +158,10 @@ mod tests {
     #[test]
     fn retries_span_about_four_hours() {
         let span: u64 = (0..MAX_ATTEMPTS - 1).map(|n| backoff(n).as_secs()).sum();
-        assert!((3 * 3600 + 1800..4 * 3600 + 1800).contains(&span), "{span} s");
+        assert!(
+            (3 * 3600 + 1800..4 * 3600 + 1800).contains(&span),
+            "{span} s"
+        );
     }
 
     #[test]
