@@ -117,6 +117,11 @@ impl Policy {
         // INVARIANT: validation always puts the default calendar into `calendars`.
         &self.calendars[&self.default_calendar]
     }
+    /// The calendar an SLA counts on: the one it names, else the default.
+    pub fn calendar_of(&self, sla: &Sla) -> &Calendar {
+        self.calendar(&sla.calendar)
+            .unwrap_or_else(|| self.default_calendar())
+    }
     /// A calendar by name.
     pub fn calendar(&self, name: &str) -> Option<&Arc<Calendar>> {
         self.calendars.get(name)

@@ -98,9 +98,7 @@ pub fn summarize(policy: &Policy, case: &Case, now: DateTime<Utc>, stuck: bool) 
         let Some(sla) = policy.slas().get(name) else {
             continue;
         };
-        let calendar = policy
-            .calendar(&sla.calendar)
-            .unwrap_or_else(|| policy.default_calendar());
+        let calendar = policy.calendar_of(sla);
         let warned = clock
             .runs()
             .last()
@@ -622,13 +620,10 @@ impl Service {
     /// Fires a case's due timers (the scheduler's job); returns how many fired. A
     /// case whose stored due instant was stale gets it corrected.
     pub async fn fire(&self, org: &Arc<str>, id: &str) -> Result<usize, Problem> {
-        let shared = self.shared(org, id);
-        let mut slot = shared.lock().await;
-        if !self.load(org, id, &mut slot).await? {
-            return Ok(0);
-        }
-        let Some(current) = slot.clone() else {
-            return Ok(0);
+        let (mut slot, current) = match self.locked(org, id).await {
+            Ok(locked) => locked,
+            Err(p) if p.status == StatusCode::NOT_FOUND => return Ok(0),
+            Err(p) => return Err(p),
         };
         let now = Utc::now().max(current.case.updated_at);
         let mut case = current.case.clone();

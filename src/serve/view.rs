@@ -49,9 +49,7 @@ fn human(seconds: i64) -> String {
 fn clocks(policy: &Policy, case: &Case, now: DateTime<Utc>) -> Value {
     let mut out = Vec::new();
     for (name, sla) in policy.slas() {
-        let calendar = policy
-            .calendar(&sla.calendar)
-            .unwrap_or_else(|| policy.default_calendar());
+        let calendar = policy.calendar_of(sla);
         let Some(clock) = case.clocks.get(name) else {
             out.push(json!({
                 "sla": name,

@@ -495,27 +495,39 @@ fn write_append(conn: &Connection, a: &Prepared) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// The command idempotency keys of a case, into its snapshot.
-fn with_keys(conn: &Connection, org: &str, case: &mut Case) -> Result<(), StoreError> {
+type Keys = std::collections::BTreeMap<String, (u64, u64)>;
+
+/// The command idempotency keys of the cases from `(org, id)` `first` to `last`
+/// (inclusive, in key order), by case: one query for a whole page of cases.
+fn keys_between(
+    conn: &Connection,
+    first: (&str, &str),
+    last: (&str, &str),
+) -> Result<std::collections::HashMap<(String, String), Keys>, StoreError> {
     let mut s = conn
-        .prepare_cached("SELECT key, first, last FROM case_keys WHERE org = ?1 AND case_id = ?2")
+        .prepare_cached(
+            "SELECT org, case_id, key, first, last FROM case_keys
+             WHERE (org, case_id) >= (?1, ?2) AND (org, case_id) <= (?3, ?4)",
+        )
         .map_err(db)?;
     let rows = s
-        .query_map(params![org, case.id], |r| {
+        .query_map(params![first.0, first.1, last.0, last.1], |r| {
             Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, i64>(1)?,
-                r.get::<_, i64>(2)?,
+                (r.get::<_, String>(0)?, r.get::<_, String>(1)?),
+                r.get::<_, String>(2)?,
+                r.get::<_, i64>(3)?,
+                r.get::<_, i64>(4)?,
             ))
         })
         .map_err(db)?;
-    let mut keys = std::collections::BTreeMap::new();
+    let mut out: std::collections::HashMap<(String, String), Keys> = Default::default();
     for row in rows {
-        let (key, first, last) = row.map_err(db)?;
-        keys.insert(key, (first as u64, last as u64));
+        let (case, key, first, last) = row.map_err(db)?;
+        out.entry(case)
+            .or_default()
+            .insert(key, (first as u64, last as u64));
     }
-    case.keys = std::sync::Arc::new(keys);
-    Ok(())
+    Ok(out)
 }
 
 const ROW_COLUMNS: &str = "id, policy_id, policy_hash, version, stage, queue, priority, assignee,
@@ -650,7 +662,9 @@ impl Store for SqliteStore {
                 return Ok(None);
             };
             let mut stored = stored_case(&snapshot, policy, &clock, due)?;
-            with_keys(conn, org, &mut stored.case)?;
+            let mut keys = keys_between(conn, (org, id), (org, id))?;
+            let key = (org.to_string(), id.to_string());
+            stored.case.keys = std::sync::Arc::new(keys.remove(&key).unwrap_or_default());
             Ok(Some(stored))
         })
     }
@@ -812,9 +826,15 @@ impl Store for SqliteStore {
                 .map_err(db)?;
             let mut out = Vec::with_capacity(rows.len());
             for (org, snapshot, policy, clock, due) in rows {
-                let mut stored = stored_case(&snapshot, policy, &clock, due)?;
-                with_keys(conn, &org, &mut stored.case)?;
-                out.push((org, stored));
+                out.push((org, stored_case(&snapshot, policy, &clock, due)?));
+            }
+            let (Some((o1, c1)), Some((o2, c2))) = (out.first(), out.last()) else {
+                return Ok(out);
+            };
+            let mut keys = keys_between(conn, (o1, &c1.case.id), (o2, &c2.case.id))?;
+            for (org, stored) in &mut out {
+                let key = (org.clone(), stored.case.id.clone());
+                stored.case.keys = std::sync::Arc::new(keys.remove(&key).unwrap_or_default());
             }
             Ok(out)
         })

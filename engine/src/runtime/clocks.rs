@@ -229,7 +229,7 @@ impl Draft<'_> {
                 sla: sla.to_string(),
             });
         };
-        let calendar = super::timers::calendar_of(policy, rule);
+        let calendar = policy.calendar_of(rule);
         let deadline = self
             .case
             .clocks

@@ -184,9 +184,7 @@ impl Run<'_> {
             .iter()
             .filter_map(|(name, clock)| {
                 let sla = policy.slas().get(name)?;
-                let cal = policy
-                    .calendar(&sla.calendar)
-                    .unwrap_or_else(|| policy.default_calendar());
+                let cal = policy.calendar_of(sla);
                 clock.explain(&sla.rule, cal).ok()
             })
             .collect();

@@ -6,18 +6,11 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use super::{CalendarDays, Refusal, Timer};
-use crate::calendar::{Calendar, CalendarError};
+use crate::calendar::CalendarError;
 use crate::case::Case;
 use crate::policy::{Policy, Sla};
 use crate::script::EvalContext;
 use crate::sla::{Attention, RunningSpan, SlaClock};
-
-/// The calendar an SLA counts on.
-pub(super) fn calendar_of<'p>(policy: &'p Policy, sla: &Sla) -> &'p Calendar {
-    policy
-        .calendar(&sla.calendar)
-        .unwrap_or_else(|| policy.default_calendar())
-}
 
 /// The earliest timer the case is waiting for: when it is due and what it is.
 /// `None` for a closed case or one with nothing pending. A calendar that cannot
@@ -47,7 +40,7 @@ pub(super) fn earliest(
 /// on a tie). Depends on the clocks alone.
 pub(super) fn next_clock_timer(case: &Case, policy: &Policy) -> Option<(DateTime<Utc>, Timer)> {
     next_clock_timer_with(case, policy, |_, clock, sla| {
-        clock.running_span(&sla.rule, calendar_of(policy, sla))
+        clock.running_span(&sla.rule, policy.calendar_of(sla))
     })
 }
 
@@ -118,7 +111,7 @@ pub(super) fn is_due(
     let (Some(rule), Some(clock)) = (policy.slas().get(sla), case.clocks.get(sla)) else {
         return Ok(false);
     };
-    let next = clock.next_attention(&rule.rule, calendar_of(policy, rule))?;
+    let next = clock.next_attention(&rule.rule, policy.calendar_of(rule))?;
     Ok(next.is_some_and(|(at, a)| at <= ctx.now && timer_of(sla, a) == *timer))
 }
 

@@ -7,9 +7,7 @@ use std::sync::{Arc, Weak};
 
 use chrono::{DateTime, Utc};
 
-use super::timers::{
-    after_guarded, calendar_of, earliest, next_after_timer, next_clock_timer_with,
-};
+use super::timers::{after_guarded, earliest, next_after_timer, next_clock_timer_with};
 use super::{CalendarDays, Command, CommandKind, Decision, How, Refusal, Timer, drafted};
 use crate::case::{Case, Event};
 use crate::policy::Policy;
@@ -196,7 +194,7 @@ impl<'p> VirtualCase<'p> {
                     if let Some(kept) = kept {
                         return Ok(kept.span);
                     }
-                    let span = clock.running_span(&sla.rule, calendar_of(policy, sla))?;
+                    let span = clock.running_span(&sla.rule, policy.calendar_of(sla))?;
                     spans[i] = Some(Span {
                         started_at: run.started_at,
                         pauses: run.pauses.clone(),

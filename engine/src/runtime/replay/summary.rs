@@ -133,9 +133,7 @@ impl Summary {
             case.queue.as_deref().unwrap_or("(none)"),
         );
         for (name, sla) in policy.slas() {
-            let cal = policy
-                .calendar(&sla.calendar)
-                .unwrap_or_else(|| policy.default_calendar());
+            let cal = policy.calendar_of(sla);
             let state = match case.clocks.get(name) {
                 Some(c) => c
                     .state(&sla.rule, cal, vc.now)

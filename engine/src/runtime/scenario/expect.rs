@@ -113,9 +113,7 @@ fn clocks(vc: &VirtualCase<'_>, expect: &Expect, c: &mut Checker<'_>) {
     }
     for (name, want) in &expect.deadline {
         let actual = policy.slas().get(name).and_then(|sla| {
-            let cal = policy
-                .calendar(&sla.calendar)
-                .unwrap_or_else(|| policy.default_calendar());
+            let cal = policy.calendar_of(sla);
             vc.case.clocks.get(name)?.deadline(&sla.rule, cal).ok()?
         });
         let shown = actual.map(|t| in_offset(t, want.offset()));
@@ -131,9 +129,7 @@ fn clock_state(vc: &VirtualCase<'_>, name: &str) -> String {
     let policy = vc.policy();
     let state = match (policy.slas().get(name), vc.case.clocks.get(name)) {
         (Some(sla), Some(clock)) => {
-            let cal = policy
-                .calendar(&sla.calendar)
-                .unwrap_or_else(|| policy.default_calendar());
+            let cal = policy.calendar_of(sla);
             clock
                 .state(&sla.rule, cal, vc.now)
                 .map_err(|e| e.to_string())
