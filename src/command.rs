@@ -1,6 +1,5 @@
 //! The subcommands, one file each.
 
-pub(crate) mod files;
 mod graph;
 mod progress;
 mod replay;

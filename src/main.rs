@@ -1,9 +1,8 @@
-//! `redress`: the command-line interface and (later) the HTTP service over the
-//! Redress engine. No business rule lives here: each subcommand in `command/` parses
+//! `redress`: the command-line interface over the Redress engine, and `redress serve`, the
+//! HTTP service of the `redress-server` crate. No business rule lives here: each subcommand in `command/` parses
 //! its arguments, calls the engine, and prints.
 
 mod command;
-mod serve;
 
 use std::process::ExitCode;
 

@@ -1,5 +1,5 @@
 //! `docs/openapi.json` (served verbatim at `GET /v1/openapi.json`) keeps up with the
-//! router: every route of `router()` in `src/serve/http.rs` is described and nothing
+//! router: every route of `router()` in `server/src/http.rs` is described and nothing
 //! else is, every `$ref` resolves, every shared schema compiles, and the schemas
 //! accept what the server sends and refuse what it would not.
 
@@ -53,10 +53,10 @@ fn balanced(text: &str, open: usize) -> &str {
 
 /// `(path, method)` of every `.route("PATH", get(..).post(..))` in `router()`.
 fn router_routes() -> BTreeSet<(String, String)> {
-    let source = std::fs::read_to_string(root().join("src/serve/http.rs")).unwrap();
+    let source = std::fs::read_to_string(root().join("server/src/http.rs")).unwrap();
     let start = source
         .find("pub fn router(")
-        .expect("no `pub fn router(` in src/serve/http.rs");
+        .expect("no `pub fn router(` in server/src/http.rs");
     let body = &source[start..];
     let body = &body[..body.find("\n}\n").expect("end of router()")];
     let mut routes = BTreeSet::new();

@@ -5,6 +5,7 @@
 //! [`raw`] structs mirror the TOML; [`Policy`] and the types beside it can only be
 //! built by validation, so everything after loading may assume the policy is sound.
 
+pub mod discover;
 pub mod field;
 pub mod raw;
 pub mod stage_graph;

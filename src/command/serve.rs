@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::serve::{Options, run as serve};
+use redress_server::{Options, run as serve};
 
 /// Arguments of `redress serve`; each may also come from the environment.
 #[derive(Debug, clap::Args)]

@@ -9,7 +9,7 @@ use redress_engine::runtime::scenario::{CaseExplanation, ScenarioResult, run_sce
 use serde::Serialize;
 
 use super::Format;
-use super::files::{self, Kind};
+use redress_engine::policy::discover::{self as files, Kind};
 
 /// Arguments of `redress test`.
 #[derive(Debug, clap::Args)]

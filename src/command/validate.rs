@@ -8,7 +8,7 @@ use redress_engine::policy::{check_calendar_file, check_policy, load_test_file};
 use serde::Serialize;
 
 use super::Format;
-use super::files::{self, Kind};
+use redress_engine::policy::discover::{self as files, Kind};
 
 /// Arguments of `redress validate`.
 #[derive(Debug, clap::Args)]

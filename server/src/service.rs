@@ -23,10 +23,10 @@ use redress_engine::sla::{Attention, ClockState};
 use redress_store::{Append, ClockSummary, Conflict, Message, Store, StoreError, Summary};
 use tokio::sync::Notify;
 
-use super::config::{Caller, Config};
-use super::metrics::Metrics;
-use super::problem::Problem;
-use super::registry::{Registry, stored_version};
+use crate::config::{Caller, Config};
+use crate::metrics::Metrics;
+use crate::problem::Problem;
+use crate::registry::{Registry, stored_version};
 
 /// Slots kept in memory before idle ones are dropped.
 const MAX_SLOTS: usize = 100_000;
@@ -377,7 +377,7 @@ impl Service {
                     "organisation": org,
                     "case": case,
                     "policy": { "id": policy.id(), "hash": policy.hash() },
-                    "event": super::view::event(policy, event, &reader),
+                    "event": crate::view::event(policy, event, &reader),
                 });
                 out.push(Message {
                     webhook: hook.name.clone(),

@@ -13,7 +13,7 @@ use redress_store::Pending;
 use sha2::Sha256;
 use tokio::task::JoinSet;
 
-use super::service::Service;
+use crate::service::Service;
 
 /// Messages sent together, at most.
 const BATCH: usize = 64;

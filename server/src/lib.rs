@@ -1,4 +1,4 @@
-//! `redress serve`: the service. Loads the policies and the server configuration,
+//! `redress-server`: the service behind `redress serve`. Loads the policies and the server configuration,
 //! opens the store, rebuilds the due index and starts the scheduler, then answers
 //! the HTTP API until interrupted (Ctrl-C or SIGTERM), finishing the writes in
 //! flight before it exits.

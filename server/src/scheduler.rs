@@ -10,7 +10,7 @@ use std::time::Duration;
 use chrono::Utc;
 use tokio::task::JoinSet;
 
-use super::service::{Service, summarize};
+use crate::service::{Service, summarize};
 
 /// Cases fired together, at most; their writes share group commits.
 const BATCH: usize = 256;

@@ -11,7 +11,7 @@ use redress_engine::diagnostic::{Diagnostic, render_human};
 use redress_engine::policy::{Policy, check_policy, load_policy_sources};
 use redress_store::PolicyVersion;
 
-use crate::command::files::{self, Kind};
+use redress_engine::policy::discover::{self as files, Kind};
 
 /// Why the policies folder could not be loaded: every problem, for people and for
 /// machines. Nothing was changed.

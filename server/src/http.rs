@@ -20,10 +20,10 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use super::config::Caller;
-use super::problem::Problem;
-use super::service::{Intake, Outcome, Service};
-use super::view;
+use crate::config::Caller;
+use crate::problem::Problem;
+use crate::service::{Intake, Outcome, Service};
+use crate::view;
 
 /// The OpenAPI description of this API.
 pub const OPENAPI: &str = include_str!("../../docs/openapi.json");

@@ -12,8 +12,8 @@ use redress_engine::value::Fields;
 use redress_store::StoredEvent;
 use serde_json::{Map, Value, json};
 
-use super::config::Caller;
-use super::service::Slot;
+use crate::config::Caller;
+use crate::service::Slot;
 
 /// What a masked personal field shows.
 pub const MASK: &str = "***";
