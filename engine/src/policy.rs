@@ -5,6 +5,7 @@
 //! [`raw`] structs mirror the TOML; [`Policy`] and the types beside it can only be
 //! built by validation, so everything after loading may assume the policy is sound.
 
+pub mod data_reach;
 pub mod discover;
 pub mod field;
 pub mod raw;
@@ -23,8 +24,9 @@ use indexmap::IndexMap;
 
 pub use field::{FieldDef, FieldError, FieldType, Input};
 pub use load::{
-    LoadError, Report, TestFile, check_calendar_file, check_policy, check_policy_str, load_policy,
-    load_policy_sources, load_policy_str, load_test_file,
+    CheckOptions, LoadError, Report, TZDB_VERSION, TestFile, check_calendar_file, check_policy,
+    check_policy_str, check_policy_with, load_policy, load_policy_sources, load_policy_str,
+    load_test_file,
 };
 pub use stage_graph::StageGraph;
 

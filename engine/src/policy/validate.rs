@@ -44,6 +44,8 @@ pub(crate) struct Validator<'a, 'i> {
     /// Some stage or transition could not be read or resolved: checks over the whole
     /// graph would report the consequences of that one problem, so they are skipped.
     pub graph_incomplete: bool,
+    /// "Today", for the warning about calendar data that runs out; `None` skips it.
+    pub as_of: Option<chrono::NaiveDate>,
 }
 
 impl Validator<'_, '_> {
@@ -198,6 +200,7 @@ impl<'a, 'i> Validator<'a, 'i> {
             engine: policy.scripts.clone(),
             schema,
             graph_incomplete: false,
+            as_of: None,
         }
     }
 }
@@ -212,6 +215,7 @@ pub(crate) fn validate(
     diags: &mut Vec<Diagnostic>,
     dir: &Path,
     bundle: Option<&BTreeMap<String, String>>,
+    as_of: Option<chrono::NaiveDate>,
 ) -> Option<Policy> {
     let schema = Schema {
         fields: doc.fields.keys().cloned().collect(),
@@ -229,6 +233,7 @@ pub(crate) fn validate(
         engine,
         schema,
         graph_incomplete: doc.damaged.graph,
+        as_of,
     };
     let header = doc.header.as_ref();
     let timezone = header
@@ -239,6 +244,7 @@ pub(crate) fn validate(
     let mut graph = v.graph(&stages, &transitions);
     let calendars = v.calendars(timezone);
     let slas = v.slas(&calendars, &transitions, &graph);
+    v.data_reach(&calendars.calendars, &slas);
     add_sla_spans(&mut graph, &slas, &transitions);
     let routing = v.routing(&fields);
     v.check_queue_references(&routing, &slas);
@@ -278,6 +284,31 @@ pub(crate) fn validate(
 }
 
 impl Validator<'_, '_> {
+    /// Warns of every calendar whose firm data ends within reach of today (when
+    /// validation was given a today).
+    fn data_reach(
+        &mut self,
+        calendars: &IndexMap<String, Arc<crate::calendar::Calendar>>,
+        slas: &IndexMap<String, super::Sla>,
+    ) {
+        let Some(today) = self.as_of else { return };
+        for w in super::data_reach::data_runs_out(calendars, slas, today) {
+            let path = [
+                Seg::Key("calendars"),
+                Seg::Key(&w.calendar),
+                Seg::Key("include"),
+            ];
+            let help = format!(
+                "add the data file for the days after {} to `include` (docs/policy-format.md, \"When calendar data runs out\"), then move running cases onto it with `redress migrate --to current`",
+                w.firm_until
+            );
+            let d = Diagnostic::warning("calendar-data-ends", w.to_string())
+                .at(self.at(&path))
+                .with_help(help);
+            self.report(d);
+        }
+    }
+
     /// Reads an IANA time zone name.
     pub fn timezone(&mut self, name: &str, path: &[Seg<'_>]) -> Option<Tz> {
         match Tz::from_str(name) {
