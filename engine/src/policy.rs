@@ -61,6 +61,8 @@ pub struct Policy {
     pub(crate) scenarios: Vec<Scenario>,
     pub(crate) graph: StageGraph,
     pub(crate) scripts: Arc<ScriptEngine>,
+    /// `[migration] stages`: an earlier version's stage name → its name here.
+    pub(crate) migration_stages: IndexMap<String, String>,
 }
 
 impl Policy {
@@ -164,6 +166,14 @@ impl Policy {
     /// The stage graph.
     pub fn graph(&self) -> &StageGraph {
         &self.graph
+    }
+    /// The stage here that an earlier version's stage `old` maps to: its entry in
+    /// `[migration] stages`, else a stage of the same name.
+    pub fn stage_for(&self, old: &str) -> Option<&str> {
+        match self.migration_stages.get(old) {
+            Some(new) => Some(new.as_str()),
+            None => self.stages.get_key_value(old).map(|(k, _)| k.as_str()),
+        }
     }
     /// The sandboxed script engine its conditions were compiled for.
     pub fn scripts(&self) -> &Arc<ScriptEngine> {

@@ -249,6 +249,7 @@ pub(crate) fn validate(
     let routing = v.routing(&fields);
     v.check_queue_references(&routing, &slas);
     let scenarios = v.scenarios(&fields, &slas, &transitions);
+    let migration_stages = v.migration();
     // Any error at all, from parsing or from validation, refuses the policy.
     if v.diags.iter().any(Diagnostic::is_error) {
         return None;
@@ -280,10 +281,31 @@ pub(crate) fn validate(
         scenarios,
         graph,
         scripts: v.engine.clone(),
+        migration_stages,
     })
 }
 
 impl Validator<'_, '_> {
+    /// `[migration] stages`: every new name must be a stage of this version (the
+    /// old names belong to earlier versions and are not checked).
+    fn migration(&mut self) -> IndexMap<String, String> {
+        let Some(m) = &self.doc.migration else {
+            return IndexMap::new();
+        };
+        let stages: Vec<String> = self.doc.stages.keys().cloned().collect();
+        for (old, new) in &m.stages {
+            let path = [Seg::Key("migration"), Seg::Key("stages"), Seg::Key(old)];
+            self.check_known(
+                "unknown-stage",
+                "stage",
+                new,
+                stages.iter().map(String::as_str),
+                &path,
+            );
+        }
+        m.stages.clone()
+    }
+
     /// Warns of every calendar whose firm data ends within reach of today (when
     /// validation was given a today).
     fn data_reach(
