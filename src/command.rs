@@ -1,6 +1,7 @@
 //! The subcommands, one file each.
 
 mod graph;
+mod migrate;
 mod progress;
 mod replay;
 mod schema;
@@ -37,6 +38,8 @@ enum Command {
     Simulate(simulate::Args),
     /// Run the service: the HTTP API, the deadline scheduler, the durable store.
     Serve(serve::Args),
+    /// Move a policy's running cases onto another version (dry run unless `--apply`).
+    Migrate(migrate::Args),
 }
 
 /// How results are printed.
@@ -60,5 +63,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Replay(args) => replay::run(args),
         Command::Simulate(args) => simulate::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::Migrate(args) => migrate::run(args),
     }
 }

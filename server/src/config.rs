@@ -275,6 +275,20 @@ impl Config {
     }
 
     /// The organisation's configuration.
+    /// A configuration of one organisation running every policy, without tokens:
+    /// for commands that use the service without serving (`redress migrate`).
+    pub fn for_organisation(id: &str) -> Config {
+        Config {
+            organisations: vec![OrgConfig {
+                id: id.to_string(),
+                policies: None,
+            }],
+            tokens: HashMap::new(),
+            max_body: DEFAULT_MAX_BODY,
+            webhooks: Vec::new(),
+        }
+    }
+
     pub fn organisation(&self, id: &str) -> Option<&OrgConfig> {
         self.organisations.iter().find(|o| o.id == id)
     }

@@ -187,6 +187,12 @@ impl From<ServiceError> for Problem {
                 "Read-only token",
                 e.to_string(),
             ),
+            e @ ServiceError::UnknownVersion { .. } => Problem::new(
+                StatusCode::NOT_FOUND,
+                "unknown-version",
+                "No such policy version",
+                e.to_string(),
+            ),
             e @ ServiceError::CaseExists(_) => Problem::new(
                 StatusCode::CONFLICT,
                 "case-exists",
@@ -211,6 +217,7 @@ mod tests {
         "method-not-allowed",
         "case-not-found",
         "unknown-policy",
+        "unknown-version",
         "case-exists",
         "conflict",
         "malformed-json",

@@ -26,6 +26,7 @@ pub use crate::slot::Slot;
 mod commands;
 mod error;
 mod intake;
+mod migrate;
 mod timers;
 mod write;
 

@@ -283,3 +283,177 @@ fn changed_days(old: &Calendar, new: &Calendar, first: NaiveDate, last: NaiveDat
 fn short_hash(hash: &str) -> String {
     hash.chars().take(12).collect()
 }
+
+/// What became, or would become, of one case: the report line of a dry run or an
+/// applied migration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CasePlan {
+    /// The case.
+    pub case: String,
+    /// The version's hash it is on.
+    pub from: String,
+    /// `moves` (some deadline moves), `unchanged` (none does) or `refused`.
+    pub outcome: &'static str,
+    /// Its stage, when renamed: `(old, new)`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stage: Option<(String, String)>,
+    /// The clocks whose deadline moves, and those kept because settled.
+    pub clocks: Vec<MigratedClock>,
+    /// Why it cannot move.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refused: Option<PlanRefusal>,
+}
+
+/// A refusal as a report shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PlanRefusal {
+    /// The stable code (`unmapped-stage`).
+    pub code: &'static str,
+    /// Why, in words.
+    pub message: String,
+}
+
+impl CasePlan {
+    /// The plan of a case from what [`migrate_case`] answered.
+    pub fn of(case: &Case, outcome: &Result<Migration, MigrationRefusal>) -> CasePlan {
+        let mut plan = CasePlan {
+            case: case.id.clone(),
+            from: case.policy.to_string(),
+            outcome: "refused",
+            stage: None,
+            clocks: Vec::new(),
+            refused: None,
+        };
+        match outcome {
+            Err(e) => {
+                plan.refused = Some(PlanRefusal {
+                    code: e.code(),
+                    message: e.to_string(),
+                })
+            }
+            Ok(m) => {
+                if let EventKind::Migrated { stage, clocks, .. } = &m.event.kind {
+                    plan.stage.clone_from(stage);
+                    let shown = clocks.iter().filter(|c| c.kept || c.old != c.new);
+                    plan.clocks = shown.cloned().collect();
+                }
+                plan.outcome = match m.moved().next() {
+                    Some(_) => "moves",
+                    None => "unchanged",
+                };
+            }
+        }
+        plan
+    }
+}
+
+/// A migration of a policy's running cases onto one version: every case's plan.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MigrationReport {
+    /// The policy's id.
+    pub policy: String,
+    /// The target version's hash.
+    pub to: String,
+    /// Whether it was applied (`false`: a dry run, nothing written).
+    pub applied: bool,
+    /// Cases with a deadline that moves.
+    pub moves: usize,
+    /// Cases whose deadlines stay (they move to the new version all the same).
+    pub unchanged: usize,
+    /// Cases that cannot move, left as they were.
+    pub refused: usize,
+    /// Each case, in the store's order.
+    pub cases: Vec<CasePlan>,
+    /// The policy's time zone, for showing instants.
+    #[serde(skip)]
+    pub timezone: chrono_tz::Tz,
+}
+
+impl MigrationReport {
+    /// An empty report.
+    pub fn new(policy: &Policy, applied: bool) -> Self {
+        MigrationReport {
+            policy: policy.id().to_string(),
+            to: policy.hash().to_string(),
+            applied,
+            moves: 0,
+            unchanged: 0,
+            refused: 0,
+            cases: Vec::new(),
+            timezone: policy.timezone(),
+        }
+    }
+
+    /// Adds a case's plan.
+    pub fn push(&mut self, plan: CasePlan) {
+        match plan.outcome {
+            "moves" => self.moves += 1,
+            "unchanged" => self.unchanged += 1,
+            _ => self.refused += 1,
+        }
+        self.cases.push(plan);
+    }
+}
+
+impl std::fmt::Display for MigrationReport {
+    /// The report for people, instants in the policy's time zone.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let head = match self.applied {
+            true => "migrated",
+            false => "dry run (nothing written; `--apply` to migrate)",
+        };
+        writeln!(
+            f,
+            "policy `{}` to version {}: {head}",
+            self.policy,
+            short_hash(&self.to)
+        )?;
+        let tz = self.timezone;
+        let when = |t: &Option<DateTime<Utc>>| {
+            t.map_or("(paused)".to_string(), |t| {
+                t.with_timezone(&tz).to_rfc3339()
+            })
+        };
+        for plan in &self.cases {
+            let from = short_hash(&plan.from);
+            match &plan.refused {
+                Some(r) => writeln!(
+                    f,
+                    "  {} (from {from}): refused [{}]: {}",
+                    plan.case, r.code, r.message
+                )?,
+                None => writeln!(f, "  {} (from {from}): {}", plan.case, plan.outcome)?,
+            }
+            if let Some((old, new)) = &plan.stage {
+                writeln!(f, "    stage `{old}` becomes `{new}`")?;
+            }
+            for c in &plan.clocks {
+                match c.kept {
+                    true => writeln!(
+                        f,
+                        "    {}: kept at {} ({})",
+                        c.sla,
+                        when(&c.old),
+                        c.why.join("; ")
+                    )?,
+                    false => writeln!(
+                        f,
+                        "    {}: {} -> {} ({})",
+                        c.sla,
+                        when(&c.old),
+                        when(&c.new),
+                        c.why.join("; ")
+                    )?,
+                }
+            }
+        }
+        writeln!(
+            f,
+            "{} cases: {} with moved deadlines, {} unchanged, {} refused",
+            self.cases.len(),
+            self.moves,
+            self.unchanged,
+            self.refused
+        )
+    }
+}
