@@ -36,6 +36,8 @@ pub struct Metrics {
     /// Webhook delivery attempts, by webhook and outcome.
     pub webhooks: IntCounterVec,
     outbox: IntGaugeVec,
+    /// The end of each calendar's firm (not provisional) data, by policy.
+    pub calendar_data_end: IntGaugeVec,
 }
 
 fn latency_buckets() -> Vec<f64> {
@@ -122,6 +124,14 @@ impl Metrics {
             ),
             &["state"],
         )?;
+        let calendar_data_end = IntGaugeVec::new(
+            Opts::new(
+                "calendar_data_end_timestamp_seconds",
+                "The end of each calendar's firm data (the first instant after its last day not marked provisional)",
+            ),
+            &["policy", "calendar"],
+        )?;
+        registry.register(Box::new(calendar_data_end.clone()))?;
         registry.register(Box::new(webhooks.clone()))?;
         registry.register(Box::new(outbox.clone()))?;
         for c in [&requests, &events, &timers, &breaches, &conflicts] {
@@ -150,6 +160,7 @@ impl Metrics {
             cached_cases,
             webhooks,
             outbox,
+            calendar_data_end,
         })
     }
 

@@ -94,6 +94,7 @@ pub(super) async fn reload_policies(State(app): App, caller: Caller) -> ApiResul
         .with("report", json!(failure.human))
     })?;
     app.save_policy_versions().await?;
+    app.check_calendars(chrono::Utc::now().date_naive());
     tracing::info!(
         by = caller.name,
         changes = changes.len(),
