@@ -121,7 +121,7 @@ fn a_dry_run_says_what_moves_and_why_then_apply_writes_one_migrated_event_per_ca
     let v1 = policies(&tmp.path().join("v1"), None);
     take_in(&v1, &database);
     let closure =
-        format!("{HOURS}\nholidays = [{{ name = \"Company closure\", date = \"2026-12-03\" }}]");
+        format!("{HOURS}\nholidays = [{{ name = \"Company closure\", date = \"2026-11-20\" }}]");
     let v2 = policies(&tmp.path().join("v2"), Some((HOURS, &closure)));
     let before = events(&database, "C-RUN").len();
 
@@ -149,7 +149,7 @@ fn a_dry_run_says_what_moves_and_why_then_apply_writes_one_migrated_event_per_ca
     assert_eq!(psd["new"], "2026-12-08T17:00:00Z");
     assert!(
         psd["why"].as_array().unwrap().contains(&json!(
-            "2026-12-03 is now a non-working day (Company closure)"
+            "2026-11-20 is now a non-working day (Company closure)"
         )),
         "{psd}"
     );

@@ -12,7 +12,8 @@
 //! - Clocks keep their start, pauses, extensions and the warnings already sent; only
 //!   the deadline is recomputed, under the new version's rule and calendar.
 //! - A clock whose outcome is settled (met, missed, withdrawn, or breached, its
-//!   breach fired) keeps its deadline, so it keeps its outcome.
+//!   breach fired) keeps its deadline, so it keeps its outcome (recorded only when
+//!   the new version would have moved it).
 //! - The result is one [`EventKind::Migrated`] event (from hash, to hash, each clock's
 //!   old and new deadline and why it moved); folding it gives the migrated case.
 //!   Timers follow from the new case: a breach whose new instant has passed fires at
@@ -189,6 +190,11 @@ fn migrate_clock(
         ClockState::Met | ClockState::Missed | ClockState::Withdrawn | ClockState::Breached
     ) || run.fired.contains(&Attention::Breach);
     if settled {
+        // Nothing to keep when the new version would say the same.
+        let would = clock.deadline(&new_sla.rule, new_cal).ok().flatten();
+        if would == old {
+            return Ok(None);
+        }
         return Ok(Some(MigratedClock {
             sla: name.to_string(),
             old,
