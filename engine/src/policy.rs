@@ -26,7 +26,7 @@ pub use field::{FieldDef, FieldError, FieldType, Input};
 pub use load::{
     CheckOptions, LoadError, Report, TZDB_VERSION, TestFile, check_calendar_file, check_policy,
     check_policy_str, check_policy_with, load_policy, load_policy_sources, load_policy_str,
-    load_test_file,
+    load_policy_version, load_test_file,
 };
 pub use stage_graph::StageGraph;
 

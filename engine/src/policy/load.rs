@@ -129,6 +129,48 @@ pub fn load_policy_sources(files: &[(String, String)]) -> Result<Policy, LoadErr
     ))
 }
 
+/// Loads a stored policy version and checks it is the one stored under `hash`:
+/// its files give that hash, or (a version stored before the hash covered the
+/// time-zone database) the hash of its files alone. Either way the policy answers
+/// `hash` as its own, so cases pinned to it stay pinned.
+pub fn load_policy_version(files: &[(String, String)], hash: &str) -> Result<Policy, LoadError> {
+    let mut policy = load_policy_sources(files)?;
+    if policy.hash() == hash {
+        return Ok(policy);
+    }
+    let texts = policy.sources().iter().map(|(_, text)| text.as_str());
+    if files_only_hash(texts) == hash {
+        policy.hash = hash.to_string();
+        return Ok(policy);
+    }
+    let d = Diagnostic::error(
+        "missing-include",
+        format!(
+            "the stored policy version {hash} loads with hash {}",
+            policy.hash()
+        ),
+    );
+    Err(LoadError {
+        diagnostics: vec![d],
+        sources: Sources::new(),
+    })
+}
+
+/// The hash of the files alone, as versions were identified before the hash
+/// covered the time-zone database.
+fn files_only_hash<'t>(texts: impl Iterator<Item = &'t str>) -> String {
+    let mut hasher = Sha256::new();
+    for text in texts {
+        hasher.update((text.len() as u64).to_le_bytes());
+        hasher.update(text.as_bytes());
+    }
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 fn check(
     name: &str,
     text: &str,
@@ -322,5 +364,20 @@ mod tests {
         }
         assert_eq!(content_hash(&sources), ours);
         assert!(TZDB_VERSION.len() >= 5, "{TZDB_VERSION}");
+    }
+
+    #[test]
+    fn a_version_stored_before_the_tzdb_was_hashed_loads_under_its_hash() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/policies/valid");
+        let policy = load_policy(&dir.join("minimal.toml")).unwrap();
+        let files = policy.sources().to_vec();
+        let legacy = files_only_hash(files.iter().map(|(_, t)| t.as_str()));
+        assert_ne!(legacy, policy.hash());
+        assert_eq!(load_policy_version(&files, &legacy).unwrap().hash(), legacy);
+        assert_eq!(
+            load_policy_version(&files, policy.hash()).unwrap().hash(),
+            policy.hash()
+        );
+        assert!(load_policy_version(&files, "0000").is_err());
     }
 }
