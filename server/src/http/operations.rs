@@ -62,7 +62,7 @@ pub(super) async fn healthz(State(app): App) -> ApiResult {
 pub(super) async fn metrics(State(app): App) -> ApiResult {
     let counts = app.read(|s| s.counts()).await?;
     let outbox = app.read(|s| s.outbox_counts()).await?;
-    let text = app.metrics.render(&counts, outbox);
+    let text = app.metrics.render(&counts, outbox, app.store.storage());
     let mut response = text.into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
