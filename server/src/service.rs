@@ -343,10 +343,10 @@ impl Service {
                 .with_label_values(&[org, policy.id(), &sla])
                 .inc();
         }
-        if let Some(due) = summary.next_due {
-            if due.timestamp_micros() < self.planned_wake.load(Ordering::Relaxed) {
-                self.wake.notify_one();
-            }
+        if let Some(due) = summary.next_due
+            && due.timestamp_micros() < self.planned_wake.load(Ordering::Relaxed)
+        {
+            self.wake.notify_one();
         }
         Ok(summary)
     }
@@ -557,14 +557,14 @@ impl Service {
         }
         let org = &caller.org;
         let (mut slot, current) = self.locked(org, id).await?;
-        if let Some(expected) = expected_version {
-            if expected != current.case.version {
-                return Err(Refusal::StaleVersion {
-                    expected,
-                    actual: current.case.version,
-                }
-                .into());
+        if let Some(expected) = expected_version
+            && expected != current.case.version
+        {
+            return Err(Refusal::StaleVersion {
+                expected,
+                actual: current.case.version,
             }
+            .into());
         }
         let now = Utc::now().max(current.case.updated_at);
         let mut case = current.case.clone();
@@ -640,10 +640,10 @@ impl Service {
                     case.version,
                     summary.clone(),
                 );
-                if self.read(move |st| st.set_summary(&o, &i, v, &s)).await? {
-                    if let Some(slot) = slot.as_mut() {
-                        slot.summary = summary;
-                    }
+                if self.read(move |st| st.set_summary(&o, &i, v, &s)).await?
+                    && let Some(slot) = slot.as_mut()
+                {
+                    slot.summary = summary;
                 }
             }
             return Ok(0);
