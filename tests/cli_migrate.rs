@@ -53,13 +53,9 @@ fn at(s: &str) -> DateTime<Utc> {
 /// breached), each moved to investigation.
 fn take_in(dir: &Path, database: &str) {
     let store = redress_server::open_store(database).unwrap();
-    let registry = Registry::load(dir).unwrap();
-    let service = Service::new(
-        store,
-        registry,
-        Config::for_organisation("demo"),
-        Metrics::new().unwrap(),
-    );
+    let config = Config::for_organisation("demo").unwrap();
+    let registry = Registry::load(dir, &config.organisations).unwrap();
+    let service = Service::new(store, registry, config, Metrics::new().unwrap());
     let agent = Caller {
         name: "a1".into(),
         org: Arc::from("demo"),

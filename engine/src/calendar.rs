@@ -544,11 +544,11 @@ fn check_hours(
     // The interval reaching furthest so far, to catch overlaps that are not adjacent.
     let mut furthest: Option<(usize, NaiveTime)> = None;
     for (index, (open, close)) in &valid {
-        if let Some((other, end)) = furthest {
-            if *open < end {
-                let (first, second) = (other.min(*index), other.max(*index));
-                errors.push(CalendarError::OverlappingHours { first, second });
-            }
+        if let Some((other, end)) = furthest
+            && *open < end
+        {
+            let (first, second) = (other.min(*index), other.max(*index));
+            errors.push(CalendarError::OverlappingHours { first, second });
         }
         if furthest.is_none_or(|(_, end)| *close > end) {
             furthest = Some((*index, *close));

@@ -6,7 +6,6 @@
 //! `POST /v1/policies/{id}/migrate` on the running service.
 
 use std::path::PathBuf;
-use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -16,6 +15,8 @@ use redress_server::registry::Registry;
 use redress_server::service::Service;
 
 use super::Format;
+use super::output::Stdout;
+use crate::exit_status::ExitStatus;
 
 /// Arguments of `redress migrate`.
 #[derive(Debug, clap::Args)]
@@ -44,9 +45,10 @@ pub struct Args {
     format: Format,
 }
 
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub fn run(args: Args) -> anyhow::Result<ExitStatus> {
     let store = redress_server::open_store(&args.database)?;
-    let registry = Registry::load(&args.policies).map_err(|failure| {
+    let config = Config::for_organisation(&args.org)?;
+    let registry = Registry::load(&args.policies, &config.organisations).map_err(|failure| {
         anyhow::anyhow!(
             "the policies in `{}` have errors:\n{}",
             args.policies.display(),
@@ -54,12 +56,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         )
     })?;
     let metrics = Metrics::new().context("metrics")?;
-    let service = Service::new(
-        store,
-        registry,
-        Config::for_organisation(&args.org),
-        metrics,
-    );
+    let service = Service::new(store, registry, config, metrics);
     let caller = Caller {
         name: "redress migrate".to_string(),
         org: Arc::from(args.org.as_str()),
@@ -81,11 +78,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .await
     })?;
     match args.format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
-        Format::Human => print!("{report}"),
+        Format::Json => Stdout::json(&report)?,
+        Format::Human => Stdout::print(&report.to_string())?,
     }
-    Ok(match report.refused {
-        0 => ExitCode::SUCCESS,
-        _ => ExitCode::from(1),
-    })
+    Ok(ExitStatus::problems_if(report.refused > 0))
 }

@@ -386,14 +386,13 @@ fn push(
     if to <= from {
         return;
     }
-    if let Some(last) = out.last_mut() {
-        if last.to == from
-            && last.kind == kind
-            && last.reason.as_deref() == reason.as_ref().map(Why::as_str)
-        {
-            last.to = to;
-            return;
-        }
+    if let Some(last) = out.last_mut()
+        && last.to == from
+        && last.kind == kind
+        && last.reason.as_deref() == reason.as_ref().map(Why::as_str)
+    {
+        last.to = to;
+        return;
     }
     out.push(Interval {
         from,

@@ -207,23 +207,23 @@ impl Draft<'_> {
         })?;
         let event = format!("extend {sla}");
         let role = self.actor.and_then(|a| a.role.clone());
-        if let Some(allowed) = &ext.role {
-            if role.as_ref() != Some(allowed) {
-                return Err(Refusal::RoleNotAllowed {
-                    event,
-                    role,
-                    allowed: vec![allowed.clone()],
-                });
-            }
+        if let Some(allowed) = &ext.role
+            && role.as_ref() != Some(allowed)
+        {
+            return Err(Refusal::RoleNotAllowed {
+                event,
+                role,
+                allowed: vec![allowed.clone()],
+            });
         }
         self.check_requires(&event, &ext.requires)?;
-        if let Some(when) = &ext.when {
-            if !when.eval(policy.scripts(), &self.case.view(), &self.ctx)? {
-                return Err(Refusal::GuardFailed {
-                    event,
-                    condition: when.source().to_string(),
-                });
-            }
+        if let Some(when) = &ext.when
+            && !when.eval(policy.scripts(), &self.case.view(), &self.ctx)?
+        {
+            return Err(Refusal::GuardFailed {
+                event,
+                condition: when.source().to_string(),
+            });
         }
         let reason = self
             .case

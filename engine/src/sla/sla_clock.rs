@@ -304,11 +304,11 @@ impl SlaClock {
 
     /// Records that an attention was fired, so that it is not fired twice.
     pub fn mark_fired(&mut self, attention: Attention) {
-        if let Some(run) = self.runs.last_mut() {
-            if !run.fired.contains(&attention) {
-                run.fired.reserve_exact(1);
-                run.fired.push(attention);
-            }
+        if let Some(run) = self.runs.last_mut()
+            && !run.fired.contains(&attention)
+        {
+            run.fired.reserve_exact(1);
+            run.fired.push(attention);
         }
     }
 
