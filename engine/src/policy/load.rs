@@ -189,9 +189,11 @@ fn check(
         source,
         &mut sources,
         &mut diagnostics,
-        dir,
-        bundle,
-        options.as_of,
+        validate::Origin {
+            dir,
+            bundle,
+            as_of: options.as_of,
+        },
     );
     let policy = policy.map(|mut p| {
         p.hash = content_hash(&sources);

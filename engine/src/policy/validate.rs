@@ -206,6 +206,16 @@ impl<'a, 'i> Validator<'a, 'i> {
     }
 }
 
+/// Where a policy's includes are read from, and the "today" of its checks.
+pub(crate) struct Origin<'a> {
+    /// The folder of the policy file: includes are relative to it.
+    pub dir: &'a Path,
+    /// Files to read includes from instead of the disk (a stored version).
+    pub bundle: Option<&'a BTreeMap<String, String>>,
+    /// "Today", for the warning about calendar data that runs out.
+    pub as_of: Option<chrono::NaiveDate>,
+}
+
 /// Validates a document read from `file`. Returns the policy when no error was
 /// found; the diagnostics (errors and warnings) either way.
 pub(crate) fn validate(
@@ -214,10 +224,9 @@ pub(crate) fn validate(
     source: SourceId,
     sources: &mut Sources,
     diags: &mut Vec<Diagnostic>,
-    dir: &Path,
-    bundle: Option<&BTreeMap<String, String>>,
-    as_of: Option<chrono::NaiveDate>,
+    from: Origin<'_>,
 ) -> Option<Policy> {
+    let Origin { dir, bundle, as_of } = from;
     let schema = Schema {
         fields: doc.fields.keys().cloned().collect(),
         stages: doc.stages.keys().cloned().collect(),
