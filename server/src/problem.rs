@@ -203,6 +203,12 @@ impl From<ServiceError> for Problem {
                 "Read-only token",
                 e.to_string(),
             ),
+            e @ ServiceError::KeyReused(_) => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency-key-reused",
+                "Idempotency key reused",
+                e.to_string(),
+            ),
             e @ ServiceError::CaseExists(_) => Problem::new(
                 StatusCode::CONFLICT,
                 "case-exists",
@@ -228,7 +234,9 @@ mod tests {
         "case-not-found",
         "unknown-policy",
         "case-exists",
+        "idempotency-key-reused",
         "conflict",
+        "precondition-failed",
         "malformed-json",
         "invalid-request",
         "unsupported-media-type",

@@ -70,7 +70,7 @@ impl Service {
             return Ok(0);
         }
         match self
-            .commit(org, &current.policy, &case, fired.events, None, stuck)
+            .commit(org, &current.policy, &case, fired.events, None, None, stuck)
             .await
         {
             Ok(summary) => {

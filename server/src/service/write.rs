@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use redress_engine::case::{Case, Event, EventKind};
 use redress_engine::policy::Policy;
 use redress_engine::runtime::next_due;
@@ -39,9 +39,11 @@ pub fn summarize(policy: &Policy, case: &Case, now: DateTime<Utc>, stuck: bool) 
     Summary {
         policy_id: policy.id().to_string(),
         clock_state: worst,
+        // At the store's precision (microseconds), so that a summary read back
+        // compares equal to the one computed again.
         next_due: match stuck {
             true => None,
-            false => next_due(case, policy).map(|(at, _)| at),
+            false => next_due(case, policy).map(|(at, _)| at.trunc_subsecs(6)),
         },
     }
 }
@@ -55,6 +57,7 @@ impl Service {
         case: &Case,
         events: Vec<Event>,
         intake_key: Option<String>,
+        fingerprint: Option<String>,
         stuck: bool,
     ) -> Result<Summary, StoreError> {
         let now = Utc::now();
@@ -75,6 +78,7 @@ impl Service {
             summary: summary.clone(),
             events,
             intake_key,
+            fingerprint,
             recorded_at: now,
             outbox,
         };
