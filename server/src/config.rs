@@ -73,7 +73,7 @@ pub struct Webhook {
 }
 
 /// Every event type, as events name themselves in JSON.
-pub const EVENT_TYPES: [&str; 13] = [
+pub const EVENT_TYPES: [&str; 14] = [
     "received",
     "routed",
     "moved",
@@ -87,6 +87,7 @@ pub const EVENT_TYPES: [&str; 13] = [
     "breached",
     "escalated",
     "withdrawn",
+    "timer-failed",
 ];
 
 /// One organisation.

@@ -442,3 +442,47 @@ fn small_edges_each_get_their_answer() {
         "{rebuilt:?}"
     );
 }
+
+#[test]
+fn a_delayed_transition_whose_condition_fails_is_recorded_logged_counted_and_shown() {
+    let site = Site::new();
+    let quick_file = site.path("policies/quick.toml");
+    let text = std::fs::read_to_string(&quick_file).unwrap();
+    let lapse = "\n[[transitions]]\non = \"lapse\"\nfrom = \"received\"\nto = \"closed\"\n\
+                 after = \"1 minutes\"\nwhen = '100 / (amount - 120.50) > 0'\n";
+    std::fs::write(&quick_file, format!("{text}{lapse}")).unwrap();
+    let server = site.start();
+    // Received 5 minutes ago: the delayed transition is due at once, and its
+    // condition divides by zero for this amount.
+    let case = server.file(BANK_AGENT, quick("fees", 300));
+    let id = case["id"].as_str().unwrap();
+    let history = server.history(id, BANK_AGENT);
+    let failed = of_type(&history, "timer-failed");
+    assert_eq!(failed.len(), 1, "{history:?}");
+    assert!(
+        failed[0]["kind"]["error"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("zero"),
+        "{failed:?}"
+    );
+    let view = server.case(id, BANK_AGENT);
+    assert_eq!(view["stage"], "received");
+    assert_eq!(view["failed_timers"][0]["event"], "lapse", "{view}");
+    let metrics = server.get("/metrics", BANK_AGENT);
+    let text = metrics.body.as_str().unwrap();
+    assert!(
+        text.contains("redress_timers_failed_total{org=\"bank\"} 1"),
+        "{text}"
+    );
+    assert!(eventually(5, || site.log().contains("WARN")
+        && site.log().contains("condition failed")));
+    // Another amount: the condition holds, and the case moves.
+    let other = server.file(
+        BANK_AGENT,
+        json!({"policy": "quick", "data": {"category": "fees", "amount": "200.00"},
+               "received_at": (chrono::Utc::now() - chrono::Duration::seconds(300)).to_rfc3339()}),
+    );
+    assert_eq!(other["stage"], "closed", "{other}");
+}

@@ -198,6 +198,17 @@ pub enum EventKind {
     },
     /// The complainant withdrew (a policy without a `withdraw` transition).
     Withdrawn,
+    /// A delayed transition fell due but its condition could not be evaluated (a
+    /// script error): recorded, so that it is never silently lost; it does not
+    /// fire again until the case enters a stage anew.
+    TimerFailed {
+        /// The timer, as people read it.
+        timer: String,
+        /// The transition's position among the policy's transitions.
+        transition: usize,
+        /// The script error.
+        error: String,
+    },
 }
 
 impl EventKind {
@@ -217,6 +228,7 @@ impl EventKind {
             EventKind::Breached { .. } => "breached",
             EventKind::Escalated { .. } => "escalated",
             EventKind::Withdrawn => "withdrawn",
+            EventKind::TimerFailed { .. } => "timer-failed",
         }
     }
 }
