@@ -486,3 +486,22 @@ fn a_delayed_transition_whose_condition_fails_is_recorded_logged_counted_and_sho
     );
     assert_eq!(other["stage"], "closed", "{other}");
 }
+
+#[test]
+fn metrics_can_require_a_token_of_their_own() {
+    let site = Site::with_config("\n[metrics]\ntoken = \"metrics-token-000001\"\n");
+    let server = site.start();
+    let anonymous = server.send(server.request("GET", "/metrics", None));
+    assert_eq!((anonymous.status, anonymous.code()), (401, "unauthorized"));
+    let agent = server.get("/metrics", BANK_AGENT);
+    assert_eq!(agent.status, 401, "an API token is not the metrics token");
+    let scraper = server.get("/metrics", "metrics-token-000001");
+    assert_eq!(scraper.status, 200);
+    assert!(
+        scraper
+            .body
+            .as_str()
+            .unwrap()
+            .contains("redress_store_wal_bytes")
+    );
+}

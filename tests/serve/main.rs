@@ -924,15 +924,16 @@ fn webhooks_get_each_event_signed_and_are_retried_until_accepted() {
             (body["case"].as_str(), body["webhook"].as_str()),
             (Some(id), Some("crm"))
         );
+        // Standard Webhooks: HMAC-SHA256 of `id.timestamp.body`, base64, `v1,`.
+        let (id, timestamp) = (&r.headers["webhook-id"], &r.headers["webhook-timestamp"]);
         let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(b"s3cret").unwrap();
-        mac.update(r.body.as_bytes());
-        let expected: String = mac
-            .finalize()
-            .into_bytes()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        assert_eq!(r.headers["redress-signature"], format!("sha256={expected}"));
+        mac.update(format!("{id}.{timestamp}.{}", r.body).as_bytes());
+        use base64::Engine;
+        let expected =
+            base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+        assert_eq!(r.headers["webhook-signature"], format!("v1,{expected}"));
+        let age = chrono::Utc::now().timestamp() - timestamp.parse::<i64>().unwrap();
+        assert!((0..600).contains(&age), "{timestamp}");
         assert_eq!(r.headers["redress-webhook"], "crm");
     }
     // The retry carries the same delivery id; personal fields are masked.
@@ -940,6 +941,7 @@ fn webhooks_get_each_event_signed_and_are_retried_until_accepted() {
         all[0].headers["redress-delivery"],
         all[1].headers["redress-delivery"]
     );
+    assert_eq!(all[0].headers["webhook-id"], all[1].headers["webhook-id"]);
     let received: Value = serde_json::from_str(&delivered[0].body).unwrap();
     assert_eq!(received["event"]["kind"]["fields"]["name"], "***");
     let metrics = server.send(server.request("GET", "/metrics", None));
