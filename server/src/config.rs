@@ -33,6 +33,9 @@ pub struct ConfigFile {
     /// Who may read `/metrics` (anyone, when not given).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metrics: Option<MetricsConfig>,
+    /// The web console: session lifetime, the status page's rate limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub console: Option<ConsoleConfig>,
 }
 
 /// `/metrics`, which names organisations and policies, behind a token of its own.
@@ -45,6 +48,37 @@ pub struct MetricsConfig {
     /// Or its SHA-256, in hex.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_sha256: Option<String>,
+}
+
+/// The `[console]` table.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsoleConfig {
+    /// How long a console session lasts after signing in, in seconds; default
+    /// 28800 (8 hours).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_seconds: Option<u64>,
+    /// Requests a client address may make to `/track/...` per minute; default 30.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub track_per_minute: Option<u32>,
+}
+
+/// The console's settings, checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConsoleSettings {
+    /// How long a session lasts.
+    pub session: std::time::Duration,
+    /// Status-page requests a client address may make per minute.
+    pub track_per_minute: u32,
+}
+
+impl Default for ConsoleSettings {
+    fn default() -> Self {
+        ConsoleSettings {
+            session: std::time::Duration::from_secs(8 * 3600),
+            track_per_minute: 30,
+        }
+    }
 }
 
 /// A webhook: each stored event of the chosen types is POSTed to its URL, from an
@@ -259,6 +293,8 @@ pub struct Config {
     pub webhooks: Vec<Webhook>,
     /// The SHA-256 of the token `/metrics` requires, if it requires one.
     pub metrics_token: Option<String>,
+    /// The web console.
+    pub console: ConsoleSettings,
 }
 
 /// The SHA-256 of a token, in hex.
@@ -365,6 +401,22 @@ impl Config {
                 _ => bail!("`[metrics]`: give exactly one of `token` and `token_sha256`"),
             }),
         };
+        let console = file.console.unwrap_or_default();
+        let defaults = ConsoleSettings::default();
+        let settings = ConsoleSettings {
+            session: console
+                .session_seconds
+                .map_or(defaults.session, std::time::Duration::from_secs),
+            track_per_minute: console
+                .track_per_minute
+                .unwrap_or(defaults.track_per_minute),
+        };
+        if settings.session.is_zero() {
+            bail!("`[console] session_seconds` must be at least 1");
+        }
+        if settings.track_per_minute == 0 {
+            bail!("`[console] track_per_minute` must be at least 1");
+        }
         Ok(Config {
             organisations: file.organisations,
             tokens,
@@ -372,6 +424,7 @@ impl Config {
             limits,
             webhooks,
             metrics_token,
+            console: settings,
         })
     }
 
@@ -414,6 +467,7 @@ pub fn write_first_run(path: &Path) -> anyhow::Result<(Config, Vec<(String, Stri
         limits: None,
         webhooks: Vec::new(),
         metrics: None,
+        console: None,
     };
     for role in DEV_ROLES {
         let token = format!("dev-{role}-{}", random_hex(16)?);
@@ -440,7 +494,7 @@ pub fn write_first_run(path: &Path) -> anyhow::Result<(Config, Vec<(String, Stri
     Ok((Config::check(file)?, tokens))
 }
 
-fn random_hex(bytes: usize) -> anyhow::Result<String> {
+pub(crate) fn random_hex(bytes: usize) -> anyhow::Result<String> {
     let mut buf = vec![0u8; bytes];
     getrandom::fill(&mut buf).map_err(|e| anyhow::anyhow!("no randomness for a token: {e}"))?;
     Ok(buf.iter().map(|b| format!("{b:02x}")).collect())

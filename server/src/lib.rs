@@ -47,6 +47,34 @@ pub struct Options {
     pub database: String,
     /// The server configuration file; `None` for the default, written on first run.
     pub config: Option<PathBuf>,
+    /// How log lines are written.
+    pub log_format: LogFormat,
+}
+
+/// How log lines on standard error are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    /// For people: one line per event, coloured on a terminal.
+    #[default]
+    Text,
+    /// For log collectors: one JSON object per line.
+    Json,
+}
+
+/// Installs the log subscriber: the level from `RUST_LOG` (default `info`), the
+/// lines on standard error in `format`.
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
 }
 
 /// Opens the store a database URL names.
@@ -85,14 +113,7 @@ fn load_config(options: &Options) -> anyhow::Result<Config> {
 
 /// Runs the service until interrupted.
 pub fn run(options: Options) -> anyhow::Result<()> {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .try_init();
+    init_logging(options.log_format);
     let config = load_config(&options)?;
     let registry = Registry::load(&options.policies, &config.organisations).map_err(|failure| {
         anyhow::anyhow!(

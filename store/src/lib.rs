@@ -434,4 +434,34 @@ pub trait Store: Send + Sync + 'static {
     fn storage(&self) -> StorageStats {
         StorageStats::default()
     }
+
+    /// Keeps a complainant's tracking link to a case: the SHA-256 of its token
+    /// (never the token). Durable on return.
+    fn save_tracking_link(&self, link: &TrackingLink) -> Result<(), StoreError>;
+
+    /// The case a tracking link opens, by the SHA-256 of its token; `None` for an
+    /// unknown or revoked link (the two are not told apart).
+    fn tracking_link(&self, token_sha256: &str) -> Result<Option<TrackingLink>, StoreError>;
+
+    /// Revokes every working tracking link of a case; returns how many. Durable on
+    /// return.
+    fn revoke_tracking_links(
+        &self,
+        org: &str,
+        case: &str,
+        at: DateTime<Utc>,
+    ) -> Result<u64, StoreError>;
+}
+
+/// A complainant's tracking link to a case, as kept: the SHA-256 of its token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackingLink {
+    /// The hex SHA-256 of the token.
+    pub token_sha256: String,
+    /// The organisation.
+    pub org: String,
+    /// The case.
+    pub case: String,
+    /// When it was issued.
+    pub issued_at: DateTime<Utc>,
 }

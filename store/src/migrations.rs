@@ -11,8 +11,13 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "initial", include_str!("../migrations/0001_initial.sql")),
     (
         2,
+        "tracking_links",
+        include_str!("../migrations/0002_tracking_links.sql"),
+    ),
+    (
+        3,
         "request_fingerprints",
-        include_str!("../migrations/0002_request_fingerprints.sql"),
+        include_str!("../migrations/0003_request_fingerprints.sql"),
     ),
 ];
 

@@ -158,10 +158,10 @@ impl SqliteStore {
     fn submit(&self, work: Work) -> Receipt {
         let (reply, receipt) = tokio::sync::oneshot::channel();
         let job = Job { work, reply };
-        if let Some(jobs) = &self.jobs {
-            if let Err(mpsc::SendError(job)) = jobs.send(job) {
-                let _ = job.reply.send(Err(StoreError::Closed));
-            }
+        if let Some(jobs) = &self.jobs
+            && let Err(mpsc::SendError(job)) = jobs.send(job)
+        {
+            let _ = job.reply.send(Err(StoreError::Closed));
         }
         receipt
     }
@@ -188,10 +188,10 @@ impl SqliteStore {
             }
         };
         let out = f(&conn);
-        if let Ok(mut idle) = self.readers.lock() {
-            if idle.len() < MAX_IDLE_READERS {
-                idle.push(conn);
-            }
+        if let Ok(mut idle) = self.readers.lock()
+            && idle.len() < MAX_IDLE_READERS
+        {
+            idle.push(conn);
         }
         out
     }

@@ -1,4 +1,4 @@
--- Redress schema, version 2: a fingerprint (SHA-256 of the canonical request) kept
+-- Redress schema, version 3: a fingerprint (SHA-256 of the canonical request) kept
 -- with each idempotency key, so that a key reused with a different request is
 -- refused instead of answered with the first request's outcome. Rows written
 -- before this version have none and are not checked.
