@@ -3,6 +3,7 @@
 use chrono::Utc;
 use redress_engine::runtime::{Command, CommandKind, Refusal, decide_and_apply, fire_due};
 
+use super::write::Keyed;
 use super::{Outcome, Service, ServiceError, ServiceResult, Slot, actor, fingerprint, read_only};
 use crate::config::Caller;
 
@@ -67,8 +68,10 @@ impl Service {
                     &current.policy,
                     &case,
                     events,
-                    None,
-                    fingerprint,
+                    Keyed {
+                        intake: None,
+                        fingerprint,
+                    },
                     stuck,
                 )
                 .await

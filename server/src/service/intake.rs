@@ -8,6 +8,7 @@ use redress_engine::case::Case;
 use redress_engine::runtime::{Command, CommandKind, decide_and_apply, fire_due};
 use redress_store::{Conflict, StoreError};
 
+use super::write::Keyed;
 use super::{
     Intake, Outcome, Service, ServiceError, ServiceResult, Slot, actor, case_exists, fingerprint,
     read_only,
@@ -95,8 +96,10 @@ impl Service {
                     &policy,
                     &case,
                     events,
-                    key.clone(),
-                    fingerprint.clone(),
+                    Keyed {
+                        intake: key.clone(),
+                        fingerprint: fingerprint.clone(),
+                    },
                     stuck,
                 )
                 .await

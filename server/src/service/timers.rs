@@ -7,6 +7,7 @@ use chrono::Utc;
 use redress_engine::case::EventKind;
 use redress_engine::runtime::{Fired, Timer, fire_due};
 
+use super::write::Keyed;
 use super::{Service, ServiceError, ServiceResult, Slot, summarize};
 
 fn timer_kind(timer: &Timer) -> &'static str {
@@ -84,7 +85,14 @@ impl Service {
             return Ok(0);
         }
         match self
-            .commit(org, &current.policy, &case, fired.events, None, None, stuck)
+            .commit(
+                org,
+                &current.policy,
+                &case,
+                fired.events,
+                Keyed::default(),
+                stuck,
+            )
             .await
         {
             Ok(summary) => {

@@ -48,6 +48,14 @@ pub fn summarize(policy: &Policy, case: &Case, now: DateTime<Utc>, stuck: bool) 
     }
 }
 
+/// What a write records of the request's idempotency key: the intake key (kept
+/// with the new case) and the request's fingerprint (kept with the key).
+#[derive(Debug, Default)]
+pub(super) struct Keyed {
+    pub(super) intake: Option<String>,
+    pub(super) fingerprint: Option<String>,
+}
+
 impl Service {
     /// Writes events and the case after them, durably; keeps count of what they did.
     pub(super) async fn commit(
@@ -56,8 +64,7 @@ impl Service {
         policy: &Policy,
         case: &Case,
         events: Vec<Event>,
-        intake_key: Option<String>,
-        fingerprint: Option<String>,
+        keyed: Keyed,
         stuck: bool,
     ) -> Result<Summary, StoreError> {
         let now = Utc::now();
@@ -77,8 +84,8 @@ impl Service {
             case: case.clone(),
             summary: summary.clone(),
             events,
-            intake_key,
-            fingerprint,
+            intake_key: keyed.intake,
+            fingerprint: keyed.fingerprint,
             recorded_at: now,
             outbox,
         };
