@@ -37,11 +37,12 @@ fn at(value: &Value) -> DateTime<Utc> {
 fn a_complaint_is_filed_routed_and_moved_and_its_history_kept() {
     let site = Site::new();
     let server = site.start();
+    let letter = quick("fees", 0);
     let answer = server.send(
         server
             .request("POST", "/v1/cases", Some(BANK_AGENT))
             .header("Idempotency-Key", "letter-1")
-            .json(&quick("fees", 0)),
+            .json(&letter),
     );
     assert_eq!(answer.status, 201, "{answer:?}");
     let case = &answer.body["case"];
@@ -69,12 +70,13 @@ fn a_complaint_is_filed_routed_and_moved_and_its_history_kept() {
         .collect();
     assert_eq!(next, [("investigate", true), ("fast-track", false)]);
 
-    // The same idempotency key: the same case, nothing added.
+    // The same idempotency key with the same request: the same case, nothing added
+    // (with a different request it is refused: see `hardening`).
     let again = server.send(
         server
             .request("POST", "/v1/cases", Some(BANK_AGENT))
             .header("Idempotency-Key", "letter-1")
-            .json(&quick("fraud", 0)),
+            .json(&letter),
     );
     assert_eq!(again.status, 200, "{again:?}");
     assert_eq!(again.body["case"]["id"], id);
