@@ -64,7 +64,8 @@ Exit status:
   0  success: nothing wrong was found
   1  problems found: a policy with errors, a failing or broken test, no test to run
   2  bad usage: an unknown option, a missing argument, a value that does not parse
-  3  failure: a file that cannot be read or written, a port in use, an internal error";
+  3  failure: a file that cannot be read or written, a service that cannot start
+     (its configuration, policies, database or port), an internal error";
 
 /// An error in how a command was called that clap cannot see (exit status 2).
 #[derive(Debug, thiserror::Error)]

@@ -61,6 +61,10 @@ pub struct Case {
     /// Idempotency keys seen, with the versions of the first and last event their
     /// command produced.
     pub keys: Arc<BTreeMap<String, (u64, u64)>>,
+    /// Delayed transitions whose condition failed when they fell due since the
+    /// current stage was entered, with the error (`timer-failed` events).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failed_timers: Vec<(usize, String)>,
 }
 
 impl Case {
@@ -84,6 +88,7 @@ impl Case {
             clocks: Arc::default(),
             closed: false,
             keys: Arc::default(),
+            failed_timers: Vec::new(),
         }
     }
 
@@ -227,11 +232,15 @@ fn apply_kind(case: &mut Case, event: &Event) {
                 }
             }
         }
+        EventKind::TimerFailed {
+            transition, error, ..
+        } => case.failed_timers.push((*transition, error.clone())),
     }
 }
 
 /// Puts the case in `stage` from `at`.
 fn enter(case: &mut Case, stage: &str, at: DateTime<Utc>) {
+    case.failed_timers.clear();
     if case.stage != stage {
         case.stage.clear();
         case.stage.push_str(stage);

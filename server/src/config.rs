@@ -30,9 +30,24 @@ pub struct ConfigFile {
     /// Webhooks: where events are sent as they are stored.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub webhooks: Vec<WebhookConfig>,
+    /// Who may read `/metrics` (anyone, when not given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<MetricsConfig>,
     /// The web console: session lifetime, the status page's rate limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub console: Option<ConsoleConfig>,
+}
+
+/// `/metrics`, which names organisations and policies, behind a token of its own.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// The token a scraper sends as `Authorization: Bearer <token>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    /// Or its SHA-256, in hex.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_sha256: Option<String>,
 }
 
 /// The `[console]` table.
@@ -80,8 +95,9 @@ pub struct WebhookConfig {
     /// The event types it receives; default `["notified", "breached"]`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub events: Option<Vec<String>>,
-    /// A shared secret: each body is signed with HMAC-SHA256, sent as
-    /// `Redress-Signature: sha256=<hex>`.
+    /// A shared secret: each message is signed per Standard Webhooks
+    /// (`webhook-signature: v1,<base64 HMAC-SHA256 of id.timestamp.body>`); a
+    /// `whsec_<base64>` secret is used as its decoded bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
     /// Sends fields marked `personal` unmasked. Default false.
@@ -107,7 +123,7 @@ pub struct Webhook {
 }
 
 /// Every event type, as events name themselves in JSON.
-pub const EVENT_TYPES: [&str; 13] = [
+pub const EVENT_TYPES: [&str; 14] = [
     "received",
     "routed",
     "moved",
@@ -121,6 +137,7 @@ pub const EVENT_TYPES: [&str; 13] = [
     "breached",
     "escalated",
     "withdrawn",
+    "timer-failed",
 ];
 
 /// One organisation.
@@ -274,6 +291,8 @@ pub struct Config {
     pub limits: Limited,
     /// Webhooks.
     pub webhooks: Vec<Webhook>,
+    /// The SHA-256 of the token `/metrics` requires, if it requires one.
+    pub metrics_token: Option<String>,
     /// The web console.
     pub console: ConsoleSettings,
 }
@@ -372,6 +391,16 @@ impl Config {
             });
         }
         let limits = file.limits.unwrap_or_default().resolve()?;
+        let metrics_token = match &file.metrics {
+            None => None,
+            Some(m) => Some(match (&m.token, &m.token_sha256) {
+                (Some(token), None) if token.len() >= 16 => token_hash(token),
+                (Some(_), None) => bail!("`[metrics]`: a token must be at least 16 characters"),
+                (None, Some(hash)) if hash.len() == 64 => hash.to_ascii_lowercase(),
+                (None, Some(_)) => bail!("`[metrics]`: `token_sha256` must be 64 hex digits"),
+                _ => bail!("`[metrics]`: give exactly one of `token` and `token_sha256`"),
+            }),
+        };
         let console = file.console.unwrap_or_default();
         let defaults = ConsoleSettings::default();
         let settings = ConsoleSettings {
@@ -394,6 +423,7 @@ impl Config {
             max_body: limits.max_body,
             limits,
             webhooks,
+            metrics_token,
             console: settings,
         })
     }
@@ -403,7 +433,18 @@ impl Config {
         self.tokens.get(&token_hash(token))
     }
 
-    /// The organisation's configuration.
+    /// Whether an `Authorization` header value may read `/metrics`.
+    pub fn may_scrape(&self, authorization: Option<&str>) -> bool {
+        let Some(expected) = &self.metrics_token else {
+            return true;
+        };
+        let token = authorization.and_then(|h| match h.trim_start().split_once(' ') {
+            Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => Some(token.trim()),
+            _ => None,
+        });
+        token.is_some_and(|t| token_hash(t) == *expected)
+    }
+
     /// A configuration of one organisation running every policy, without tokens:
     /// for commands that use the service without serving (`redress migrate`).
     pub fn for_organisation(id: &str) -> anyhow::Result<Config> {
@@ -417,10 +458,12 @@ impl Config {
             max_body: limits.max_body,
             limits,
             webhooks: Vec::new(),
+            metrics_token: None,
             console: ConsoleSettings::default(),
         })
     }
 
+    /// The organisation's configuration.
     pub fn organisation(&self, id: &str) -> Option<&OrgConfig> {
         self.organisations.iter().find(|o| o.id == id)
     }
@@ -441,6 +484,7 @@ pub fn write_first_run(path: &Path) -> anyhow::Result<(Config, Vec<(String, Stri
         tokens: Vec::new(),
         limits: None,
         webhooks: Vec::new(),
+        metrics: None,
         console: None,
     };
     for role in DEV_ROLES {

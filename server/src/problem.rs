@@ -209,6 +209,12 @@ impl From<ServiceError> for Problem {
                 "No such policy version",
                 e.to_string(),
             ),
+            e @ ServiceError::KeyReused(_) => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency-key-reused",
+                "Idempotency key reused",
+                e.to_string(),
+            ),
             e @ ServiceError::CaseExists(_) => Problem::new(
                 StatusCode::CONFLICT,
                 "case-exists",
@@ -235,7 +241,9 @@ mod tests {
         "unknown-policy",
         "unknown-version",
         "case-exists",
+        "idempotency-key-reused",
         "conflict",
+        "precondition-failed",
         "malformed-json",
         "invalid-request",
         "unsupported-media-type",

@@ -25,6 +25,7 @@ pub use crate::slot::Slot;
 
 mod commands;
 mod error;
+pub mod fingerprint;
 mod intake;
 mod migrate;
 mod timers;

@@ -200,7 +200,22 @@ pub fn case(slot: &Slot, caller: &Caller, now: DateTime<Utc>) -> Value {
         "clocks": clocks(policy, case, now),
         "next_due": due,
         "next_events": next_events(policy, case, caller, now),
+        "failed_timers": failed_timers(policy, case),
     })
+}
+
+/// The delayed transitions whose condition failed when they fell due in the current
+/// stage (`timer-failed` events), with the error.
+fn failed_timers(policy: &Policy, case: &Case) -> Value {
+    let failed: Vec<Value> = case
+        .failed_timers
+        .iter()
+        .map(|(i, error)| {
+            let event = policy.transitions().get(*i).map(|t| t.event.as_str());
+            json!({ "transition": i, "event": event, "error": error })
+        })
+        .collect();
+    Value::Array(failed)
 }
 
 /// An event for a caller: personal field values masked.

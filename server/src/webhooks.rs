@@ -1,8 +1,14 @@
 //! Webhook delivery: messages wait in the store's outbox, written in the same
 //! transaction as the events they tell of, and are POSTed here until the receiver
-//! answers 2xx, with exponential back-off. Delivery is at least once: a crash after
-//! a POST and before its outcome is stored sends it again, with the same
-//! `Redress-Delivery` id, so receivers can drop repeats.
+//! answers 2xx, with exponential back-off and jitter. Delivery is at least once: a
+//! crash after a POST and before its outcome is stored sends it again, with the
+//! same `webhook-id` (and `Redress-Delivery`), so receivers can drop repeats.
+//!
+//! Signed per Standard Webhooks (<https://www.standardwebhooks.com>): `webhook-id`,
+//! `webhook-timestamp` (Unix seconds) and `webhook-signature: v1,<base64>`, the
+//! HMAC-SHA256 of `{id}.{timestamp}.{body}`, so a receiver can check the body and
+//! refuse a replayed or stale message. A secret written `whsec_<base64>` is used as
+//! those bytes (as the standard's libraries expect); any other, as its UTF-8 bytes.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,20 +38,46 @@ pub fn backoff(failures: u32) -> Duration {
     Duration::from_secs(1u64 << failures.min(12)).min(MAX_BACKOFF)
 }
 
-/// `sha256=<hex>`: the HMAC-SHA256 of the body under the secret.
-pub fn signature(secret: &str, body: &str) -> String {
-    let mut mac = match Hmac::<Sha256>::new_from_slice(secret.as_bytes()) {
+/// [`backoff`] with jitter: between half the wait and the whole of it, as `unit`
+/// (0 to 1) says, so that receivers coming back after an outage are not hit by
+/// every retry at once.
+pub fn jittered(failures: u32, unit: f64) -> Duration {
+    backoff(failures).mul_f64(0.5 + 0.5 * unit.clamp(0.0, 1.0))
+}
+
+/// A random number from 0 to 1, for jitter (0.5 should randomness be unavailable).
+fn random_unit() -> f64 {
+    let mut bytes = [0u8; 4];
+    match getrandom::fill(&mut bytes) {
+        Ok(()) => f64::from(u32::from_le_bytes(bytes)) / f64::from(u32::MAX),
+        Err(_) => 0.5,
+    }
+}
+
+/// The message id a receiver sees in `webhook-id`: the same on every attempt.
+pub fn message_id(outbox_id: i64) -> String {
+    format!("msg_{outbox_id}")
+}
+
+/// The signing key of a secret: `whsec_<base64>` decoded, else the text's bytes.
+fn key_of(secret: &str) -> Vec<u8> {
+    use base64::Engine;
+    secret
+        .strip_prefix("whsec_")
+        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+        .unwrap_or_else(|| secret.as_bytes().to_vec())
+}
+
+/// `v1,<base64>`: the Standard Webhooks signature of a message.
+pub fn signature(secret: &str, id: &str, timestamp: i64, body: &str) -> String {
+    use base64::Engine;
+    let mut mac = match Hmac::<Sha256>::new_from_slice(&key_of(secret)) {
         Ok(mac) => mac,
         Err(_) => return String::new(), // HMAC takes keys of any length
     };
-    mac.update(body.as_bytes());
-    let hex: String = mac
-        .finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    format!("sha256={hex}")
+    mac.update(format!("{id}.{timestamp}.{body}").as_bytes());
+    let signed = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+    format!("v1,{signed}")
 }
 
 /// Delivers outbox messages until the service stops.
@@ -95,14 +127,18 @@ async fn deliver(service: Arc<Service>, client: reqwest::Client, message: Pendin
     let outcome = match hook {
         None => Err("the webhook is no longer configured".to_string()),
         Some(hook) => {
+            let (id, timestamp) = (message_id(message.id), Utc::now().timestamp());
             let mut request = client
                 .post(&hook.url)
                 .header("content-type", "application/json")
                 .header("redress-webhook", &hook.name)
                 .header("redress-delivery", message.id.to_string())
+                .header("webhook-id", &id)
+                .header("webhook-timestamp", timestamp.to_string())
                 .body(message.body.clone());
             if let Some(secret) = &hook.secret {
-                request = request.header("redress-signature", signature(secret, &message.body));
+                let signed = signature(secret, &id, timestamp, &message.body);
+                request = request.header("webhook-signature", signed);
             }
             match request.send().await {
                 Ok(answer) if answer.status().is_success() => Ok(()),
@@ -120,7 +156,7 @@ async fn deliver(service: Arc<Service>, client: reqwest::Client, message: Pendin
         }
         Err(error) => {
             tracing::warn!(webhook = message.webhook, delivery = message.id, %error, "webhook failed; will retry");
-            let next = Utc::now() + backoff(message.attempts);
+            let next = Utc::now() + jittered(message.attempts, random_unit());
             (false, Some(error), Some(next), "failed")
         }
     };
@@ -165,11 +201,24 @@ mod tests {
     }
 
     #[test]
-    fn signatures_are_hmac_sha256() {
-        // RFC 4231 test case 2.
+    fn jitter_keeps_each_wait_between_half_and_all_of_the_back_off() {
+        for failures in [0, 3, 12] {
+            let base = backoff(failures);
+            assert_eq!(jittered(failures, 0.0), base / 2);
+            assert_eq!(jittered(failures, 1.0), base);
+            let drawn = jittered(failures, random_unit());
+            assert!(base / 2 <= drawn && drawn <= base, "{drawn:?}");
+        }
+    }
+
+    #[test]
+    fn signatures_follow_standard_webhooks() {
+        // The example of the Standard Webhooks specification and its libraries.
+        let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+        let body = r#"{"test": 2432232314}"#;
         assert_eq!(
-            signature("Jefe", "what do ya want for nothing?"),
-            "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+            signature(secret, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body),
+            "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
         );
     }
 }

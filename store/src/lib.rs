@@ -154,6 +154,9 @@ pub struct Append {
     pub events: Vec<Event>,
     /// For an intake: its idempotency key, recorded with the new case.
     pub intake_key: Option<String>,
+    /// The fingerprint of the request whose idempotency key this write records
+    /// (the intake key, or the key the command's events carry), kept with the key.
+    pub fingerprint: Option<String>,
     /// The wall-clock instant of the write.
     pub recorded_at: DateTime<Utc>,
     /// Messages to deliver to webhooks, written in the same transaction (the
@@ -406,6 +409,26 @@ pub trait Store: Send + Sync + 'static {
 
     /// How many messages wait and how many were given up on.
     fn outbox_counts(&self) -> Result<OutboxCounts, StoreError>;
+
+    /// The case an intake key created, and the fingerprint of the request kept with
+    /// the key (`None` for keys recorded before fingerprints were kept).
+    fn intake_key(
+        &self,
+        org: &str,
+        key: &str,
+    ) -> Result<Option<(String, Option<String>)>, StoreError> {
+        Ok(self.case_by_key(org, key)?.map(|id| (id, None)))
+    }
+
+    /// The fingerprint of the request a case's command key was first used with.
+    fn command_key_fingerprint(
+        &self,
+        _org: &str,
+        _case: &str,
+        _key: &str,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(None)
+    }
 
     /// What the store tells of its files (none by default).
     fn storage(&self) -> StorageStats {

@@ -14,6 +14,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "tracking_links",
         include_str!("../migrations/0002_tracking_links.sql"),
     ),
+    (
+        3,
+        "request_fingerprints",
+        include_str!("../migrations/0003_request_fingerprints.sql"),
+    ),
 ];
 
 fn db(e: rusqlite::Error) -> StoreError {

@@ -266,3 +266,242 @@ fn a_reload_changes_only_the_callers_organisation_and_a_broken_file_refuses_only
     assert_eq!(fixed.status, 200, "{fixed:?}");
     assert_eq!(server.get("/healthz", BANK_AGENT).body["status"], "ok");
 }
+
+fn note(server: &Server, id: &str, key: &str, body: Value, if_match: Option<&str>) -> Answer {
+    let mut request = server
+        .request("POST", &format!("/v1/cases/{id}/events"), Some(BANK_AGENT))
+        .header("Idempotency-Key", key)
+        .json(&body);
+    if let Some(tag) = if_match {
+        request = request.header("If-Match", tag);
+    }
+    server.send(request)
+}
+
+fn etag_of(server: &Server, id: &str) -> String {
+    let response = server
+        .request("GET", &format!("/v1/cases/{id}"), Some(BANK_AGENT))
+        .send()
+        .unwrap();
+    response.headers()["etag"].to_str().unwrap().to_string()
+}
+
+#[test]
+fn a_case_has_an_etag_and_a_stale_if_match_is_refused_412_changing_nothing() {
+    let site = Site::new();
+    let server = site.start();
+    let case = server.file(BANK_AGENT, quick("fees", 0));
+    let id = case["id"].as_str().unwrap();
+    let tag = etag_of(&server, id);
+    assert_eq!(tag, format!("\"{}\"", case["version"]));
+    let ok = note(&server, id, "n-1", json!({"note": "one"}), Some(&tag));
+    assert_eq!(ok.status, 200, "{ok:?}");
+    let after = etag_of(&server, id);
+    assert_ne!(after, tag);
+    let events = server.history(id, BANK_AGENT).len();
+    // The old tag is stale now: 412, and nothing is written.
+    let stale = note(&server, id, "n-2", json!({"note": "two"}), Some(&tag));
+    assert_eq!(
+        (stale.status, stale.code()),
+        (412, "precondition-failed"),
+        "{stale:?}"
+    );
+    assert_eq!(stale.body["current_etag"], after);
+    assert_eq!(server.history(id, BANK_AGENT).len(), events);
+    // `*` and the body's `expected_version` still work; a tag this API never gave
+    // is a bad request.
+    assert_eq!(
+        note(&server, id, "n-3", json!({"note": "3"}), Some("*")).status,
+        200
+    );
+    let version = server.case(id, BANK_AGENT)["version"].as_u64().unwrap();
+    let body = json!({"note": "4", "expected_version": version - 1});
+    let conflict = note(&server, id, "n-4", body, None);
+    assert_eq!((conflict.status, conflict.code()), (409, "stale-version"));
+    let odd = note(&server, id, "n-5", json!({"note": "5"}), Some("W/\"3\""));
+    assert_eq!(
+        (odd.status, odd.code()),
+        (400, "invalid-request"),
+        "{odd:?}"
+    );
+}
+
+#[test]
+fn an_idempotency_key_reused_with_a_different_request_is_refused_422_changing_nothing() {
+    let site = Site::new();
+    let server = site.start();
+    let intake = |body: Value| {
+        server.send(
+            server
+                .request("POST", "/v1/cases", Some(BANK_AGENT))
+                .header("Idempotency-Key", "intake-1")
+                .json(&body),
+        )
+    };
+    let first = json!({"policy": "quick", "data": {"category": "fees", "amount": "1.00"}});
+    let created = intake(first.clone());
+    assert_eq!(created.status, 201, "{created:?}");
+    // The same request (its fields in another order) is a repeat.
+    let same = json!({"data": {"amount": "1.00", "category": "fees"}, "policy": "quick"});
+    let repeat = intake(same);
+    assert_eq!(repeat.status, 200, "{repeat:?}");
+    assert_eq!(repeat.body["case"]["id"], created.body["case"]["id"]);
+    let other = json!({"policy": "quick", "data": {"category": "fraud", "amount": "1.00"}});
+    let refused = intake(other);
+    assert_eq!(
+        (refused.status, refused.code()),
+        (422, "idempotency-key-reused"),
+        "{refused:?}"
+    );
+    let listed = server.get("/v1/cases", BANK_AGENT);
+    assert_eq!(listed.body["cases"].as_array().unwrap().len(), 1);
+
+    // A command key first used for a note, then sent with `withdraw`.
+    let id = created.body["case"]["id"].as_str().unwrap();
+    assert_eq!(
+        note(&server, id, "cmd-1", json!({"note": "x"}), None).status,
+        200
+    );
+    let version = server.case(id, BANK_AGENT)["version"].clone();
+    let withdraw = note(&server, id, "cmd-1", json!({"withdraw": true}), None);
+    assert_eq!(
+        (withdraw.status, withdraw.code()),
+        (422, "idempotency-key-reused")
+    );
+    let case = server.case(id, BANK_AGENT);
+    assert_eq!(
+        (case["version"].clone(), case["closed"].clone()),
+        (version, json!(false))
+    );
+    // After a restart too (the fingerprint is stored with the key).
+    server.stop();
+    let server = site.start();
+    let withdraw = note(&server, id, "cmd-1", json!({"withdraw": true}), None);
+    assert_eq!(withdraw.code(), "idempotency-key-reused");
+    assert_eq!(
+        note(&server, id, "cmd-1", json!({"note": "x"}), None).status,
+        200
+    );
+}
+
+#[test]
+fn small_edges_each_get_their_answer() {
+    let site = Site::new();
+    let server = site.start();
+    for id in [".", "..", "..."] {
+        let body = json!({"policy": "quick", "id": id, "data": {"category": "fees"}});
+        let answer = server.post("/v1/cases", BANK_AGENT, body);
+        assert_eq!(
+            (answer.status, answer.code()),
+            (400, "invalid-request"),
+            "{id}: {answer:?}"
+        );
+    }
+    let unknown = server.get("/v1/cases?policy=nope", BANK_AGENT);
+    assert_eq!(
+        (unknown.status, unknown.code()),
+        (404, "unknown-policy"),
+        "{unknown:?}"
+    );
+    assert_eq!(unknown.body["known"], json!(["bank-cn", "quick"]));
+
+    // A complaint received 5 minutes ago: its warning (at 30 s) and breach (at 60 s)
+    // are already due, and are stamped with their due instants.
+    let received = chrono::Utc::now() - chrono::Duration::seconds(300);
+    let received = received.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    let case = server.file(
+        BANK_AGENT,
+        json!({"policy": "quick", "data": {"category": "fees"}, "received_at": received}),
+    );
+    let history = server.history(case["id"].as_str().unwrap(), BANK_AGENT);
+    let at = |kind: &str| -> chrono::DateTime<chrono::Utc> {
+        of_type(&history, kind)[0]["at"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let received: chrono::DateTime<chrono::Utc> = received.parse().unwrap();
+    assert_eq!(at("warned"), received + chrono::Duration::seconds(30));
+    assert_eq!(at("breached"), received + chrono::Duration::seconds(60));
+
+    // The due index is rebuilt at start-up: nothing to correct, nothing rewritten.
+    for _ in 0..3 {
+        server.file(BANK_AGENT, quick("fees", 0));
+    }
+    server.stop();
+    let server = site.start();
+    assert_eq!(server.get("/healthz", BANK_AGENT).status, 200);
+    let log = site.log();
+    let rebuilt: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("due index rebuilt"))
+        .collect();
+    assert!(
+        rebuilt.len() == 2 && rebuilt[1].contains("corrected=0"),
+        "{rebuilt:?}"
+    );
+}
+
+#[test]
+fn a_delayed_transition_whose_condition_fails_is_recorded_logged_counted_and_shown() {
+    let site = Site::new();
+    let quick_file = site.path("policies/quick.toml");
+    let text = std::fs::read_to_string(&quick_file).unwrap();
+    let lapse = "\n[[transitions]]\non = \"lapse\"\nfrom = \"received\"\nto = \"closed\"\n\
+                 after = \"1 minutes\"\nwhen = '100 / (amount - 120.50) > 0'\n";
+    std::fs::write(&quick_file, format!("{text}{lapse}")).unwrap();
+    let server = site.start();
+    // Received 5 minutes ago: the delayed transition is due at once, and its
+    // condition divides by zero for this amount.
+    let case = server.file(BANK_AGENT, quick("fees", 300));
+    let id = case["id"].as_str().unwrap();
+    let history = server.history(id, BANK_AGENT);
+    let failed = of_type(&history, "timer-failed");
+    assert_eq!(failed.len(), 1, "{history:?}");
+    assert!(
+        failed[0]["kind"]["error"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("zero"),
+        "{failed:?}"
+    );
+    let view = server.case(id, BANK_AGENT);
+    assert_eq!(view["stage"], "received");
+    assert_eq!(view["failed_timers"][0]["event"], "lapse", "{view}");
+    let metrics = server.get("/metrics", BANK_AGENT);
+    let text = metrics.body.as_str().unwrap();
+    assert!(
+        text.contains("redress_timers_failed_total{org=\"bank\"} 1"),
+        "{text}"
+    );
+    assert!(eventually(5, || site.log().contains("WARN")
+        && site.log().contains("condition failed")));
+    // Another amount: the condition holds, and the case moves.
+    let other = server.file(
+        BANK_AGENT,
+        json!({"policy": "quick", "data": {"category": "fees", "amount": "200.00"},
+               "received_at": (chrono::Utc::now() - chrono::Duration::seconds(300)).to_rfc3339()}),
+    );
+    assert_eq!(other["stage"], "closed", "{other}");
+}
+
+#[test]
+fn metrics_can_require_a_token_of_their_own() {
+    let site = Site::with_config("\n[metrics]\ntoken = \"metrics-token-000001\"\n");
+    let server = site.start();
+    let anonymous = server.send(server.request("GET", "/metrics", None));
+    assert_eq!((anonymous.status, anonymous.code()), (401, "unauthorized"));
+    let agent = server.get("/metrics", BANK_AGENT);
+    assert_eq!(agent.status, 401, "an API token is not the metrics token");
+    let scraper = server.get("/metrics", "metrics-token-000001");
+    assert_eq!(scraper.status, 200);
+    assert!(
+        scraper
+            .body
+            .as_str()
+            .unwrap()
+            .contains("redress_store_wal_bytes")
+    );
+}

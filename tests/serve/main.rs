@@ -37,11 +37,12 @@ fn at(value: &Value) -> DateTime<Utc> {
 fn a_complaint_is_filed_routed_and_moved_and_its_history_kept() {
     let site = Site::new();
     let server = site.start();
+    let letter = quick("fees", 0);
     let answer = server.send(
         server
             .request("POST", "/v1/cases", Some(BANK_AGENT))
             .header("Idempotency-Key", "letter-1")
-            .json(&quick("fees", 0)),
+            .json(&letter),
     );
     assert_eq!(answer.status, 201, "{answer:?}");
     let case = &answer.body["case"];
@@ -69,12 +70,13 @@ fn a_complaint_is_filed_routed_and_moved_and_its_history_kept() {
         .collect();
     assert_eq!(next, [("investigate", true), ("fast-track", false)]);
 
-    // The same idempotency key: the same case, nothing added.
+    // The same idempotency key with the same request: the same case, nothing added
+    // (with a different request it is refused: see `hardening`).
     let again = server.send(
         server
             .request("POST", "/v1/cases", Some(BANK_AGENT))
             .header("Idempotency-Key", "letter-1")
-            .json(&quick("fraud", 0)),
+            .json(&letter),
     );
     assert_eq!(again.status, 200, "{again:?}");
     assert_eq!(again.body["case"]["id"], id);
@@ -841,7 +843,8 @@ fn a_misconfigured_service_refuses_to_start_and_says_why() {
             .output()
             .unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        // A service that cannot start is a failure (exit 3), whatever stops it.
+        assert_eq!(out.status.code(), Some(3), "{args:?}: {stderr}");
         assert!(
             stderr.contains(expected),
             "{args:?}: {stderr:?} should say {expected:?}"
@@ -924,15 +927,16 @@ fn webhooks_get_each_event_signed_and_are_retried_until_accepted() {
             (body["case"].as_str(), body["webhook"].as_str()),
             (Some(id), Some("crm"))
         );
+        // Standard Webhooks: HMAC-SHA256 of `id.timestamp.body`, base64, `v1,`.
+        let (id, timestamp) = (&r.headers["webhook-id"], &r.headers["webhook-timestamp"]);
         let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(b"s3cret").unwrap();
-        mac.update(r.body.as_bytes());
-        let expected: String = mac
-            .finalize()
-            .into_bytes()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        assert_eq!(r.headers["redress-signature"], format!("sha256={expected}"));
+        mac.update(format!("{id}.{timestamp}.{}", r.body).as_bytes());
+        use base64::Engine;
+        let expected =
+            base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+        assert_eq!(r.headers["webhook-signature"], format!("v1,{expected}"));
+        let age = chrono::Utc::now().timestamp() - timestamp.parse::<i64>().unwrap();
+        assert!((0..600).contains(&age), "{timestamp}");
         assert_eq!(r.headers["redress-webhook"], "crm");
     }
     // The retry carries the same delivery id; personal fields are masked.
@@ -940,6 +944,7 @@ fn webhooks_get_each_event_signed_and_are_retried_until_accepted() {
         all[0].headers["redress-delivery"],
         all[1].headers["redress-delivery"]
     );
+    assert_eq!(all[0].headers["webhook-id"], all[1].headers["webhook-id"]);
     let received: Value = serde_json::from_str(&delivered[0].body).unwrap();
     assert_eq!(received["event"]["kind"]["fields"]["name"], "***");
     let metrics = server.send(server.request("GET", "/metrics", None));

@@ -211,6 +211,17 @@ pub enum EventKind {
         /// Each clock whose deadline was looked at: old and new deadline.
         clocks: Vec<MigratedClock>,
     },
+    /// A delayed transition fell due but its condition could not be evaluated (a
+    /// script error): recorded, so that it is never silently lost; it does not
+    /// fire again until the case enters a stage anew.
+    TimerFailed {
+        /// The timer, as people read it.
+        timer: String,
+        /// The transition's position among the policy's transitions.
+        transition: usize,
+        /// The script error.
+        error: String,
+    },
 }
 
 /// One clock in a [`EventKind::Migrated`] event.
@@ -249,6 +260,7 @@ impl EventKind {
             EventKind::Escalated { .. } => "escalated",
             EventKind::Withdrawn => "withdrawn",
             EventKind::Migrated { .. } => "migrated",
+            EventKind::TimerFailed { .. } => "timer-failed",
         }
     }
 }

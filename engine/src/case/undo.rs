@@ -34,6 +34,7 @@ struct Scalars {
     tags: Option<usize>,
     reopen_count: Option<u32>,
     closed: Option<bool>,
+    failed_timers: Option<Vec<(usize, String)>>,
 }
 
 #[derive(Debug)]
@@ -64,6 +65,14 @@ impl Undo {
                 .stage
                 .get_or_insert_with(|| (case.stage.clone(), case.stage_since));
         };
+        if matches!(
+            event.kind,
+            EventKind::Received { .. } | EventKind::Moved { .. } | EventKind::TimerFailed { .. }
+        ) {
+            saved
+                .failed_timers
+                .get_or_insert_with(|| case.failed_timers.clone());
+        }
         match &event.kind {
             EventKind::Received { stage: to, .. } => {
                 saved.received.get_or_insert_with(|| {
@@ -109,7 +118,6 @@ impl Undo {
                     self.entries.push(Entry::Clock(sla.clone(), before));
                 }
             }
-            EventKind::Noted { .. } | EventKind::Notified { .. } => {}
             EventKind::Migrated { clocks, .. } => {
                 saved.received.get_or_insert_with(|| {
                     (case.id.clone(), case.policy.clone(), case.received_at)
@@ -120,6 +128,9 @@ impl Undo {
                     self.entries.push(Entry::Clock(c.sla.clone(), before));
                 }
             }
+            EventKind::Noted { .. }
+            | EventKind::Notified { .. }
+            | EventKind::TimerFailed { .. } => {}
         }
     }
 
@@ -170,6 +181,7 @@ impl Undo {
             clocks: _,
             closed,
             keys: _,
+            failed_timers,
         } = case;
         let saved = self.scalars;
         if let Some(before) = saved.version {
@@ -192,6 +204,9 @@ impl Undo {
         }
         if let Some(before) = saved.closed {
             *closed = before;
+        }
+        if let Some(before) = saved.failed_timers {
+            *failed_timers = before;
         }
     }
 }

@@ -151,6 +151,18 @@ impl<'a> Draft<'a> {
         let not_due = || Refusal::TimerNotDue {
             timer: timer.to_string(),
         };
+        if let Timer::After { transition } = timer {
+            let error =
+                super::timers::after_guard_error(self.policy, self.case, *transition, &self.ctx);
+            if let Some(error) = error {
+                self.emit(EventKind::TimerFailed {
+                    timer: timer.to_string(),
+                    transition: *transition,
+                    error,
+                });
+                return Ok(());
+            }
+        }
         let known = self.due_known && !matches!(timer, Timer::After { .. });
         if !known && !super::timers::is_due(self.policy, self.case, timer, &self.ctx)? {
             return Err(not_due());

@@ -135,7 +135,9 @@ fn timer_of(sla: &str, attention: Attention) -> Timer {
 }
 
 /// `after` transitions from the current stage, due `after` the stage was entered;
-/// one whose guard is false at its due time is not pending.
+/// one whose guard is false at its due time is not pending. One whose guard cannot
+/// be evaluated is pending (so that firing it records the failure) until the failure
+/// is recorded; when asked at an instant (`ctx`), it is not due.
 fn after_timers(
     case: &Case,
     policy: &Policy,
@@ -152,12 +154,15 @@ fn after_timers(
             continue;
         };
         let holds = t.guard.as_ref().is_none_or(|g| {
-            let ctx = ctx.cloned().unwrap_or_else(|| EvalContext {
+            let at_due = EvalContext {
                 now: at,
                 calendar: Arc::new(CalendarDays(calendar.clone())),
-            });
-            g.eval(policy.scripts(), &case.view(), &ctx)
-                .unwrap_or(false)
+            };
+            let eval_ctx = ctx.unwrap_or(&at_due);
+            match g.eval(policy.scripts(), &case.view(), eval_ctx) {
+                Ok(holds) => holds,
+                Err(_) => ctx.is_none() && !case.failed_timers.iter().any(|(i, _)| *i == t.index),
+            }
         });
         if holds {
             out.push((
@@ -169,4 +174,31 @@ fn after_timers(
         }
     }
     out
+}
+
+/// The error of a delayed transition's guard, when the transition is from the
+/// current stage, due at `ctx.now`, not yet recorded as failed, and its guard
+/// cannot be evaluated.
+pub(super) fn after_guard_error(
+    policy: &Policy,
+    case: &Case,
+    transition: usize,
+    ctx: &EvalContext,
+) -> Option<String> {
+    let t = policy.transitions().get(transition)?;
+    let (after, guard) = (t.after.as_ref()?, t.guard.as_ref()?);
+    if !t.from.contains(&case.stage) || case.failed_timers.iter().any(|(i, _)| *i == transition) {
+        return None;
+    }
+    let at = policy
+        .default_calendar()
+        .deadline(case.stage_since, after)
+        .ok()?;
+    if at > ctx.now {
+        return None;
+    }
+    guard
+        .eval(policy.scripts(), &case.view(), ctx)
+        .err()
+        .map(|e| e.to_string())
 }

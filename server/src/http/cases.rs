@@ -6,16 +6,18 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use chrono::{DateTime, FixedOffset, Utc};
-use redress_engine::runtime::{CommandKind, Data};
+use redress_engine::runtime::{CommandKind, Data, Refusal};
 use redress_store::{CaseFilter, ClockSummary};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::extract::{idempotency_key, json_response, minimal, parse_body, path_of, query_of};
+use super::extract::{
+    etag, idempotency_key, if_match, json_response, minimal, parse_body, path_of, query_of,
+};
 use super::{ApiResult, App};
 use crate::config::Caller;
 use crate::problem::Problem;
-use crate::service::{Intake, Outcome};
+use crate::service::{Intake, Outcome, ServiceError};
 use crate::view;
 
 #[derive(Debug, Deserialize)]
@@ -51,6 +53,9 @@ pub(super) fn outcome_response(
         body["repeat_of"] = json!({ "first": first, "last": last });
     }
     let mut response = json_response(status, body);
+    response
+        .headers_mut()
+        .insert(header::ETAG, etag(outcome.slot.case.version));
     if short {
         response.headers_mut().insert(
             "preference-applied",
@@ -60,11 +65,14 @@ pub(super) fn outcome_response(
     response
 }
 
+/// 1 to 64 letters, digits, `-`, `_` or `.`, at least one of them not a `.` (so
+/// that `.` and `..` never name a case in a path).
 pub(super) fn valid_case_id(id: &str) -> bool {
     (1..=64).contains(&id.len())
         && id
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && id.chars().any(|c| c != '.')
 }
 
 pub(super) async fn intake(
@@ -79,7 +87,7 @@ pub(super) async fn intake(
         && !valid_case_id(id)
     {
         return Err(Problem::invalid(format!(
-            "case id `{id}`: use 1 to 64 letters, digits, `-`, `_` or `.`"
+            "case id `{id}`: use 1 to 64 letters, digits, `-`, `_` or `.`, not only dots"
         )));
     }
     let request = Intake {
@@ -150,6 +158,9 @@ pub(super) async fn list_cases(
     if !(1..=500).contains(&limit) {
         return Err(Problem::invalid("`limit` must be 1 to 500"));
     }
+    if let Some(policy) = &q.policy {
+        app.policy_of(&caller.org, policy)?;
+    }
     let filter = CaseFilter {
         queue: q.queue,
         stage: q.stage,
@@ -176,10 +187,11 @@ pub(super) async fn get_case(
 ) -> ApiResult {
     let id = path_of(id)?;
     let slot = app.get(&caller.org, &id).await?;
-    Ok(json_response(
-        StatusCode::OK,
-        view::case(&slot, &caller, Utc::now()),
-    ))
+    let mut response = json_response(StatusCode::OK, view::case(&slot, &caller, Utc::now()));
+    response
+        .headers_mut()
+        .insert(header::ETAG, etag(slot.case.version));
+    Ok(response)
 }
 
 /// A command on a case: exactly one of `event`, `note`, `assign`, `update`,
@@ -252,10 +264,35 @@ pub(super) async fn post_event(
 ) -> ApiResult {
     let id = path_of(id)?;
     let key = idempotency_key(&headers)?;
+    let matched = if_match(&headers)?;
     let body: CommandBody = parse_body(app.config.max_body, &headers, body).await?;
-    let expected = body.expected_version;
+    let expected = match (matched, body.expected_version) {
+        (Some(a), Some(b)) if a != b => {
+            return Err(Problem::invalid(format!(
+                "`If-Match` names version {a} and `expected_version` {b}; send one"
+            )));
+        }
+        (a, b) => a.or(b),
+    };
     let kind = body.into_kind()?;
-    let outcome = app.command(&caller, &id, kind, key, expected).await?;
+    let outcome = app
+        .command(&caller, &id, kind, key, expected)
+        .await
+        .map_err(|e| match (e, matched) {
+            // A stale `If-Match` is a failed precondition (RFC 9110), not a conflict.
+            (ServiceError::Refused(Refusal::StaleVersion { expected, actual }), Some(_)) => {
+                Problem::new(
+                    StatusCode::PRECONDITION_FAILED,
+                    "precondition-failed",
+                    "Precondition failed",
+                    format!(
+                        "`If-Match` names version {expected}, the case is at version {actual}; nothing was changed"
+                    ),
+                )
+                .with("current_etag", json!(format!("\"{actual}\"")))
+            }
+            (e, _) => e.into(),
+        })?;
     Ok(outcome_response(
         StatusCode::OK,
         &outcome,

@@ -124,7 +124,18 @@ pub(super) async fn healthz(State(app): App) -> ApiResult {
     Ok(json_response(StatusCode::OK, body))
 }
 
-pub(super) async fn metrics(State(app): App) -> ApiResult {
+pub(super) async fn metrics(State(app): App, headers: axum::http::HeaderMap) -> ApiResult {
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    if !app.config.may_scrape(authorization) {
+        return Err(Problem::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "Unauthorized",
+            "send the metrics token of `[metrics]` as `Authorization: Bearer <token>`",
+        ));
+    }
     let counts = app.read(|s| s.counts()).await?;
     let outbox = app.read(|s| s.outbox_counts()).await?;
     let text = app.metrics.render(&counts, outbox, app.store.storage());

@@ -3,7 +3,8 @@
 use chrono::Utc;
 use redress_engine::runtime::{Command, CommandKind, Refusal, decide_and_apply, fire_due};
 
-use super::{Outcome, Service, ServiceResult, Slot, actor, read_only};
+use super::write::Keyed;
+use super::{Outcome, Service, ServiceError, ServiceResult, Slot, actor, fingerprint, read_only};
 use crate::config::Caller;
 
 impl Service {
@@ -21,7 +22,17 @@ impl Service {
             return Err(read_only(caller));
         }
         let org = &caller.org;
+        let fingerprint = key.as_ref().map(|_| fingerprint::of_command(id, &kind));
         let (mut slot, current) = self.locked(org, id).await?;
+        if let Some(key) = key.as_ref().filter(|k| current.case.keys.contains_key(*k)) {
+            let (o, i, k) = (org.to_string(), id.to_string(), key.clone());
+            let first = self
+                .read(move |s| s.command_key_fingerprint(&o, &i, &k))
+                .await?;
+            if first.is_some() && first != fingerprint {
+                return Err(ServiceError::KeyReused(key.clone()));
+            }
+        }
         if let Some(expected) = expected_version
             && expected != current.case.version
         {
@@ -52,7 +63,17 @@ impl Service {
         let mut after = current.clone();
         if !events.is_empty() {
             match self
-                .commit(org, &current.policy, &case, events, None, stuck)
+                .commit(
+                    org,
+                    &current.policy,
+                    &case,
+                    events,
+                    Keyed {
+                        intake: None,
+                        fingerprint,
+                    },
+                    stuck,
+                )
                 .await
             {
                 Ok(summary) => {

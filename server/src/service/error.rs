@@ -44,6 +44,12 @@ pub enum ServiceError {
         /// The hash asked for.
         hash: String,
     },
+    /// An idempotency key was first used with a different request; nothing was
+    /// done.
+    #[error(
+        "the idempotency key `{0}` was used before with a different request; use a new key for a new request"
+    )]
+    KeyReused(String),
     /// An intake named a case id that is taken.
     #[error("a case `{0}` already exists")]
     CaseExists(String),

@@ -8,8 +8,10 @@ use redress_engine::case::Case;
 use redress_engine::runtime::{Command, CommandKind, decide_and_apply, fire_due};
 use redress_store::{Conflict, StoreError};
 
+use super::write::Keyed;
 use super::{
-    Intake, Outcome, Service, ServiceError, ServiceResult, Slot, actor, case_exists, read_only,
+    Intake, Outcome, Service, ServiceError, ServiceResult, Slot, actor, case_exists, fingerprint,
+    read_only,
 };
 use crate::config::Caller;
 
@@ -40,7 +42,9 @@ impl Service {
             return Err(read_only(caller));
         }
         let org = &caller.org;
-        if let Some(existing) = self.case_of_key(org, key.as_deref()).await? {
+        let fingerprint = key.as_ref().map(|_| fingerprint::of_intake(&intake));
+        let sent = fingerprint.as_deref();
+        if let Some(existing) = self.case_of_key(org, key.as_deref(), sent).await? {
             return Ok(existing);
         }
         let policy = self.policy_of(org, &intake.policy)?;
@@ -75,16 +79,29 @@ impl Service {
                     None => continue,
                 }
             }
+            // A back-dated complaint is taken in at its receipt, so that timers
+            // already due fire stamped with their due instants, in order.
             let now = Utc::now();
+            let at = intake.received_at.map_or(now, |r| r.min(now));
             let mut case = Case::new(&id);
-            let decision = decide_and_apply(&policy, &mut case, &command(now), now)?;
+            let decision = decide_and_apply(&policy, &mut case, &command(at), at)?;
             let fired = fire_due(&policy, &mut case, now);
             self.observe(&fired, org, &id, false);
             let mut events = decision.events.clone();
             events.extend(fired.events);
             let stuck = fired.stuck.is_some();
             match self
-                .commit(org, &policy, &case, events, key.clone(), stuck)
+                .commit(
+                    org,
+                    &policy,
+                    &case,
+                    events,
+                    Keyed {
+                        intake: key.clone(),
+                        fingerprint: fingerprint.clone(),
+                    },
+                    stuck,
+                )
                 .await
             {
                 Ok(summary) => {
@@ -108,7 +125,9 @@ impl Service {
                         (Conflict::CaseExists, None) => continue,
                         (Conflict::CaseExists, Some(_)) => return Err(case_exists(&id)),
                         _ => {
-                            if let Some(existing) = self.case_of_key(org, key.as_deref()).await? {
+                            if let Some(existing) =
+                                self.case_of_key(org, key.as_deref(), sent).await?
+                            {
                                 return Ok(existing);
                             }
                             return Err(StoreError::Conflict {
@@ -130,16 +149,22 @@ impl Service {
         Err(ServiceError::internal("no free case number after 16 tries"))
     }
 
+    /// The case an intake key created; refused when the key came with a different
+    /// request (its fingerprint is not `sent`).
     async fn case_of_key(
         &self,
         org: &Arc<str>,
         key: Option<&str>,
+        sent: Option<&str>,
     ) -> ServiceResult<Option<Outcome>> {
         let Some(key) = key else { return Ok(None) };
         let (o, k) = (org.to_string(), key.to_string());
-        let Some(id) = self.read(move |s| s.case_by_key(&o, &k)).await? else {
+        let Some((id, first)) = self.read(move |s| s.intake_key(&o, &k)).await? else {
             return Ok(None);
         };
+        if first.is_some() && first.as_deref() != sent {
+            return Err(ServiceError::KeyReused(key.to_string()));
+        }
         let slot = self.get(org, &id).await?;
         let first = slot.case.keys.get(key).copied();
         Ok(Some(Outcome {

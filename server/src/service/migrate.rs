@@ -10,6 +10,7 @@ use redress_engine::policy::Policy;
 use redress_engine::runtime::migrate::{CasePlan, MigrationReport, migrate_case};
 use redress_store::CaseFilter;
 
+use super::write::Keyed;
 use super::{Service, ServiceResult, Slot, actor, read_only};
 use crate::config::Caller;
 use crate::service::ServiceError;
@@ -114,7 +115,10 @@ impl Service {
                     target,
                     &migration.case,
                     vec![migration.event],
-                    None,
+                    Keyed {
+                        intake: None,
+                        fingerprint: None,
+                    },
                     false,
                 )
                 .await;

@@ -4,8 +4,10 @@
 use std::sync::Arc;
 
 use chrono::Utc;
+use redress_engine::case::EventKind;
 use redress_engine::runtime::{Fired, Timer, fire_due};
 
+use super::write::Keyed;
 use super::{Service, ServiceError, ServiceResult, Slot, summarize};
 
 fn timer_kind(timer: &Timer) -> &'static str {
@@ -33,8 +35,21 @@ impl Service {
                 .with_label_values(&[timer_kind(timer)])
                 .inc();
         }
+        for event in &fired.events {
+            if let EventKind::TimerFailed { timer, error, .. } = &event.kind {
+                tracing::warn!(
+                    org,
+                    case = id,
+                    timer,
+                    error,
+                    "a due timer's condition failed; recorded on the case"
+                );
+                self.metrics.timers_failed.with_label_values(&[org]).inc();
+            }
+        }
         if let Some((timer, refusal)) = &fired.stuck {
             tracing::error!(org, case = id, %timer, %refusal, "a due timer cannot fire");
+            self.metrics.timers_failed.with_label_values(&[org]).inc();
         }
     }
 
@@ -70,7 +85,14 @@ impl Service {
             return Ok(0);
         }
         match self
-            .commit(org, &current.policy, &case, fired.events, None, stuck)
+            .commit(
+                org,
+                &current.policy,
+                &case,
+                fired.events,
+                Keyed::default(),
+                stuck,
+            )
             .await
         {
             Ok(summary) => {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use redress_engine::case::{Case, Event, EventKind};
 use redress_engine::policy::Policy;
 use redress_engine::runtime::next_due;
@@ -39,11 +39,21 @@ pub fn summarize(policy: &Policy, case: &Case, now: DateTime<Utc>, stuck: bool) 
     Summary {
         policy_id: policy.id().to_string(),
         clock_state: worst,
+        // At the store's precision (microseconds), so that a summary read back
+        // compares equal to the one computed again.
         next_due: match stuck {
             true => None,
-            false => next_due(case, policy).map(|(at, _)| at),
+            false => next_due(case, policy).map(|(at, _)| at.trunc_subsecs(6)),
         },
     }
+}
+
+/// What a write records of the request's idempotency key: the intake key (kept
+/// with the new case) and the request's fingerprint (kept with the key).
+#[derive(Debug, Default)]
+pub(super) struct Keyed {
+    pub(super) intake: Option<String>,
+    pub(super) fingerprint: Option<String>,
 }
 
 impl Service {
@@ -54,7 +64,7 @@ impl Service {
         policy: &Policy,
         case: &Case,
         events: Vec<Event>,
-        intake_key: Option<String>,
+        keyed: Keyed,
         stuck: bool,
     ) -> Result<Summary, StoreError> {
         let now = Utc::now();
@@ -74,7 +84,8 @@ impl Service {
             case: case.clone(),
             summary: summary.clone(),
             events,
-            intake_key,
+            intake_key: keyed.intake,
+            fingerprint: keyed.fingerprint,
             recorded_at: now,
             outbox,
         };

@@ -113,6 +113,40 @@ impl Store for SqliteStore {
         })
     }
 
+    fn intake_key(
+        &self,
+        org: &str,
+        key: &str,
+    ) -> Result<Option<(String, Option<String>)>, StoreError> {
+        self.read(|conn| {
+            conn.query_row(
+                "SELECT case_id, fingerprint FROM intake_keys WHERE org = ?1 AND key = ?2",
+                params![org, key],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(db)
+        })
+    }
+
+    fn command_key_fingerprint(
+        &self,
+        org: &str,
+        case: &str,
+        key: &str,
+    ) -> Result<Option<String>, StoreError> {
+        self.read(|conn| {
+            conn.query_row(
+                "SELECT fingerprint FROM case_keys WHERE org = ?1 AND case_id = ?2 AND key = ?3",
+                params![org, case, key],
+                |r| r.get(0),
+            )
+            .optional()
+            .map(Option::flatten)
+            .map_err(db)
+        })
+    }
+
     fn case_by_key(&self, org: &str, key: &str) -> Result<Option<String>, StoreError> {
         self.read(|conn| {
             conn.query_row(

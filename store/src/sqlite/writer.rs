@@ -82,6 +82,7 @@ pub(super) struct Prepared {
     /// Each command idempotency key the events carry: first and last version.
     keys: Vec<(String, i64, i64)>,
     intake_key: Option<String>,
+    fingerprint: Option<String>,
     recorded_at: i64,
     outbox: Vec<crate::Message>,
 }
@@ -137,6 +138,7 @@ impl Prepared {
             events,
             keys,
             intake_key: a.intake_key,
+            fingerprint: a.fingerprint,
             recorded_at: micros(a.recorded_at),
             outbox: a.outbox,
             org: a.org,
@@ -151,12 +153,14 @@ pub(super) fn write_append(conn: &Connection, a: &Prepared) -> Result<(), StoreE
         reason,
     };
     if let Some(key) = &a.intake_key {
-        conn.prepare_cached("INSERT INTO intake_keys (org, key, case_id) VALUES (?1, ?2, ?3)")
-            .and_then(|mut s| s.execute(params![a.org, key, a.id]))
-            .map_err(|e| match is_constraint(&e) {
-                true => conflict(Conflict::KeyTaken),
-                false => db(e),
-            })?;
+        conn.prepare_cached(
+            "INSERT INTO intake_keys (org, key, case_id, fingerprint) VALUES (?1, ?2, ?3, ?4)",
+        )
+        .and_then(|mut s| s.execute(params![a.org, key, a.id, a.fingerprint]))
+        .map_err(|e| match is_constraint(&e) {
+            true => conflict(Conflict::KeyTaken),
+            false => db(e),
+        })?;
     }
     if a.before == 0 {
         conn.prepare_cached(
@@ -235,12 +239,13 @@ pub(super) fn write_append(conn: &Connection, a: &Prepared) -> Result<(), StoreE
     }
     let mut keys = conn
         .prepare_cached(
-            "INSERT INTO case_keys (org, case_id, key, first, last) VALUES (?1, ?2, ?3, ?4, ?5)
+            "INSERT INTO case_keys (org, case_id, key, first, last, fingerprint)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
              ON CONFLICT (org, case_id, key) DO UPDATE SET last = excluded.last",
         )
         .map_err(db)?;
     for (key, first, last) in &a.keys {
-        keys.execute(params![a.org, a.id, key, first, last])
+        keys.execute(params![a.org, a.id, key, first, last, a.fingerprint])
             .map_err(db)?;
     }
     if !a.outbox.is_empty() {

@@ -152,6 +152,7 @@ pub fn append(
         case: case.clone(),
         summary: summary(policy, case),
         events: events.to_vec(),
+        fingerprint: None,
         intake_key: key.map(str::to_string),
         recorded_at,
         outbox: Vec::new(),
