@@ -16,7 +16,7 @@ use crate::script::CaseView;
 use crate::sla::{Attention, SlaClock};
 use crate::value::Fields;
 
-pub use event::{Actor, Cause, ClockOp, Event, EventKind, MoveReason};
+pub use event::{Actor, Cause, ClockOp, Event, EventKind, EventType, MoveReason};
 
 /// One complaint's state, as its events made it.
 ///

@@ -65,9 +65,24 @@ impl SlaRule {
     }
 }
 
-/// Where a clock stands at an instant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Where a clock stands at an instant. Written `not-started`, `running`, ... (in
+/// JSON, in scenario tests, in metrics): the words are derived from the variants.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::EnumIter,
+    strum::EnumString,
+    strum::Display,
+)]
 #[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
 pub enum ClockState {
     /// Never started.
     NotStarted,
@@ -81,6 +96,18 @@ pub enum ClockState {
     Missed,
     /// Running at or past the deadline.
     Breached,
+}
+
+impl ClockState {
+    /// The state as written: `not-started`.
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+
+    /// Every state.
+    pub fn iter() -> impl Iterator<Item = ClockState> + Clone {
+        <ClockState as strum::IntoEnumIterator>::iter()
+    }
 }
 
 /// Something a running clock needs the runtime to do at an instant.

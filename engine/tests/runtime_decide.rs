@@ -339,7 +339,7 @@ rules = [{ otherwise = true, queue = "front-office" }]
             t("2026-03-02T10:00:00+08:00"),
         )
         .map(|_| ())
-        .map_err(|r| r.code());
+        .map_err(|r| r.code().as_str());
         assert_eq!(got, expected, "amount {amount}");
     }
 }

@@ -96,13 +96,3 @@ pub struct Expect {
     /// The line of the expectation in its file.
     pub line: usize,
 }
-
-/// The clock states a scenario may expect.
-pub const CLOCK_STATES: &[&str] = &[
-    "not-started",
-    "running",
-    "paused",
-    "met",
-    "missed",
-    "breached",
-];

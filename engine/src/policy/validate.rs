@@ -24,7 +24,7 @@ use indexmap::IndexMap;
 use super::Policy;
 use super::locate::{Locator, Seg};
 use super::parse::Document;
-use crate::diagnostic::{Diagnostic, Location, SourceId, Sources, did_you_mean};
+use crate::diagnostic::{Code, Diagnostic, Location, SourceId, Sources, did_you_mean};
 use crate::script::{Condition, Schema, ScriptEngine, ScriptError, ScriptErrorKind};
 
 /// Everything validation needs to point at the right place.
@@ -76,7 +76,7 @@ impl Validator<'_, '_> {
     /// Reports `name` as unknown unless it is one of `known`.
     pub fn check_known<'k>(
         &mut self,
-        code: &'static str,
+        code: Code,
         what: &str,
         name: &str,
         known: impl Iterator<Item = &'k str> + Clone,
@@ -98,7 +98,7 @@ impl Validator<'_, '_> {
         match Condition::compile(&self.engine, source, &self.schema) {
             Ok(c) => Some(c),
             Err(e) => {
-                let d = self.script_diagnostic(&e, path, "condition-syntax");
+                let d = self.script_diagnostic(&e, path, Code::ConditionSyntax);
                 self.report(d);
                 None
             }
@@ -111,7 +111,7 @@ impl Validator<'_, '_> {
         &self,
         e: &ScriptError,
         path: &[Seg<'_>],
-        syntax_code: &'static str,
+        syntax_code: Code,
     ) -> Diagnostic {
         let value = self.at(path);
         let location = match (e.line, e.column) {
@@ -164,11 +164,11 @@ fn builtins_text() -> String {
         .join(", ")
 }
 
-fn script_code(e: &ScriptError, syntax_code: &'static str) -> &'static str {
-    match e.code() {
-        "script-syntax" => syntax_code,
-        "script-unknown-variable" => "script-unknown-variable",
-        _ => "script-error",
+fn script_code(e: &ScriptError, syntax_code: Code) -> Code {
+    match e.kind {
+        ScriptErrorKind::Syntax => syntax_code,
+        ScriptErrorKind::UnknownVariable => Code::ScriptUnknownVariable,
+        _ => Code::ScriptError,
     }
 }
 
@@ -285,7 +285,7 @@ impl Validator<'_, '_> {
             Err(_) => {
                 let names = chrono_tz::TZ_VARIANTS.iter().map(|t| t.name());
                 let d =
-                    Diagnostic::error("unknown-timezone", format!("unknown time zone `{name}`"))
+                    Diagnostic::error(Code::UnknownTimezone, format!("unknown time zone `{name}`"))
                         .at(self.at(path))
                         .with_help_opt(did_you_mean(name, names))
                         .with_help_opt(Some(
@@ -318,12 +318,13 @@ impl Validator<'_, '_> {
                 Some((id, text))
             }
             Err(e) => {
-                let d = Diagnostic::error("missing-include", format!("cannot read `{file}`: {e}"))
-                    .at(self.at(path))
-                    .with_help(format!(
-                        "the path is relative to the policy file's folder: `{}`",
-                        full.display()
-                    ));
+                let d =
+                    Diagnostic::error(Code::MissingInclude, format!("cannot read `{file}`: {e}"))
+                        .at(self.at(path))
+                        .with_help(format!(
+                            "the path is relative to the policy file's folder: `{}`",
+                            full.display()
+                        ));
                 self.report(d);
                 None
             }
