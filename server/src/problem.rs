@@ -134,6 +134,7 @@ pub fn refusal_status(code: RefusalCode) -> StatusCode {
         | RefusalCode::MissingFields
         | RefusalCode::InvalidValue
         | RefusalCode::UnknownField
+        | RefusalCode::SetByActions
         | RefusalCode::NotReceived
         | RefusalCode::ReceivedInFuture
         | RefusalCode::UnknownSla

@@ -112,6 +112,10 @@ pub enum Code {
     ScriptSyntax,
     /// A condition or script names something that does not exist.
     ScriptUnknownVariable,
+    /// A condition or script calls a function that does not exist.
+    ScriptUnknownFunction,
+    /// A routing or action script reads a personal field into a reason, tag or notification.
+    ScriptPersonalData,
     /// A condition or script was refused by the sandbox.
     ScriptError,
     /// A transition action that is not exactly one of `set`, `notify`, `tag`, `script`.
@@ -189,6 +193,12 @@ impl Code {
             Code::MissingInclude => "an included file that cannot be read",
             Code::ConditionSyntax => "a condition that does not compile",
             Code::ScriptSyntax => "a script file that does not compile",
+            Code::ScriptUnknownFunction => {
+                "a condition or script calls a function that does not exist"
+            }
+            Code::ScriptPersonalData => {
+                "a routing or action script reads a personal field into a reason, tag or notification"
+            }
             Code::ScriptUnknownVariable => {
                 "a condition or script names something that does not exist"
             }

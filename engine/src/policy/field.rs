@@ -48,10 +48,27 @@ pub struct FieldDef {
     pub values: Vec<String>,
     /// Personal data: masked and never logged.
     pub personal: bool,
+    /// Who may write it.
+    pub set_by: SetBy,
     /// A label people read.
     pub label: Option<String>,
     /// A longer description.
     pub description: Option<String>,
+}
+
+/// Who may write a field (`set_by` in the policy).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum SetBy {
+    /// Commands (intake, `update`, an event's data) and actions: the default.
+    #[default]
+    Input,
+    /// Only the policy's actions (`set`, scripts): a counter such as `evidence_count`
+    /// that no client may forge. Intake, `update` and event data naming it are refused
+    /// (`set-by-actions`).
+    Actions,
 }
 
 /// Input in one of the shapes users send: TOML in policies and tests, JSON over
@@ -291,6 +308,7 @@ mod tests {
             max: None,
             values: vec!["fees".into(), "fraud".into()],
             personal: false,
+            set_by: SetBy::Input,
             label: None,
             description: None,
         }

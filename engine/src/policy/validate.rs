@@ -168,6 +168,8 @@ fn script_code(e: &ScriptError, syntax_code: Code) -> Code {
     match e.kind {
         ScriptErrorKind::Syntax => syntax_code,
         ScriptErrorKind::UnknownVariable => Code::ScriptUnknownVariable,
+        ScriptErrorKind::UnknownFunction => Code::ScriptUnknownFunction,
+        ScriptErrorKind::PersonalData => Code::ScriptPersonalData,
         _ => Code::ScriptError,
     }
 }
@@ -186,6 +188,10 @@ impl<'a, 'i> Validator<'a, 'i> {
         let schema = Schema {
             fields: policy.fields.keys().cloned().collect(),
             stages: policy.stages.keys().cloned().collect(),
+            personal: (policy.fields.iter())
+                .filter(|(_, f)| f.personal)
+                .map(|(name, _)| name.clone())
+                .collect(),
         };
         Validator {
             doc,
@@ -216,6 +222,10 @@ pub(crate) fn validate(
     let schema = Schema {
         fields: doc.fields.keys().cloned().collect(),
         stages: doc.stages.keys().cloned().collect(),
+        personal: (doc.fields.iter())
+            .filter(|(_, f)| f.personal)
+            .map(|(name, _)| name.clone())
+            .collect(),
     };
     let engine = Arc::new(ScriptEngine::new(Default::default()));
     let mut v = Validator {

@@ -103,6 +103,12 @@ pub enum Refusal {
         #[serde(serialize_with = "as_text")]
         error: FieldError,
     },
+    /// Input (intake, `update`, an event's data) naming a field only actions may set.
+    #[error("`{field}` is set by the policy's actions only; no command may set it")]
+    SetByActions {
+        /// The field.
+        field: String,
+    },
     /// A command other than intake for a case not taken in.
     #[error("case `{case}` has not been taken in")]
     NotReceived {

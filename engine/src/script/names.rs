@@ -263,6 +263,7 @@ mod tests {
         let schema = Schema {
             fields: vec!["decided_at".into(), "case".into()],
             stages: vec!["decided".into()],
+            personal: Vec::new(),
         };
         assert_eq!(schema.problems().len(), 2, "{:?}", schema.problems());
     }
@@ -272,6 +273,7 @@ mod tests {
         let schema = Schema {
             fields: vec![],
             stages: vec!["received".into(), "decided".into()],
+            personal: Vec::new(),
         };
         let names = schema.variable_names();
         assert_eq!(names.iter().filter(|n| *n == "received_at").count(), 1);

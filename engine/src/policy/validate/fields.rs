@@ -45,6 +45,7 @@ impl Validator<'_, '_> {
             max: None,
             values: raw.values.clone().unwrap_or_default(),
             personal: raw.personal,
+            set_by: raw.set_by,
             label: raw.label.clone(),
             description: raw.description.clone(),
         };
