@@ -99,20 +99,6 @@ impl SlaDuration {
         }
     }
 
-    /// The same unit with another count.
-    pub fn with_count(&self, n: u32) -> SlaDuration {
-        match self {
-            SlaDuration::Minutes(_) => SlaDuration::Minutes(n),
-            SlaDuration::Hours(_) => SlaDuration::Hours(n),
-            SlaDuration::BusinessMinutes(_) => SlaDuration::BusinessMinutes(n),
-            SlaDuration::BusinessHours(_) => SlaDuration::BusinessHours(n),
-            SlaDuration::Days(_) => SlaDuration::Days(n),
-            SlaDuration::Weeks(_) => SlaDuration::Weeks(n),
-            SlaDuration::Months(_) => SlaDuration::Months(n),
-            SlaDuration::BusinessDays(_) => SlaDuration::BusinessDays(n),
-        }
-    }
-
     /// True for units counted in whole days (`days`, `weeks`, `months`, `business days`).
     pub fn is_day_based(&self) -> bool {
         matches!(
