@@ -11,6 +11,7 @@
 
 pub mod config;
 pub mod http;
+pub mod listener;
 pub mod metrics;
 pub mod problem;
 pub mod registry;
@@ -113,17 +114,27 @@ fn load_config(options: &Options) -> anyhow::Result<Config> {
 /// Runs the service until interrupted.
 pub fn run(options: Options) -> anyhow::Result<()> {
     init_logging(options.log_format);
-    let registry = Registry::load(&options.policies).map_err(|failure| {
+    let config = load_config(&options)?;
+    let registry = Registry::load(&options.policies, &config.organisations).map_err(|failure| {
         anyhow::anyhow!(
             "the policies in `{}` have errors:\n{}",
             options.policies.display(),
             failure.human
         )
     })?;
-    let config = load_config(&options)?;
     for org in &config.organisations {
+        if let Some(failure) = registry.refusal(&org.id) {
+            tracing::error!(
+                org = org.id,
+                files = failure.files.join(", "),
+                "the organisation's policies have errors and are not loaded; the others serve:\n{}",
+                failure.human
+            );
+            continue;
+        }
+        let loaded = registry.current_of(&org.id);
         for id in org.policies.iter().flatten() {
-            if registry.current(id).is_none() {
+            if !loaded.iter().any(|p| p.id() == id) {
                 bail!(
                     "organisation `{}` runs policy `{id}`, which is not in `{}`",
                     org.id,
@@ -158,9 +169,7 @@ async fn serve(service: Arc<Service>, options: Options) -> anyhow::Result<()> {
     let scheduler = tokio::spawn(scheduler::run(service.clone()));
     let deliveries = tokio::spawn(webhooks::run(service.clone()));
     let app = http::router(service.clone());
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown())
-        .await?;
+    listener::serve(listener, app, service.clone(), shutdown()).await;
     scheduler.abort();
     deliveries.abort();
     let _ = scheduler.await;

@@ -6,6 +6,7 @@ use chrono::{DateTime, FixedOffset};
 use indexmap::IndexMap;
 
 use crate::calendar::SlaDuration;
+use crate::sla::ClockState;
 use crate::value::Fields;
 
 /// A checked scenario.
@@ -85,6 +86,8 @@ pub struct Expect {
     pub clock: IndexMap<String, String>,
     /// Each named clock's deadline.
     pub deadline: IndexMap<String, DateTime<FixedOffset>>,
+    /// Whether each named clock's deadline is provisional.
+    pub provisional: IndexMap<String, bool>,
     /// The step was refused with this code.
     pub refused: Option<String>,
     /// Notifications sent, by recipient.
@@ -95,4 +98,10 @@ pub struct Expect {
     pub breaches: Option<Vec<String>>,
     /// The line of the expectation in its file.
     pub line: usize,
+}
+
+/// The clock states a scenario may expect: every [`ClockState`], and `error` (the
+/// calendar fails to compute the clock, whatever its message).
+pub fn expectable_clock_states() -> impl Iterator<Item = &'static str> + Clone {
+    ClockState::iter().map(ClockState::as_str).chain(["error"])
 }

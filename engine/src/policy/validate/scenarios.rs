@@ -10,9 +10,10 @@ use crate::diagnostic::{Code, Diagnostic, did_you_mean};
 use crate::policy::field::FieldDef;
 use crate::policy::locate::Seg;
 use crate::policy::raw::{RawExpect, RawScenario, RawStep};
-use crate::policy::scenario::{Actor, Expect, ScenarioSpec, Step, StepAction};
+use crate::policy::scenario::{
+    Actor, Expect, ScenarioSpec, Step, StepAction, expectable_clock_states,
+};
 use crate::policy::{Scenario, Sla, Transition};
-use crate::sla::ClockState;
 
 /// The names a scenario may refer to.
 struct Known {
@@ -226,8 +227,8 @@ impl Validator<'_, '_> {
         for (sla, state) in &raw.clock {
             let p = [path, &[Seg::Key("clock"), Seg::Key(sla)]].concat();
             ok &= self.known_sla(sla, known, &p);
-            if state.parse::<ClockState>().is_err() {
-                let states = ClockState::iter().map(ClockState::as_str);
+            let states = expectable_clock_states();
+            if !states.clone().any(|s| s == state) {
                 let all: Vec<&str> = states.clone().collect();
                 let d =
                     Diagnostic::error(Code::WrongType, format!("`{state}` is not a clock state"))
@@ -251,6 +252,10 @@ impl Validator<'_, '_> {
                 None => ok = false,
             }
         }
+        for sla in raw.provisional.keys() {
+            let p = [path, &[Seg::Key("provisional"), Seg::Key(sla)]].concat();
+            ok &= self.known_sla(sla, known, &p);
+        }
         let line = self.at(path).line;
         ok.then(|| Expect {
             stage: raw.stage.clone(),
@@ -259,6 +264,7 @@ impl Validator<'_, '_> {
             tags: raw.tags.clone(),
             clock: raw.clock.clone(),
             deadline,
+            provisional: raw.provisional.clone(),
             refused: raw.refused.clone(),
             notified: raw.notified.clone(),
             warnings: raw.warnings.clone(),
