@@ -18,7 +18,10 @@ const SHIPPED: &[(&str, &str)] = &[(
 )];
 
 fn sha256(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 #[test]
@@ -52,7 +55,15 @@ fn shipped_migrations_never_change_and_every_file_is_listed_and_applied() {
             *file,
             "MIGRATIONS[{i}] is not `{file}`"
         );
-        assert_eq!(sql.as_bytes(), text.as_slice(), "MIGRATIONS[{i}] is not the text of `{file}`");
+        assert_eq!(
+            sql.as_bytes(),
+            text.as_slice(),
+            "MIGRATIONS[{i}] is not the text of `{file}`"
+        );
     }
-    assert_eq!(MIGRATIONS.len(), files.len(), "MIGRATIONS names a file that is not there");
+    assert_eq!(
+        MIGRATIONS.len(),
+        files.len(),
+        "MIGRATIONS names a file that is not there"
+    );
 }
