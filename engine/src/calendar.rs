@@ -325,11 +325,6 @@ impl Calendar {
         self.spec.timezone
     }
 
-    /// The spec this calendar was built from.
-    pub fn spec(&self) -> &CalendarSpec {
-        &self.spec
-    }
-
     /// Business hours, sorted; empty means the whole day.
     pub fn hours(&self) -> &[(NaiveTime, NaiveTime)] {
         &self.hours

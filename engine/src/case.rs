@@ -16,7 +16,7 @@ use crate::script::CaseView;
 use crate::sla::{Attention, SlaClock};
 use crate::value::Fields;
 
-pub use event::{Actor, Cause, ClockOp, Event, EventKind, MigratedClock, MoveReason};
+pub use event::{Actor, Cause, ClockOp, Event, EventKind, EventType, MigratedClock, MoveReason};
 
 /// One complaint's state, as its events made it.
 ///

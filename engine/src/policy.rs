@@ -23,7 +23,7 @@ use std::sync::Arc;
 use chrono_tz::Tz;
 use indexmap::IndexMap;
 
-pub use field::{FieldDef, FieldError, FieldType, Input};
+pub use field::{FieldDef, FieldError, FieldType, Input, SetBy};
 pub use load::{
     CheckOptions, LoadError, Report, TZDB_VERSION, TestFile, check_calendar_file, check_policy,
     check_policy_str, check_policy_with, load_policy, load_policy_sources, load_policy_str,

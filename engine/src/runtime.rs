@@ -57,7 +57,7 @@ use crate::policy::Policy;
 
 pub use calendar_days::CalendarDays;
 pub use due::{Fired, fire_due};
-pub use refusal::Refusal;
+pub use refusal::{Refusal, RefusalCode};
 pub use timers::next_due;
 pub use virtual_case::{Counts, VirtualCase};
 

@@ -71,11 +71,12 @@ mod condition_chain;
 mod convert;
 mod error;
 mod helpers;
+mod lexical;
 mod names;
 mod routing_script;
 mod run_state;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -142,13 +143,34 @@ impl Default for ScriptLimits {
 pub struct ScriptEngine {
     engine: rhai::Engine,
     limits: ScriptLimits,
+    /// The name of every function a script may call (registered helpers and Rhai's
+    /// standard library), for the compile-time check of calls.
+    functions: BTreeSet<String>,
 }
 
 impl ScriptEngine {
     /// Builds the engine (about 0.25 ms: do it once per policy, not per evaluation).
     pub fn new(limits: ScriptLimits) -> Self {
         let engine = helpers::build_engine(&limits);
-        ScriptEngine { engine, limits }
+        let functions = engine
+            .collect_fn_metadata(None, |f| Some(f.metadata.name.to_string()), true)
+            .into_iter()
+            .collect();
+        ScriptEngine {
+            engine,
+            limits,
+            functions,
+        }
+    }
+
+    /// Whether a script may call a function of this name.
+    pub(crate) fn has_function(&self, name: &str) -> bool {
+        self.functions.contains(name)
+    }
+
+    /// Every function a script may call.
+    pub(crate) fn function_names(&self) -> impl Iterator<Item = &str> {
+        self.functions.iter().map(String::as_str)
     }
 
     /// The limits this engine enforces.
@@ -183,6 +205,9 @@ pub struct Schema {
     pub fields: Vec<String>,
     /// Stage names.
     pub stages: Vec<String>,
+    /// The fields marked `personal`: a script may read them, but not into what every
+    /// role sees (a route's `reason` and `tags`, notifications).
+    pub personal: Vec<String>,
 }
 
 /// What the runtime passes in: a read-only view of one case.

@@ -65,9 +65,24 @@ impl SlaRule {
     }
 }
 
-/// Where a clock stands at an instant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Where a clock stands at an instant. Written `not-started`, `running`, ... (in
+/// JSON, in scenario tests, in metrics): the words are derived from the variants.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::EnumIter,
+    strum::EnumString,
+    strum::Display,
+)]
 #[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
 pub enum ClockState {
     /// Never started.
     NotStarted,
@@ -84,6 +99,18 @@ pub enum ClockState {
     /// Stopped by the complainant's withdrawal: neither met nor missed, so that a
     /// withdrawal is never counted as answered on time.
     Withdrawn,
+}
+
+impl ClockState {
+    /// The state as written: `not-started`.
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+
+    /// Every state.
+    pub fn iter() -> impl Iterator<Item = ClockState> + Clone {
+        <ClockState as strum::IntoEnumIterator>::iter()
+    }
 }
 
 /// Something a running clock needs the runtime to do at an instant.

@@ -18,6 +18,21 @@ use redress_engine::policy::{CheckOptions, check_policy, check_policy_with};
 fn main() {
     let args = Arguments::from_args();
     let mut trials = Vec::new();
+    // A missing or empty fixture folder is a failure, never a green run of nothing.
+    for dir in [
+        "tests/policies/broken",
+        "tests/policies/valid",
+        "../policies",
+    ] {
+        if toml_files(dir).is_empty() {
+            trials.push(Trial::test(format!("fixtures::{dir}"), move || {
+                Err(
+                    format!("the fixture folder `{dir}` is missing or holds no `.toml` file")
+                        .into(),
+                )
+            }));
+        }
+    }
     for path in toml_files("tests/policies/broken") {
         trials.push(Trial::test(format!("broken::{}", stem(&path)), move || {
             broken(&path)
@@ -38,6 +53,8 @@ fn main() {
     libtest_mimic::run(&args, trials).exit();
 }
 
+/// The `.toml` files of a folder (relative to this crate, where cargo runs its
+/// tests, so that snapshots name files as users do); none when it is missing.
 fn toml_files(dir: &str) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .map(|entries| entries.filter_map(|e| e.ok().map(|e| e.path())).collect())
@@ -120,16 +137,18 @@ fn sound(path: &Path) -> Result<(), Failed> {
 
 /// `docs/diagnostics.md` lists every code the engine can report, and no other.
 fn every_code_is_documented() -> Result<(), Failed> {
-    let docs = std::fs::read_to_string("../docs/diagnostics.md")
-        .map_err(|e| format!("docs/diagnostics.md: {e}"))?;
+    let docs = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../docs/diagnostics.md"
+    ))
+    .map_err(|e| format!("docs/diagnostics.md: {e}"))?;
     let documented: Vec<&str> = docs
         .lines()
         .filter_map(|l| l.strip_prefix("| `"))
         .filter_map(|l| l.split('`').next())
         .collect();
-    let codes: Vec<&str> = redress_engine::diagnostic::CODES
-        .iter()
-        .map(|(c, _)| *c)
+    let codes: Vec<&str> = redress_engine::diagnostic::Code::iter()
+        .map(|c| c.as_str())
         .collect();
     let missing: Vec<_> = codes.iter().filter(|c| !documented.contains(c)).collect();
     let stale: Vec<_> = documented.iter().filter(|c| !codes.contains(c)).collect();

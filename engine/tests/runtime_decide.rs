@@ -339,7 +339,72 @@ rules = [{ otherwise = true, queue = "front-office" }]
             t("2026-03-02T10:00:00+08:00"),
         )
         .map(|_| ())
-        .map_err(|r| r.code());
+        .map_err(|r| r.code().as_str());
         assert_eq!(got, expected, "amount {amount}");
     }
+}
+
+/// The minimal policy with a counter only actions may set: `investigate` adds one.
+fn with_counter() -> Policy {
+    let text = include_str!("policies/valid/minimal.toml")
+        .replace(
+            "summary = { type = \"text\" }",
+            "summary = { type = \"text\" }\nevidence_count = { type = \"integer\", default = 0, set_by = \"actions\" }",
+        )
+        .replace(
+            "to = \"investigating\"",
+            "to = \"investigating\"\nactions = [{ script = \"#{ set: #{ evidence_count: evidence_count + 1 } }\" }]",
+        );
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/policies/valid");
+    redress_engine::policy::load_policy_str("counter.toml", &text, &dir)
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn a_field_set_by_actions_cannot_be_written_by_any_command() {
+    let policy = with_counter();
+    let forged = json!({"category": "fees", "evidence_count": 99});
+    let now = "2026-03-02T09:00:00Z";
+    let mut case = Case::new("C-1");
+    let commands = [
+        CommandKind::Intake {
+            received_at: t(now),
+            data: data(forged.clone()),
+        },
+        CommandKind::Intake {
+            received_at: t(now),
+            data: data(json!({"category": "fees"})),
+        },
+    ];
+    let refused = decide(&policy, &case, &Command::new(commands[0].clone()), t(now));
+    assert_eq!(
+        refused.err().map(|r| r.code().as_str()),
+        Some("set-by-actions")
+    );
+    run(&policy, &mut case, &Command::new(commands[1].clone()), now);
+    assert_eq!(
+        case.fields["evidence_count"],
+        redress_engine::value::Value::Integer(0)
+    );
+    let later = "2026-03-02T10:00:00Z";
+    for kind in [
+        CommandKind::Update {
+            data: data(json!({"evidence_count": 5})),
+        },
+        CommandKind::Event {
+            name: "investigate".into(),
+            data: data(json!({"evidence_count": 5})),
+        },
+    ] {
+        let refused = decide(&policy, &case, &Command::new(kind).by(agent()), t(later));
+        assert_eq!(
+            refused.err().map(|r| r.code().as_str()),
+            Some("set-by-actions")
+        );
+    }
+    run(&policy, &mut case, &event("investigate"), later);
+    assert_eq!(
+        case.fields["evidence_count"],
+        redress_engine::value::Value::Integer(1)
+    );
 }

@@ -12,13 +12,22 @@ fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies");
     let mut trials = Vec::new();
     let mut files: Vec<PathBuf> = vec![root.join("bank.toml")];
-    if let Ok(dir) = std::fs::read_dir(root.join("tests")) {
-        let mut more: Vec<PathBuf> = dir.filter_map(|e| e.ok().map(|e| e.path())).collect();
-        more.sort();
-        files.extend(
-            more.into_iter()
-                .filter(|p| p.extension().is_some_and(|e| e == "toml")),
-        );
+    // A missing fixture folder fails loudly: a green run of nothing would hide it.
+    match std::fs::read_dir(root.join("tests")) {
+        Ok(dir) => {
+            let mut more: Vec<PathBuf> = dir.filter_map(|e| e.ok().map(|e| e.path())).collect();
+            more.sort();
+            more.retain(|p| p.extension().is_some_and(|e| e == "toml"));
+            if more.is_empty() {
+                trials.push(Trial::test("policies/tests: has test files", || {
+                    Err(Failed::from("`policies/tests/` holds no `.toml` test file"))
+                }));
+            }
+            files.extend(more);
+        }
+        Err(e) => trials.push(Trial::test("policies/tests: exists", move || {
+            Err(Failed::from(format!("cannot read `policies/tests/`: {e}")))
+        })),
     }
     for file in files {
         let loaded: Result<(Policy, Vec<Scenario>), String> =

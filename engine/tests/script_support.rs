@@ -80,6 +80,7 @@ pub fn schema() -> Schema {
     Schema {
         fields: fields.iter().map(|s| s.to_string()).collect(),
         stages: stages.iter().map(|s| s.to_string()).collect(),
+        personal: Vec::new(),
     }
 }
 

@@ -8,6 +8,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
+use redress_engine::case::EventType;
+use redress_engine::diagnostic::did_you_mean;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -115,30 +117,12 @@ pub struct Webhook {
     /// Its URL.
     pub url: String,
     /// The event types it receives.
-    pub events: Vec<String>,
+    pub events: Vec<EventType>,
     /// The signing secret.
     pub secret: Option<String>,
     /// Sends personal fields unmasked.
     pub personal_data: bool,
 }
-
-/// Every event type, as events name themselves in JSON.
-pub const EVENT_TYPES: [&str; 14] = [
-    "received",
-    "routed",
-    "moved",
-    "fields-set",
-    "assigned",
-    "noted",
-    "tagged",
-    "notified",
-    "clock",
-    "warned",
-    "breached",
-    "escalated",
-    "withdrawn",
-    "timer-failed",
-];
 
 /// One organisation.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -375,12 +359,10 @@ impl Config {
                 .events
                 .clone()
                 .unwrap_or_else(|| vec!["notified".into(), "breached".into()]);
-            if let Some(unknown) = events.iter().find(|e| !EVENT_TYPES.contains(&e.as_str())) {
-                bail!(
-                    "{at}: unknown event type `{unknown}`; known: {}",
-                    EVENT_TYPES.join(", ")
-                );
-            }
+            let events = events
+                .iter()
+                .map(|e| event_type(e).with_context(|| at.clone()))
+                .collect::<anyhow::Result<Vec<_>>>()?;
             webhooks.push(Webhook {
                 name: w.name.clone(),
                 org: w.organisation.clone(),
@@ -516,6 +498,19 @@ pub(crate) fn random_hex(bytes: usize) -> anyhow::Result<String> {
     let mut buf = vec![0u8; bytes];
     getrandom::fill(&mut buf).map_err(|e| anyhow::anyhow!("no randomness for a token: {e}"))?;
     Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// An event type named in a webhook's `events`.
+fn event_type(name: &str) -> anyhow::Result<EventType> {
+    name.parse().map_err(|_| {
+        let names = EventType::iter().map(EventType::as_str);
+        let known: Vec<&str> = names.clone().collect();
+        let help = did_you_mean(name, names).map_or(String::new(), |h| format!("; {h}"));
+        anyhow::anyhow!(
+            "unknown event type `{name}`{help}; known: {}",
+            known.join(", ")
+        )
+    })
 }
 
 #[cfg(test)]

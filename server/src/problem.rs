@@ -4,7 +4,7 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use redress_engine::runtime::Refusal;
+use redress_engine::runtime::{Refusal, RefusalCode};
 use redress_store::StoreError;
 use serde_json::{Map, Value, json};
 
@@ -130,19 +130,32 @@ impl IntoResponse for Problem {
 /// The status a refusal is answered with: 409 when the case's state is in the
 /// way (another stage, closed, changed meanwhile), 403 for a role, 422 for what
 /// was sent.
-pub fn refusal_status(refusal: &Refusal) -> StatusCode {
-    match refusal.code() {
-        "not-allowed-from-stage"
-        | "case-closed"
-        | "stale-version"
-        | "already-received"
-        | "clock-not-running"
-        | "timer-not-due"
-        | "before-last-event"
-        | "policy-mismatch" => StatusCode::CONFLICT,
-        "role-not-allowed" => StatusCode::FORBIDDEN,
-        "script-failed" | "calendar-failed" => StatusCode::UNPROCESSABLE_ENTITY,
-        _ => StatusCode::UNPROCESSABLE_ENTITY,
+///
+/// An exhaustive match: a new kind of refusal does not compile until it has a
+/// status.
+pub fn refusal_status(code: RefusalCode) -> StatusCode {
+    match code {
+        RefusalCode::NotAllowedFromStage
+        | RefusalCode::CaseClosed
+        | RefusalCode::StaleVersion
+        | RefusalCode::AlreadyReceived
+        | RefusalCode::ClockNotRunning
+        | RefusalCode::TimerNotDue
+        | RefusalCode::BeforeLastEvent
+        | RefusalCode::PolicyMismatch => StatusCode::CONFLICT,
+        RefusalCode::RoleNotAllowed => StatusCode::FORBIDDEN,
+        RefusalCode::UnknownEvent
+        | RefusalCode::GuardFailed
+        | RefusalCode::MissingFields
+        | RefusalCode::InvalidValue
+        | RefusalCode::UnknownField
+        | RefusalCode::SetByActions
+        | RefusalCode::NotReceived
+        | RefusalCode::ReceivedInFuture
+        | RefusalCode::UnknownSla
+        | RefusalCode::UnknownExtension
+        | RefusalCode::ScriptFailed
+        | RefusalCode::CalendarFailed => StatusCode::UNPROCESSABLE_ENTITY,
     }
 }
 
@@ -150,8 +163,8 @@ impl From<Refusal> for Problem {
     fn from(refusal: Refusal) -> Self {
         let refusal_json = serde_json::to_value(&refusal).unwrap_or(Value::Null);
         Problem::new(
-            refusal_status(&refusal),
-            refusal.code(),
+            refusal_status(refusal.code()),
+            refusal.code().as_str(),
             "Refused",
             refusal.to_string(),
         )
@@ -230,6 +243,8 @@ impl From<ServiceError> for Problem {
 
 #[cfg(test)]
 mod tests {
+    use redress_engine::runtime::RefusalCode;
+
     /// Every code a problem can carry, besides the engine's refusal codes.
     const PROBLEM_CODES: &[&str] = &[
         "unauthorized",
@@ -269,29 +284,8 @@ mod tests {
             include_str!("http/operations.rs"),
             include_str!("listener.rs"),
         ];
-        let refusals = [
-            "unknown-event",
-            "not-allowed-from-stage",
-            "guard-failed",
-            "missing-fields",
-            "role-not-allowed",
-            "case-closed",
-            "stale-version",
-            "invalid-value",
-            "unknown-field",
-            "unknown-sla",
-            "unknown-extension",
-            "clock-not-running",
-            "script-failed",
-            "calendar-failed",
-            "received-in-future",
-            "not-received",
-            "before-last-event",
-            "policy-mismatch",
-            "already-received",
-            "timer-not-due",
-        ];
-        for code in PROBLEM_CODES.iter().chain(refusals.iter()) {
+        let refusals: Vec<&str> = RefusalCode::iter().map(RefusalCode::as_str).collect();
+        for code in PROBLEM_CODES.iter().chain(&refusals) {
             assert!(
                 docs.contains(&format!("`{code}`")),
                 "docs/api.md does not list `{code}`"

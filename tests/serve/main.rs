@@ -873,7 +873,7 @@ fn a_misconfigured_service_refuses_to_start_and_says_why() {
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
     assert!(
         stderr.contains("error[unknown-stage]") && stderr.contains("quick.toml:"),
         "{stderr}"

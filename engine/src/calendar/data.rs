@@ -51,6 +51,7 @@ use toml::Spanned;
 use toml::de::{DeArray, DeTable, DeValue};
 
 use super::{CalendarSpec, Coverage, Holiday, WorkingDay};
+use crate::diagnostic::did_you_mean;
 
 /// One problem in a calendar data file.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -221,11 +222,8 @@ impl Checker {
     fn timezone(&mut self, raw: &Spanned<String>) -> Option<chrono_tz::Tz> {
         let parsed = raw.get_ref().parse::<chrono_tz::Tz>().ok();
         if parsed.is_none() {
-            let best = chrono_tz::TZ_VARIANTS
-                .iter()
-                .map(|tz| (strsim::jaro_winkler(raw.get_ref(), tz.name()), tz.name()))
-                .fold((0.0, ""), |a, b| if b.0 > a.0 { b } else { a });
-            let help = (best.0 > 0.8).then(|| format!("did you mean `{}`?", best.1));
+            let names = chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name());
+            let help = did_you_mean(raw.get_ref(), names);
             self.error(
                 "invalid-timezone",
                 format!("unknown time zone `{}`", raw.get_ref()),
@@ -405,14 +403,8 @@ fn check_keys(table: &DeTable<'_>, known: &[&str], place: &str, errors: &mut Vec
         if known.contains(&name) {
             continue;
         }
-        let best = known
-            .iter()
-            .map(|k| (strsim::jaro_winkler(name, k), *k))
-            .fold((0.0, ""), |a, b| if b.0 > a.0 { b } else { a });
-        let help = match best.0 > 0.8 {
-            true => format!("did you mean `{}`?", best.1),
-            false => format!("known keys here: {}", known.join(", ")),
-        };
+        let help = did_you_mean(name, known.iter().copied())
+            .unwrap_or_else(|| format!("known keys here: {}", known.join(", ")));
         let message = format!("unknown key `{name}` in {place}");
         errors.push(DataError {
             code: "unknown-key",

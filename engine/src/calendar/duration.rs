@@ -21,6 +21,8 @@ use std::str::FromStr;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use thiserror::Error;
 
+use crate::diagnostic::did_you_mean;
+
 /// A target duration of an SLA, in one of the units above.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SlaDuration {
@@ -94,20 +96,6 @@ impl SlaDuration {
             | SlaDuration::Weeks(n)
             | SlaDuration::Months(n)
             | SlaDuration::BusinessDays(n) => n,
-        }
-    }
-
-    /// The same unit with another count.
-    pub fn with_count(&self, n: u32) -> SlaDuration {
-        match self {
-            SlaDuration::Minutes(_) => SlaDuration::Minutes(n),
-            SlaDuration::Hours(_) => SlaDuration::Hours(n),
-            SlaDuration::BusinessMinutes(_) => SlaDuration::BusinessMinutes(n),
-            SlaDuration::BusinessHours(_) => SlaDuration::BusinessHours(n),
-            SlaDuration::Days(_) => SlaDuration::Days(n),
-            SlaDuration::Weeks(_) => SlaDuration::Weeks(n),
-            SlaDuration::Months(_) => SlaDuration::Months(n),
-            SlaDuration::BusinessDays(_) => SlaDuration::BusinessDays(n),
         }
     }
 
@@ -221,18 +209,9 @@ fn find_unit(unit: &str) -> Option<fn(u32) -> SlaDuration> {
 }
 
 fn unknown_unit(unit: &str) -> DurationError {
-    let best = UNITS
-        .iter()
-        .map(|(_, many, _)| (strsim::jaro_winkler(unit, many), *many))
-        .fold(
-            (0.0, ""),
-            |best, next| if next.0 > best.0 { next } else { best },
-        );
-    let help = if best.0 > 0.8 {
-        format!("did you mean `{}`?", best.1)
-    } else {
+    let help = did_you_mean(unit, UNITS.iter().map(|(_, many, _)| *many)).unwrap_or_else(|| {
         "units are minutes, hours, business minutes, business hours, days, weeks, months, business days".into()
-    };
+    });
     DurationError {
         message: format!("unknown duration unit `{unit}`"),
         help: Some(help),

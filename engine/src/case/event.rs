@@ -81,8 +81,25 @@ pub enum Cause {
 }
 
 /// The kinds of event.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, strum::EnumDiscriminants)]
 #[serde(tag = "type", rename_all = "kebab-case")]
+#[strum_discriminants(
+    name(EventType),
+    doc = "The type of an [`EventKind`], as events name themselves in JSON (`received`, `fields-set`, ...).",
+    derive(
+        Hash,
+        PartialOrd,
+        Ord,
+        Serialize,
+        Deserialize,
+        strum::IntoStaticStr,
+        strum::EnumIter,
+        strum::EnumString,
+        strum::Display
+    ),
+    serde(rename_all = "kebab-case"),
+    strum(serialize_all = "kebab-case")
+)]
 pub enum EventKind {
     /// The complaint was taken in.
     Received {
@@ -243,25 +260,26 @@ pub struct MigratedClock {
 }
 
 impl EventKind {
+    /// Its type.
+    pub fn event_type(&self) -> EventType {
+        self.into()
+    }
+
     /// Its `type` as written in JSON (`received`, `moved`, ...).
     pub fn type_name(&self) -> &'static str {
-        match self {
-            EventKind::Received { .. } => "received",
-            EventKind::Routed { .. } => "routed",
-            EventKind::Moved { .. } => "moved",
-            EventKind::FieldsSet { .. } => "fields-set",
-            EventKind::Assigned { .. } => "assigned",
-            EventKind::Noted { .. } => "noted",
-            EventKind::Tagged { .. } => "tagged",
-            EventKind::Notified { .. } => "notified",
-            EventKind::Clock { .. } => "clock",
-            EventKind::Warned { .. } => "warned",
-            EventKind::Breached { .. } => "breached",
-            EventKind::Escalated { .. } => "escalated",
-            EventKind::Withdrawn => "withdrawn",
-            EventKind::Migrated { .. } => "migrated",
-            EventKind::TimerFailed { .. } => "timer-failed",
-        }
+        self.event_type().as_str()
+    }
+}
+
+impl EventType {
+    /// The type as written in JSON: `fields-set`.
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+
+    /// Every event type.
+    pub fn iter() -> impl Iterator<Item = EventType> + Clone {
+        <EventType as strum::IntoEnumIterator>::iter()
     }
 }
 
@@ -312,6 +330,10 @@ mod tests {
         for kind in kinds {
             let json = serde_json::to_value(&kind).unwrap();
             assert_eq!(json["type"], kind.type_name());
+        }
+        for t in EventType::iter() {
+            assert_eq!(serde_json::to_value(t).ok(), Some(t.as_str().into()));
+            assert_eq!(t.as_str().parse::<EventType>().ok(), Some(t));
         }
     }
 }

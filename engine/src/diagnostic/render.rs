@@ -26,17 +26,12 @@ pub fn render_human(diagnostics: &[Diagnostic], sources: &Sources, color: bool) 
     String::from_utf8_lossy(buffer.as_slice()).into_owned()
 }
 
-/// Renders diagnostics as a JSON array (the same shape the HTTP API returns).
-pub fn render_json(diagnostics: &[Diagnostic]) -> String {
-    serde_json::to_string_pretty(diagnostics).unwrap_or_else(|_| "[]".to_string())
-}
-
 fn to_report(d: &Diagnostic) -> Report<usize> {
     let report = match d.severity {
         Severity::Error => Report::error(),
         Severity::Warning => Report::warning(),
     }
-    .with_code(d.code)
+    .with_code(d.code.as_str())
     .with_message(&d.message);
     let report = match d.location.as_ref().and_then(|l| Some((l.source?, l))) {
         Some((id, loc)) => {

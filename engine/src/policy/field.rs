@@ -48,10 +48,27 @@ pub struct FieldDef {
     pub values: Vec<String>,
     /// Personal data: masked and never logged.
     pub personal: bool,
+    /// Who may write it.
+    pub set_by: SetBy,
     /// A label people read.
     pub label: Option<String>,
     /// A longer description.
     pub description: Option<String>,
+}
+
+/// Who may write a field (`set_by` in the policy).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum SetBy {
+    /// Commands (intake, `update`, an event's data) and actions: the default.
+    #[default]
+    Input,
+    /// Only the policy's actions (`set`, scripts): a counter such as `evidence_count`
+    /// that no client may forge. Intake, `update` and event data naming it are refused
+    /// (`set-by-actions`).
+    Actions,
 }
 
 /// Input in one of the shapes users send: TOML in policies and tests, JSON over
@@ -152,23 +169,6 @@ pub enum FieldError {
         /// The name given.
         field: String,
     },
-    /// A required field without a value.
-    #[error("`{field}` is required")]
-    Missing {
-        /// The field.
-        field: String,
-    },
-}
-
-impl FieldError {
-    /// The stable code of this refusal.
-    pub fn code(&self) -> &'static str {
-        match self {
-            FieldError::Unknown { .. } => "unknown-field",
-            FieldError::Missing { .. } => "missing-field",
-            _ => "invalid-value",
-        }
-    }
 }
 
 impl FieldDef {
@@ -308,6 +308,7 @@ mod tests {
             max: None,
             values: vec!["fees".into(), "fraud".into()],
             personal: false,
+            set_by: SetBy::Input,
             label: None,
             description: None,
         }
@@ -383,7 +384,7 @@ mod tests {
             let got = got
                 .as_ref()
                 .map(ToString::to_string)
-                .map_err(FieldError::code);
+                .map_err(|_| "invalid-value");
             assert_eq!(got.as_deref().map_err(|e| *e), *expected, "row `{name}`");
         }
     }

@@ -10,7 +10,7 @@ use super::parse::{self, Document};
 use super::raw::RawStage;
 use super::validate::{self, Validator};
 use super::{Policy, Scenario};
-use crate::diagnostic::{Diagnostic, Sources, render_human};
+use crate::diagnostic::{Code, Diagnostic, Sources, render_human};
 
 /// Why a policy (or test file) could not be loaded: every problem found, and the
 /// sources they point into, for rendering.
@@ -89,7 +89,7 @@ pub fn check_policy_with(path: &Path, options: CheckOptions) -> Report {
 
 fn unreadable(path: &Path, e: &std::io::Error) -> Report {
     let d = Diagnostic::error(
-        "missing-include",
+        Code::MissingInclude,
         format!("cannot read `{}`: {e}", path.display()),
     );
     Report {
@@ -112,7 +112,7 @@ pub fn load_policy_sources(files: &[(String, String)]) -> Result<Policy, LoadErr
     let Some((name, text)) = files.first() else {
         return Err(LoadError {
             diagnostics: vec![Diagnostic::error(
-                "missing-include",
+                Code::MissingInclude,
                 "a stored policy version has no files",
             )],
             sources: Sources::new(),
@@ -144,7 +144,7 @@ pub fn load_policy_version(files: &[(String, String)], hash: &str) -> Result<Pol
         return Ok(policy);
     }
     let d = Diagnostic::error(
-        "missing-include",
+        Code::MissingInclude,
         format!(
             "the stored policy version {hash} loads with hash {}",
             policy.hash()
@@ -272,7 +272,7 @@ pub fn load_test_file(path: &Path) -> Result<TestFile, LoadError> {
             Ok(policy) => Some(policy),
             Err(e) => {
                 let d = Diagnostic::error(
-                    "unknown-policy",
+                    Code::UnknownPolicy,
                     format!(
                         "the policy `{p}` under test does not load ({} problems)",
                         e.diagnostics.len()

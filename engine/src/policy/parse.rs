@@ -17,7 +17,7 @@ use super::raw::{
     RawCalendar, RawComplainant, RawField, RawHeader, RawMigration, RawRouting, RawScenario,
     RawSla, RawStage, RawTransition,
 };
-use crate::diagnostic::{Diagnostic, SourceId, Sources, did_you_mean};
+use crate::diagnostic::{Code, Diagnostic, SourceId, Sources, did_you_mean};
 
 /// The top-level keys of a policy file.
 pub(crate) const SECTIONS: &[&str] = &[
@@ -108,7 +108,7 @@ pub(crate) fn read_document(
         reader.section(&mut doc, key, value);
     }
     if doc.header.is_none() && !top.is_empty() {
-        let d = Diagnostic::error("missing-key", "the policy has no `[policy]` table")
+        let d = Diagnostic::error(Code::MissingKey, "the policy has no `[policy]` table")
             .at(sources.locate(source, 0..0))
             .with_help(
                 "start the file with `[policy]` and its `id`, `name`, `version` and `timezone`",
@@ -158,7 +158,7 @@ pub(crate) fn read_test_document(
             "tests" => out.tests = reader.list(value, "test", &mut damaged),
             other => {
                 let d = Diagnostic::error(
-                    "unknown-key",
+                    Code::UnknownKey,
                     format!("unknown key `{other}` in a test file"),
                 )
                 .at(sources.locate(source, key.span()))
@@ -169,7 +169,7 @@ pub(crate) fn read_test_document(
     }
     if out.policy.is_none() {
         let d = Diagnostic::error(
-            "missing-key",
+            Code::MissingKey,
             "a test file needs `policy = \"path/to/policy.toml\"`",
         )
         .at(sources.locate(source, 0..0));
@@ -206,7 +206,7 @@ impl Reader<'_> {
             "complainant" => doc.complainant = self.one(value, "`[complainant]`"),
             "migration" => doc.migration = self.one(value, "`[migration]`"),
             other => {
-                let d = Diagnostic::error("unknown-key", format!("unknown section `{other}`"))
+                let d = Diagnostic::error(Code::UnknownKey, format!("unknown section `{other}`"))
                     .at(self.sources.locate(self.source, key.span()))
                     .with_help_opt(did_you_mean(other, SECTIONS.iter().copied()))
                     .with_label("not part of the policy format");
@@ -275,7 +275,7 @@ impl Reader<'_> {
     }
 
     fn wrong_shape(&mut self, span: Range<usize>, what: &str, expected: &str) {
-        let d = Diagnostic::error("wrong-type", format!("{what} must be {expected}"))
+        let d = Diagnostic::error(Code::WrongType, format!("{what} must be {expected}"))
             .at(self.sources.locate(self.source, span));
         self.diags.push(d);
     }
@@ -294,31 +294,31 @@ pub(crate) fn toml_error(
     let location = sources.locate(source, span);
     let diagnostic = if let Some(rest) = message.strip_prefix("unknown field ") {
         let (name, expected) = split_expected(rest);
-        Diagnostic::error("unknown-key", format!("unknown key {name} in {what}"))
+        Diagnostic::error(Code::UnknownKey, format!("unknown key {name} in {what}"))
             .with_help_opt(suggest(name, &expected))
             .with_label("not a key here")
     } else if let Some(rest) = message.strip_prefix("missing field ") {
-        Diagnostic::error("missing-key", format!("{what} is missing {rest}"))
+        Diagnostic::error(Code::MissingKey, format!("{what} is missing {rest}"))
     } else if let Some(rest) = message.strip_prefix("unknown variant ") {
         let (name, expected) = split_expected(rest);
         let help = suggest(name, &expected).or_else(|| Some(list_expected(&expected)));
-        Diagnostic::error("wrong-type", format!("{name} is not allowed in {what}"))
+        Diagnostic::error(Code::WrongType, format!("{name} is not allowed in {what}"))
             .with_help_opt(help)
     } else if message.contains("untagged enum OneOrMany") {
         Diagnostic::error(
-            "wrong-type",
+            Code::WrongType,
             format!("expected a name or a list of names in {what}"),
         )
     } else if message.starts_with("invalid type") || message.starts_with("invalid value") {
-        Diagnostic::error("wrong-type", format!("{message} in {what}"))
+        Diagnostic::error(Code::WrongType, format!("{message} in {what}"))
     } else if message.starts_with("duplicate key") {
         Diagnostic::error(
-            "duplicate-name",
+            Code::DuplicateName,
             format!("{message}: this name is already used"),
         )
         .with_help("each stage, field, SLA and calendar needs a name of its own")
     } else {
-        Diagnostic::error("toml-syntax", message.to_string())
+        Diagnostic::error(Code::TomlSyntax, message.to_string())
     };
     diagnostic.at(location)
 }

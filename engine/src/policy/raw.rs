@@ -192,6 +192,11 @@ pub struct RawField {
     /// see it and never logged.
     #[serde(default)]
     pub personal: bool,
+    /// Who may write it: `"input"` (commands and actions, the default) or
+    /// `"actions"` (only the policy's actions; intake, `update` and event data
+    /// naming it are refused).
+    #[serde(default)]
+    pub set_by: super::field::SetBy,
     /// A label people read.
     pub label: Option<String>,
     /// A longer description.

@@ -6,6 +6,7 @@ use chrono::{DateTime, FixedOffset};
 use indexmap::IndexMap;
 
 use crate::calendar::SlaDuration;
+use crate::sla::ClockState;
 use crate::value::Fields;
 
 /// A checked scenario.
@@ -99,14 +100,8 @@ pub struct Expect {
     pub line: usize,
 }
 
-/// The clock states a scenario may expect.
-pub const CLOCK_STATES: &[&str] = &[
-    "not-started",
-    "running",
-    "paused",
-    "met",
-    "missed",
-    "breached",
-    "withdrawn",
-    "error",
-];
+/// The clock states a scenario may expect: every [`ClockState`], and `error` (the
+/// calendar fails to compute the clock, whatever its message).
+pub fn expectable_clock_states() -> impl Iterator<Item = &'static str> + Clone {
+    ClockState::iter().map(ClockState::as_str).chain(["error"])
+}

@@ -25,7 +25,7 @@ use indexmap::IndexMap;
 use super::Policy;
 use super::locate::{Locator, Seg};
 use super::parse::Document;
-use crate::diagnostic::{Diagnostic, Location, SourceId, Sources, did_you_mean};
+use crate::diagnostic::{Code, Diagnostic, Location, SourceId, Sources, did_you_mean};
 use crate::script::{Condition, Schema, ScriptEngine, ScriptError, ScriptErrorKind};
 
 /// Everything validation needs to point at the right place.
@@ -79,7 +79,7 @@ impl Validator<'_, '_> {
     /// Reports `name` as unknown unless it is one of `known`.
     pub fn check_known<'k>(
         &mut self,
-        code: &'static str,
+        code: Code,
         what: &str,
         name: &str,
         known: impl Iterator<Item = &'k str> + Clone,
@@ -101,7 +101,7 @@ impl Validator<'_, '_> {
         match Condition::compile(&self.engine, source, &self.schema) {
             Ok(c) => Some(c),
             Err(e) => {
-                let d = self.script_diagnostic(&e, path, "condition-syntax");
+                let d = self.script_diagnostic(&e, path, Code::ConditionSyntax);
                 self.report(d);
                 None
             }
@@ -114,7 +114,7 @@ impl Validator<'_, '_> {
         &self,
         e: &ScriptError,
         path: &[Seg<'_>],
-        syntax_code: &'static str,
+        syntax_code: Code,
     ) -> Diagnostic {
         let value = self.at(path);
         let location = match (e.line, e.column) {
@@ -167,11 +167,13 @@ fn builtins_text() -> String {
         .join(", ")
 }
 
-fn script_code(e: &ScriptError, syntax_code: &'static str) -> &'static str {
-    match e.code() {
-        "script-syntax" => syntax_code,
-        "script-unknown-variable" => "script-unknown-variable",
-        _ => "script-error",
+fn script_code(e: &ScriptError, syntax_code: Code) -> Code {
+    match e.kind {
+        ScriptErrorKind::Syntax => syntax_code,
+        ScriptErrorKind::UnknownVariable => Code::ScriptUnknownVariable,
+        ScriptErrorKind::UnknownFunction => Code::ScriptUnknownFunction,
+        ScriptErrorKind::PersonalData => Code::ScriptPersonalData,
+        _ => Code::ScriptError,
     }
 }
 
@@ -189,6 +191,10 @@ impl<'a, 'i> Validator<'a, 'i> {
         let schema = Schema {
             fields: policy.fields.keys().cloned().collect(),
             stages: policy.stages.keys().cloned().collect(),
+            personal: (policy.fields.iter())
+                .filter(|(_, f)| f.personal)
+                .map(|(name, _)| name.clone())
+                .collect(),
         };
         Validator {
             doc,
@@ -230,6 +236,10 @@ pub(crate) fn validate(
     let schema = Schema {
         fields: doc.fields.keys().cloned().collect(),
         stages: doc.stages.keys().cloned().collect(),
+        personal: (doc.fields.iter())
+            .filter(|(_, f)| f.personal)
+            .map(|(name, _)| name.clone())
+            .collect(),
     };
     let engine = Arc::new(ScriptEngine::new(Default::default()));
     let mut v = Validator {
@@ -308,7 +318,7 @@ impl Validator<'_, '_> {
         for (old, new) in &m.stages {
             let path = [Seg::Key("migration"), Seg::Key("stages"), Seg::Key(old)];
             self.check_known(
-                "unknown-stage",
+                Code::UnknownStage,
                 "stage",
                 new,
                 stages.iter().map(String::as_str),
@@ -336,7 +346,7 @@ impl Validator<'_, '_> {
                 "add the data file for the days after {} to `include` (docs/policy-format.md, \"When calendar data runs out\"), then move running cases onto it with `redress migrate --to current`",
                 w.firm_until
             );
-            let d = Diagnostic::warning("calendar-data-ends", w.to_string())
+            let d = Diagnostic::warning(Code::CalendarDataEnds, w.to_string())
                 .at(self.at(&path))
                 .with_help(help);
             self.report(d);
@@ -350,7 +360,7 @@ impl Validator<'_, '_> {
             Err(_) => {
                 let names = chrono_tz::TZ_VARIANTS.iter().map(|t| t.name());
                 let d =
-                    Diagnostic::error("unknown-timezone", format!("unknown time zone `{name}`"))
+                    Diagnostic::error(Code::UnknownTimezone, format!("unknown time zone `{name}`"))
                         .at(self.at(path))
                         .with_help_opt(did_you_mean(name, names))
                         .with_help_opt(Some(
@@ -383,12 +393,13 @@ impl Validator<'_, '_> {
                 Some((id, text))
             }
             Err(e) => {
-                let d = Diagnostic::error("missing-include", format!("cannot read `{file}`: {e}"))
-                    .at(self.at(path))
-                    .with_help(format!(
-                        "the path is relative to the policy file's folder: `{}`",
-                        full.display()
-                    ));
+                let d =
+                    Diagnostic::error(Code::MissingInclude, format!("cannot read `{file}`: {e}"))
+                        .at(self.at(path))
+                        .with_help(format!(
+                            "the path is relative to the policy file's folder: `{}`",
+                            full.display()
+                        ));
                 self.report(d);
                 None
             }

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use super::{CalendarDays, Command, CommandKind, Data, How, MAX_AUTOMATIC, Refusal, Timer};
 use crate::case::undo::Undo;
 use crate::case::{Actor, Case, Cause, Event, EventKind, MoveReason, apply, apply_taking};
-use crate::policy::{Input, Policy};
+use crate::policy::{Input, Policy, SetBy};
 use crate::routing::RouteReason;
 use crate::script::{BusinessDays, EvalContext};
 use crate::value::Fields;
@@ -231,6 +231,11 @@ impl<'a> Draft<'a> {
                     field: name.clone(),
                 })
             })?;
+            if def.set_by == SetBy::Actions {
+                return Err(Refusal::SetByActions {
+                    field: name.clone(),
+                });
+            }
             out.insert(name.clone(), def.read(Input::Json(value))?);
         }
         Ok(out)

@@ -1,5 +1,9 @@
 //! [`Refusal`]: why a command was refused, with a stable kebab-case code and the
 //! detail a user needs. A refused command changes nothing.
+//!
+//! The code is derived from the variant's name ([`RefusalCode`], one variant per
+//! kind of refusal), and it is the same word as the `kind` the refusal serialises
+//! with, so the API's problem `code` and its `refusal.kind` never differ.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -8,8 +12,24 @@ use crate::policy::FieldError;
 
 /// A command the case cannot take. A normal outcome, not a fault: it is returned,
 /// recorded by replay and expected by scenario tests by its [`code`](Refusal::code).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, strum::EnumDiscriminants)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
+#[strum_discriminants(
+    name(RefusalCode),
+    doc = "The stable code of a [`Refusal`], one per kind: `RefusalCode::CaseClosed` is `case-closed`.",
+    derive(
+        Hash,
+        PartialOrd,
+        Ord,
+        Serialize,
+        strum::IntoStaticStr,
+        strum::EnumIter,
+        strum::EnumString,
+        strum::Display
+    ),
+    serde(rename_all = "kebab-case"),
+    strum(serialize_all = "kebab-case")
+)]
 pub enum Refusal {
     /// The policy has no transition with this event.
     #[error("`{event}` is not an event of this policy{}", hint(.help))]
@@ -69,14 +89,25 @@ pub enum Refusal {
         /// The case's version.
         actual: u64,
     },
-    /// A field value does not fit its declaration.
+    /// A field value does not fit its declaration (type, allowed values, range).
     #[error("{error}")]
-    InvalidField {
-        /// `invalid-value` or `unknown-field`, from [`FieldError::code`].
-        field_code: &'static str,
+    InvalidValue {
         /// What is wrong.
         #[serde(serialize_with = "as_text")]
         error: FieldError,
+    },
+    /// A field the policy does not declare.
+    #[error("{error}")]
+    UnknownField {
+        /// What is wrong.
+        #[serde(serialize_with = "as_text")]
+        error: FieldError,
+    },
+    /// Input (intake, `update`, an event's data) naming a field only actions may set.
+    #[error("`{field}` is set by the policy's actions only; no command may set it")]
+    SetByActions {
+        /// The field.
+        field: String,
     },
     /// A command other than intake for a case not taken in.
     #[error("case `{case}` has not been taken in")]
@@ -157,37 +188,35 @@ pub enum Refusal {
 }
 
 impl Refusal {
-    /// The stable kebab-case code.
-    pub fn code(&self) -> &'static str {
-        match self {
-            Refusal::UnknownEvent { .. } => "unknown-event",
-            Refusal::NotAllowedFromStage { .. } => "not-allowed-from-stage",
-            Refusal::GuardFailed { .. } => "guard-failed",
-            Refusal::MissingFields { .. } => "missing-fields",
-            Refusal::RoleNotAllowed { .. } => "role-not-allowed",
-            Refusal::CaseClosed { .. } => "case-closed",
-            Refusal::StaleVersion { .. } => "stale-version",
-            Refusal::InvalidField { field_code, .. } => field_code,
-            Refusal::NotReceived { .. } => "not-received",
-            Refusal::AlreadyReceived { .. } => "already-received",
-            Refusal::ReceivedInFuture { .. } => "received-in-future",
-            Refusal::BeforeLastEvent { .. } => "before-last-event",
-            Refusal::PolicyMismatch { .. } => "policy-mismatch",
-            Refusal::UnknownSla { .. } => "unknown-sla",
-            Refusal::UnknownExtension { .. } => "unknown-extension",
-            Refusal::ClockNotRunning { .. } => "clock-not-running",
-            Refusal::TimerNotDue { .. } => "timer-not-due",
-            Refusal::ScriptFailed { .. } => "script-failed",
-            Refusal::CalendarFailed { .. } => "calendar-failed",
-        }
+    /// The stable code: the same word as the `kind` it serialises with.
+    pub fn code(&self) -> RefusalCode {
+        self.into()
+    }
+}
+
+impl RefusalCode {
+    /// The code as written: `case-closed`.
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+
+    /// Every refusal code.
+    pub fn iter() -> impl Iterator<Item = RefusalCode> + Clone {
+        <RefusalCode as strum::IntoEnumIterator>::iter()
+    }
+}
+
+impl PartialEq<&str> for RefusalCode {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
     }
 }
 
 impl From<FieldError> for Refusal {
     fn from(error: FieldError) -> Self {
-        Refusal::InvalidField {
-            field_code: error.code(),
-            error,
+        match error {
+            FieldError::Unknown { .. } => Refusal::UnknownField { error },
+            _ => Refusal::InvalidValue { error },
         }
     }
 }
@@ -242,5 +271,21 @@ mod tests {
         assert_eq!(r.to_string(), "`decide` requires `decision`");
         let json = serde_json::to_value(&r).unwrap();
         assert_eq!(json["kind"], "missing-fields");
+    }
+
+    #[test]
+    fn the_kind_is_the_code_for_every_refusal() {
+        for code in RefusalCode::iter() {
+            let text = code.as_str();
+            assert_eq!(serde_json::to_value(code).ok(), Some(text.into()));
+            assert_eq!(text.parse::<RefusalCode>().ok(), Some(code));
+            assert!(text.chars().all(|c| c.is_ascii_lowercase() || c == '-'));
+        }
+        let unknown = Refusal::from(FieldError::Unknown {
+            field: "colour".into(),
+        });
+        let json = serde_json::to_value(&unknown).unwrap();
+        assert_eq!(json["kind"], unknown.code().as_str());
+        assert_eq!(unknown.code(), "unknown-field");
     }
 }

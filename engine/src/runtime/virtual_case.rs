@@ -160,7 +160,11 @@ impl<'p> VirtualCase<'p> {
                 Ok(n)
             }
             Err(refusal) => {
-                *self.counts.refused.entry(refusal.code()).or_default() += 1;
+                *self
+                    .counts
+                    .refused
+                    .entry(refusal.code().as_str())
+                    .or_default() += 1;
                 Err(refusal)
             }
         }

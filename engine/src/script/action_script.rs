@@ -9,6 +9,9 @@
 //!    notify: [#{ to: "compliance", message: "high-value complaint" }] }
 //! ```
 //!
+//! Calls of unknown functions are refused when the action compiles, and so is a
+//! personal field read into a notification or into a field that is not personal.
+//!
 //! `set` keys must be declared fields; values must be text, bool, integer, money
 //! (decimal), date or datetime (checking them against each field's declared type is the
 //! policy layer's job). Assigning to a case variable inside the script changes only the
@@ -21,6 +24,7 @@ use rhai::{AST, Dynamic, Map, Scope};
 
 use super::condition::with_suggestion;
 use super::convert::{check_size, compile_scope, from_dynamic, mismatch, push_variables, text};
+use super::lexical::Tokens;
 use super::names::{Variable, referenced, suggest, variables};
 use super::{CaseView, EvalContext, Schema, ScriptEngine, ScriptError, ScriptErrorKind, run_state};
 use crate::value::Fields;
@@ -72,6 +76,20 @@ impl ActionScript {
             .map_err(|e| {
                 with_suggestion(ScriptError::from_parse(&e), &known).with_origin(origin)
             })?;
+        let tokens = Tokens::new(engine, source);
+        tokens
+            .check_functions(engine)
+            .map_err(|e| e.with_origin(origin))?;
+        // Where a personal value would be seen by every role: a notification, or a
+        // field that is not itself personal.
+        let mut sinks: Vec<&str> = (schema.fields.iter())
+            .filter(|f| !schema.personal.contains(f))
+            .map(String::as_str)
+            .collect();
+        sinks.push("message");
+        tokens
+            .check_personal(None, &schema.personal, &sinks)
+            .map_err(|e| e.with_origin(origin))?;
         let reads = referenced(&known, source);
         let fields = schema.fields.clone();
         let inner = Compiled {

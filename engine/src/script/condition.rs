@@ -8,6 +8,7 @@ use std::sync::Arc;
 use rhai::{AST, Dynamic, Scope};
 
 use super::convert::{compile_scope, push_new_variables, push_variables};
+use super::lexical::Tokens;
 use super::names::{Variable, referenced, suggest, variables};
 use super::{CaseView, EvalContext, Schema, ScriptEngine, ScriptError, ScriptErrorKind, run_state};
 
@@ -65,6 +66,9 @@ impl Condition {
             .rhai()
             .compile_expression_with_scope(&scope, source)
             .map_err(|e| with_suggestion(ScriptError::from_parse(&e), &known))
+            .map_err(|e| name(e, origin))?;
+        Tokens::new(engine, source)
+            .check_functions(engine)
             .map_err(|e| name(e, origin))?;
         let reads = referenced(&known, source);
         let origin = origin.map(str::to_string);

@@ -114,6 +114,7 @@ mod tests {
         let schema = Schema {
             fields: vec!["amount".into(), "flag".into()],
             stages: vec![],
+            personal: Vec::new(),
         };
         let conditions: Vec<Condition> = sources
             .iter()

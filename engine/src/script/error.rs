@@ -32,6 +32,9 @@ pub enum ScriptErrorKind {
     TypeMismatch,
     /// A routing script without `fn route(c)` (`script-no-route`).
     NoRoute,
+    /// A personal field read into what every role sees: a route's `reason` or
+    /// `tags`, an action's notification (`script-personal-data`).
+    PersonalData,
     /// Any other failure while running, including `throw` (`script-runtime-error`).
     Runtime,
     /// Rhai itself panicked; the evaluation was abandoned (`script-internal`).
@@ -52,6 +55,7 @@ impl ScriptErrorKind {
             ScriptErrorKind::DataTooLarge => "script-data-too-large",
             ScriptErrorKind::TypeMismatch => "script-type-mismatch",
             ScriptErrorKind::NoRoute => "script-no-route",
+            ScriptErrorKind::PersonalData => "script-personal-data",
             ScriptErrorKind::Runtime => "script-runtime-error",
             ScriptErrorKind::Internal => "script-internal",
         }

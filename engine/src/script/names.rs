@@ -198,11 +198,7 @@ pub(crate) fn referenced(known: &[Variable], source: &str) -> Vec<Variable> {
 
 /// The known name closest to a misspelt one, if any is close enough to suggest.
 pub(crate) fn suggest<'a>(misspelt: &str, known: impl Iterator<Item = &'a str>) -> Option<&'a str> {
-    known
-        .map(|k| (strsim::jaro_winkler(misspelt, k), k))
-        .filter(|(score, _)| *score > 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, k)| k)
+    crate::diagnostic::closest(misspelt, known)
 }
 
 impl Schema {
@@ -267,6 +263,7 @@ mod tests {
         let schema = Schema {
             fields: vec!["decided_at".into(), "case".into()],
             stages: vec!["decided".into()],
+            personal: Vec::new(),
         };
         assert_eq!(schema.problems().len(), 2, "{:?}", schema.problems());
     }
@@ -276,6 +273,7 @@ mod tests {
         let schema = Schema {
             fields: vec![],
             stages: vec!["received".into(), "decided".into()],
+            personal: Vec::new(),
         };
         let names = schema.variable_names();
         assert_eq!(names.iter().filter(|n| *n == "received_at").count(), 1);

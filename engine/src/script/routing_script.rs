@@ -24,18 +24,22 @@
 //! explanation records the script file and the line of the `queue: "..."` entry that
 //! names the chosen queue when exactly one entry does (write each queue once, or give
 //! a `reason`, for a precise explanation). Top-level
-//! statements outside functions are never run. `c.<name>` with a name the policy does
-//! not declare is rejected when the script compiles (a lexical check: write
-//! `c["name"]` to bypass it; reading a missing key then fails at run time).
+//! statements outside functions are never run.
+//!
+//! When the script compiles, its tokens are checked (strings and comments are not
+//! code): `c.<name>` with a name the policy does not declare is refused (write
+//! `c["name"]` to bypass it; reading a missing key then fails at run time), so is a
+//! call of a function that does not exist, and so is a personal field read into a
+//! route's `reason` or `tags` (directly or through a variable), which every role sees
+//! unmasked in the `routed` event and the case's tags.
 
 use std::fmt;
 use std::sync::Arc;
 
-use regex::Regex;
 use rhai::{AST, CallFnOptions, Dynamic, Map, Scope};
 
-use super::condition::with_suggestion;
 use super::convert::{case_map, check_size, mismatch, text, texts};
+use super::lexical::Tokens;
 use super::names::{Variable, suggest, variables};
 use super::{CaseView, EvalContext, Schema, ScriptEngine, ScriptError, ScriptErrorKind, run_state};
 
@@ -96,8 +100,15 @@ impl RoutingScript {
             .with_help("define `fn route(c) { ... }` returning a route map or `()`")
             .with_origin(origin)
         })?;
-        check_properties(source, &param, &known).map_err(|e| e.with_origin(origin))?;
-        let queue_lines = queue_lines(source);
+        let tokens = Tokens::new(engine, source);
+        tokens
+            .check_properties(&param, &known)
+            .and_then(|()| tokens.check_functions(engine))
+            .and_then(|()| {
+                tokens.check_personal(Some(&param), &schema.personal, &["reason", "tags"])
+            })
+            .map_err(|e| e.with_origin(origin))?;
+        let queue_lines = tokens.queue_entries();
         let inner = Compiled {
             origin: origin.to_string(),
             ast,
@@ -215,57 +226,6 @@ fn optional<T>(
     }
 }
 
-/// Rejects `c.<name>` where `<name>` is not a known variable (method calls such as
-/// `c.keys()` pass). Lexical: skips line comments, not strings.
-fn check_properties(source: &str, param: &str, known: &[Variable]) -> Result<(), ScriptError> {
-    let pattern = format!(
-        r"\b{}\s*\.\s*([A-Za-z_][A-Za-z0-9_]*)(\s*\()?",
-        regex::escape(param)
-    );
-    let Ok(access) = Regex::new(&pattern) else {
-        return Ok(());
-    };
-    for (index, line) in source.lines().enumerate() {
-        let code = line.split("//").next().unwrap_or_default();
-        for found in access.captures_iter(code) {
-            let (Some(name), None) = (found.get(1), found.get(2)) else {
-                continue;
-            };
-            if !known.iter().any(|v| v.name == name.as_str()) {
-                let mut err = ScriptError::new(
-                    ScriptErrorKind::UnknownVariable,
-                    format!("unknown variable `{}`", name.as_str()),
-                );
-                err.line = Some(index + 1);
-                err.column = Some(code[..name.start()].chars().count() + 1);
-                return Err(with_suggestion(err, known));
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Every `queue: "<name>"` entry in the source, with its line: where the script
-/// builds each route it can return.
-fn queue_lines(source: &str) -> Vec<(usize, String)> {
-    let Ok(entry) = Regex::new(r#"\bqueue\s*:\s*"([^"]*)""#) else {
-        return Vec::new();
-    };
-    source
-        .lines()
-        .enumerate()
-        .flat_map(|(index, line)| {
-            let code = line.split("//").next().unwrap_or_default();
-            let found: Vec<(usize, String)> = entry
-                .captures_iter(code)
-                .filter_map(|c| c.get(1))
-                .map(|m| (index + 1, m.as_str().to_string()))
-                .collect();
-            found
-        })
-        .collect()
-}
-
 /// The line of the only `queue: "<queue>"` entry naming `queue`, if exactly one does.
 fn line_of_queue(queue_lines: &[(usize, String)], queue: &str) -> Option<usize> {
     let mut lines = queue_lines
@@ -293,7 +253,7 @@ mod tests {
     #[test]
     fn the_route_line_is_the_only_entry_naming_its_queue() {
         let source = "fn route(c) {\n  if c.vip { return #{queue: \"vip\"}; }\n  if c.x { return #{ queue : \"b\" }; }\n  #{queue: \"b\"} // queue: \"vip\"\n}";
-        let lines = queue_lines(source);
+        let lines = Tokens::new(&ScriptEngine::default(), source).queue_entries();
         assert_eq!(line_of_queue(&lines, "vip"), Some(2));
         assert_eq!(line_of_queue(&lines, "b"), None, "two entries name `b`");
         assert_eq!(line_of_queue(&lines, "computed"), None);

@@ -142,7 +142,7 @@ impl Service {
             };
             let wanted = events
                 .iter()
-                .filter(|e| hook.events.iter().any(|t| t == e.kind.type_name()));
+                .filter(|e| hook.events.contains(&e.kind.event_type()));
             for event in wanted {
                 let body = serde_json::json!({
                     "webhook": hook.name,

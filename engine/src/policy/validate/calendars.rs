@@ -10,7 +10,7 @@ use indexmap::IndexMap;
 use super::Validator;
 use crate::calendar::data::{CalendarFile, DataError, parse_calendar_file};
 use crate::calendar::{Calendar, CalendarError, CalendarSpec, Holiday, WorkingDay};
-use crate::diagnostic::{Diagnostic, Location, SourceId};
+use crate::diagnostic::{Code, Diagnostic, Location, SourceId};
 use crate::policy::locate::Seg;
 use crate::policy::raw::{RawCalendar, RawDateEntry};
 
@@ -150,7 +150,7 @@ impl Validator<'_, '_> {
             Some(name) => {
                 let path = [Seg::Key("policy"), Seg::Key("calendar")];
                 self.check_known(
-                    "unknown-calendar",
+                    Code::UnknownCalendar,
                     "calendar",
                     &name,
                     declared.iter().map(String::as_str),
@@ -161,7 +161,7 @@ impl Validator<'_, '_> {
             None if declared.len() == 1 => declared[0].clone(),
             None => {
                 if declared.len() > 1 {
-                    let d = Diagnostic::error("missing-key", "several calendars are declared, but `[policy]` does not say which is the default")
+                    let d = Diagnostic::error(Code::MissingKey, "several calendars are declared, but `[policy]` does not say which is the default")
                         .at(self.at(&[Seg::Key("policy")]))
                         .with_help(format!("add `calendar = \"{}\"` to `[policy]`", declared[0]));
                     self.report(d);
@@ -311,7 +311,7 @@ impl Validator<'_, '_> {
                         b.timezone.name()
                     );
                     let location = self.sources.locate(*b_id, b.covers_span.clone());
-                    self.report(Diagnostic::error("calendar-conflict", message).at(location));
+                    self.report(Diagnostic::error(Code::CalendarConflict, message).at(location));
                 }
                 self.check_overlap(name, (*a_id, a), (*b_id, b));
             }
@@ -348,7 +348,7 @@ impl Validator<'_, '_> {
                 ea.describe(),
                 eb.describe()
             );
-            let d = Diagnostic::error("calendar-conflict", message)
+            let d = Diagnostic::error(Code::CalendarConflict, message)
                 .at(lb)
                 .with_help("files of one calendar may overlap only where they say the same; remove the date from one of them");
             self.report(d);
@@ -426,7 +426,7 @@ impl Validator<'_, '_> {
                         Seg::Key("week"),
                         Seg::Index(i),
                     ];
-                    let d = Diagnostic::error("wrong-type", format!("`{day}` is not a weekday"))
+                    let d = Diagnostic::error(Code::WrongType, format!("`{day}` is not a weekday"))
                         .at(self.at(&path))
                         .with_help("weekdays are `mon`, `tue`, `wed`, `thu`, `fri`, `sat`, `sun`");
                     self.report(d);
@@ -455,7 +455,7 @@ impl Validator<'_, '_> {
                         Seg::Index(i),
                     ];
                     let d = Diagnostic::error(
-                        "invalid-hours",
+                        Code::InvalidHours,
                         format!("`{range}` is not a range of hours"),
                     )
                     .at(self.at(&path))
@@ -486,7 +486,7 @@ impl Validator<'_, '_> {
             }
             _ => {
                 let d = Diagnostic::error(
-                    "invalid-date",
+                    Code::InvalidDate,
                     "a date entry needs `date`, or `from` and `to`",
                 )
                 .at(self.at(path));
@@ -500,7 +500,7 @@ impl Validator<'_, '_> {
         match NaiveDate::parse_from_str(text, "%Y-%m-%d") {
             Ok(d) => Some(d),
             Err(_) => {
-                let d = Diagnostic::error("invalid-date", format!("`{text}` is not a date"))
+                let d = Diagnostic::error(Code::InvalidDate, format!("`{text}` is not a date"))
                     .at(self.at(path))
                     .with_help("write a real date as `YYYY-MM-DD`, e.g. `2026-02-28`");
                 self.report(d);
@@ -578,23 +578,23 @@ fn plain_spec(name: &str, timezone: Tz) -> CalendarSpec {
 }
 
 /// The policy's diagnostic code for a calendar layer's code.
-fn calendar_code(code: &str) -> &'static str {
+fn calendar_code(code: &str) -> Code {
     match code {
-        "toml-syntax" => "toml-syntax",
-        "unknown-key" => "unknown-key",
-        "invalid-timezone" => "unknown-timezone",
-        "invalid-weekday" | "invalid-status" => "wrong-type",
-        "invalid-hours" => "invalid-hours",
-        "inverted-hours" => "inverted-hours",
-        "overlapping-hours" => "overlapping-hours",
-        "inverted-holiday" | "inverted-covers" => "inverted-range",
-        "duplicate-holiday" | "duplicate-working-day" => "duplicate-name",
-        "working-day-is-holiday" => "calendar-conflict",
-        "no-working-days" => "no-working-days",
+        "toml-syntax" => Code::TomlSyntax,
+        "unknown-key" => Code::UnknownKey,
+        "invalid-timezone" => Code::UnknownTimezone,
+        "invalid-weekday" | "invalid-status" => Code::WrongType,
+        "invalid-hours" => Code::InvalidHours,
+        "inverted-hours" => Code::InvertedHours,
+        "overlapping-hours" => Code::OverlappingHours,
+        "inverted-holiday" | "inverted-covers" => Code::InvertedRange,
+        "duplicate-holiday" | "duplicate-working-day" => Code::DuplicateName,
+        "working-day-is-holiday" => Code::CalendarConflict,
+        "no-working-days" => Code::NoWorkingDays,
         "holiday-outside-calendar" | "working-day-outside-calendar" | "date-outside-calendar" => {
-            "date-outside-calendar"
+            Code::DateOutsideCalendar
         }
-        _ => "invalid-date",
+        _ => Code::InvalidDate,
     }
 }
 

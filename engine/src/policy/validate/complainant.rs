@@ -4,7 +4,7 @@
 use indexmap::IndexMap;
 
 use super::Validator;
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Code, Diagnostic};
 use crate::policy::complainant::{Complainant, ComplainantStage, Text};
 use crate::policy::locate::Seg;
 use crate::policy::raw::RawText;
@@ -24,7 +24,7 @@ impl Validator<'_, '_> {
                 Seg::Index(i),
             ];
             let known = slas.keys().map(String::as_str);
-            self.check_known("unknown-sla", "SLA", name, known, &path);
+            self.check_known(Code::UnknownSla, "SLA", name, known, &path);
         }
         let escalation = raw
             .escalation
@@ -34,7 +34,7 @@ impl Validator<'_, '_> {
         for (name, stage) in &raw.stages {
             let at = ["complainant", "stages", name.as_str()].map(Seg::Key);
             let known = stages.keys().map(String::as_str);
-            if !self.check_known("unknown-stage", "stage", name, known, &at) {
+            if !self.check_known(Code::UnknownStage, "stage", name, known, &at) {
                 continue;
             }
             let status_at = ["complainant", "stages", name, "status"].map(Seg::Key);
@@ -67,14 +67,14 @@ impl Validator<'_, '_> {
             .iter()
             .find(|(tag, _)| !tag.is_empty() && !tag_ok(tag))
         {
-            let d = Diagnostic::error("invalid-value", format!("`{tag}` is not a language tag"))
+            let d = Diagnostic::error(Code::InvalidValue, format!("`{tag}` is not a language tag"))
                 .at(self.at(path))
                 .with_help("key each text by a language tag: `{ en = \"…\", zh = \"…\" }`");
             self.report(d);
             return None;
         }
         if pairs.is_empty() || pairs.iter().any(|(_, text)| text.trim().is_empty()) {
-            let d = Diagnostic::error("invalid-value", "an empty text")
+            let d = Diagnostic::error(Code::InvalidValue, "an empty text")
                 .at(self.at(path))
                 .with_help("say something the complainant can read, or leave the key out");
             self.report(d);

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use indexmap::IndexMap;
 
 use super::{Validator, builtins_text};
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Code, Diagnostic};
 use crate::policy::field::{FieldDef, FieldType, Input};
 use crate::policy::locate::Seg;
 use crate::policy::raw::{RawField, RawFieldType};
@@ -29,7 +29,7 @@ impl Validator<'_, '_> {
             || self.doc.stages.keys().any(|s| format!("{s}_at") == name)
         {
             let d = Diagnostic::error(
-                "reserved-field-name",
+                Code::ReservedFieldName,
                 format!("`{name}` is a built-in name and cannot be a field"),
             )
             .at(self.key_at(&path))
@@ -45,6 +45,7 @@ impl Validator<'_, '_> {
             max: None,
             values: raw.values.clone().unwrap_or_default(),
             personal: raw.personal,
+            set_by: raw.set_by,
             label: raw.label.clone(),
             description: raw.description.clone(),
         };
@@ -67,15 +68,16 @@ impl Validator<'_, '_> {
             (_, Some(_)) => Some("only `enum` fields have `values`"),
         };
         if let Some(message) = problem {
-            let d = Diagnostic::error("invalid-value", message).at(self.at(path));
+            let d = Diagnostic::error(Code::InvalidValue, message).at(self.at(path));
             self.report(d);
         }
         let mut seen = BTreeSet::new();
         for (i, value) in def.values.iter().enumerate() {
             if !seen.insert(value) {
                 let p = [path[0], path[1], Seg::Key("values"), Seg::Index(i)];
-                let d = Diagnostic::error("duplicate-name", format!("`{value}` is listed twice"))
-                    .at(self.at(&p));
+                let d =
+                    Diagnostic::error(Code::DuplicateName, format!("`{value}` is listed twice"))
+                        .at(self.at(&p));
                 self.report(d);
             }
         }
@@ -91,7 +93,7 @@ impl Validator<'_, '_> {
         match def.read_bound(Input::Toml(raw)) {
             Ok(v) => Some(v),
             Err(e) => {
-                let d = Diagnostic::error("invalid-value", e.to_string()).at(self.at(path));
+                let d = Diagnostic::error(Code::InvalidValue, e.to_string()).at(self.at(path));
                 self.report(d);
                 None
             }
@@ -108,7 +110,7 @@ impl Validator<'_, '_> {
         match def.read(Input::Toml(raw)) {
             Ok(v) => Some(v),
             Err(e) => {
-                let d = Diagnostic::error("invalid-value", e.to_string()).at(self.at(path));
+                let d = Diagnostic::error(Code::InvalidValue, e.to_string()).at(self.at(path));
                 self.report(d);
                 None
             }

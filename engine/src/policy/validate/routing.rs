@@ -3,7 +3,7 @@
 use indexmap::IndexMap;
 
 use super::{Validator, script_code};
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Code, Diagnostic};
 use crate::policy::field::FieldDef;
 use crate::policy::locate::Seg;
 use crate::policy::raw::RawRouting;
@@ -15,7 +15,7 @@ impl Validator<'_, '_> {
     pub(super) fn routing(&mut self, fields: &IndexMap<String, FieldDef>) -> Option<Routing> {
         let Some(raw) = &self.doc.routing else {
             let d = Diagnostic::error(
-                "no-default-route",
+                Code::NoDefaultRoute,
                 "the policy has no `[routing]`: a complaint could go nowhere",
             )
             .at(self.at(&[]))
@@ -33,7 +33,7 @@ impl Validator<'_, '_> {
         for (i, field) in raw.reroute_on.iter().enumerate() {
             let path = [Seg::Key("routing"), Seg::Key("reroute_on"), Seg::Index(i)];
             self.check_known(
-                "unknown-field",
+                Code::UnknownField,
                 "field",
                 field,
                 fields.keys().map(String::as_str),
@@ -47,7 +47,7 @@ impl Validator<'_, '_> {
                 reroute_on: raw.reroute_on.clone(),
             }),
             Err(e) => {
-                let d = Diagnostic::error("no-default-route", e.to_string())
+                let d = Diagnostic::error(Code::NoDefaultRoute, e.to_string())
                     .at(self.at(&[Seg::Key("routing")]));
                 self.report(d);
                 None
@@ -61,7 +61,7 @@ impl Validator<'_, '_> {
         for (i, rule) in raw.rules.iter().enumerate() {
             let path = [Seg::Key("routing"), Seg::Key("rules"), Seg::Index(i)];
             if let Some(first) = otherwise_at {
-                let d = Diagnostic::error("unreachable-route", format!("routing rule #{} comes after the `otherwise` rule #{first} and can never match", i + 1))
+                let d = Diagnostic::error(Code::UnreachableRoute, format!("routing rule #{} comes after the `otherwise` rule #{first} and can never match", i + 1))
                     .at(self.at(&path))
                     .with_help("move the `otherwise` rule to the end");
                 self.report(d);
@@ -69,7 +69,7 @@ impl Validator<'_, '_> {
             let condition = match (&rule.when, rule.otherwise) {
                 (Some(_), true) | (None, false) => {
                     let d = Diagnostic::error(
-                        "invalid-value",
+                        Code::InvalidValue,
                         format!(
                             "routing rule #{} needs exactly one of `when` and `otherwise = true`",
                             i + 1
@@ -97,7 +97,7 @@ impl Validator<'_, '_> {
             });
         }
         if otherwise_at.is_none() {
-            let d = Diagnostic::error("no-default-route", "routing has no `otherwise` rule: a complaint that matches no rule would go nowhere")
+            let d = Diagnostic::error(Code::NoDefaultRoute, "routing has no `otherwise` rule: a complaint that matches no rule would go nowhere")
                 .at(self.at(&[Seg::Key("routing")]))
                 .with_help("end `rules` with `{ otherwise = true, queue = \"general\" }`");
             self.report(d);
@@ -120,7 +120,7 @@ impl Validator<'_, '_> {
                     }
                     _ => Some(self.sources.locate(id, 0..0)),
                 };
-                let code = script_code(&e, "script-syntax");
+                let code = script_code(&e, Code::ScriptSyntax);
                 let d = Diagnostic::error(code, e.message.clone())
                     .at_opt(location)
                     .with_help_opt(self.script_help(&e));
@@ -153,7 +153,7 @@ impl Validator<'_, '_> {
                 Seg::Key("escalate_to"),
             ];
             self.check_known(
-                "unknown-queue",
+                Code::UnknownQueue,
                 "queue",
                 queue,
                 known.iter().map(String::as_str),
@@ -175,7 +175,7 @@ impl Validator<'_, '_> {
                     Seg::Key("queue"),
                 ];
                 self.check_known(
-                    "unknown-queue",
+                    Code::UnknownQueue,
                     "queue",
                     &rule.queue,
                     self.doc.queues.keys().map(String::as_str),

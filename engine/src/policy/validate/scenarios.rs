@@ -6,11 +6,13 @@ use chrono::{DateTime, FixedOffset};
 use indexmap::IndexMap;
 
 use super::Validator;
-use crate::diagnostic::{Diagnostic, did_you_mean};
+use crate::diagnostic::{Code, Diagnostic, did_you_mean};
 use crate::policy::field::FieldDef;
 use crate::policy::locate::Seg;
 use crate::policy::raw::{RawExpect, RawScenario, RawStep};
-use crate::policy::scenario::{Actor, CLOCK_STATES, Expect, ScenarioSpec, Step, StepAction};
+use crate::policy::scenario::{
+    Actor, Expect, ScenarioSpec, Step, StepAction, expectable_clock_states,
+};
 use crate::policy::{Scenario, Sla, Transition};
 
 /// The names a scenario may refer to.
@@ -49,7 +51,7 @@ impl Validator<'_, '_> {
             let path = [Seg::Key("tests"), Seg::Index(*i)];
             if !names.insert(raw.name.clone()) {
                 let d = Diagnostic::error(
-                    "duplicate-name",
+                    Code::DuplicateName,
                     format!("a test named `{}` already exists", raw.name),
                 )
                 .at(self.at(&[path[0], path[1], Seg::Key("name")]));
@@ -125,7 +127,7 @@ impl Validator<'_, '_> {
         ];
         if kinds.iter().filter(|k| **k).count() != 1 {
             let d = Diagnostic::error(
-                "invalid-step",
+                Code::InvalidStep,
                 "a step is exactly one of `event`, `advance`, `until`, `set`, `extend`",
             )
             .at(self.at(path));
@@ -134,7 +136,7 @@ impl Validator<'_, '_> {
         }
         let action = if let Some(event) = &raw.event {
             let ok = self.check_known(
-                "unknown-event",
+                Code::UnknownEvent,
                 "event",
                 event,
                 known
@@ -162,7 +164,7 @@ impl Validator<'_, '_> {
         } else {
             let sla = raw.extend.clone().unwrap_or_default();
             self.check_known(
-                "unknown-sla",
+                Code::UnknownSla,
                 "SLA",
                 &sla,
                 known.slas.iter().map(String::as_str),
@@ -177,7 +179,7 @@ impl Validator<'_, '_> {
         if let Some(role) = &raw.role {
             let roles: Vec<String> = self.doc.roles.keys().cloned().collect();
             self.check_known(
-                "unknown-role",
+                Code::UnknownRole,
                 "role",
                 role,
                 roles.iter().map(String::as_str),
@@ -215,7 +217,7 @@ impl Validator<'_, '_> {
         let mut ok = true;
         if let Some(stage) = &raw.stage {
             ok &= self.check_known(
-                "unknown-stage",
+                Code::UnknownStage,
                 "stage",
                 stage,
                 stages.iter().map(String::as_str),
@@ -225,13 +227,16 @@ impl Validator<'_, '_> {
         for (sla, state) in &raw.clock {
             let p = [path, &[Seg::Key("clock"), Seg::Key(sla)]].concat();
             ok &= self.known_sla(sla, known, &p);
-            if !CLOCK_STATES.contains(&state.as_str()) {
-                let d = Diagnostic::error("wrong-type", format!("`{state}` is not a clock state"))
-                    .at(self.at(&p))
-                    .with_help_opt(
-                        did_you_mean(state, CLOCK_STATES.iter().copied())
-                            .or_else(|| Some(format!("one of {}", CLOCK_STATES.join(", ")))),
-                    );
+            let states = expectable_clock_states();
+            if !states.clone().any(|s| s == state) {
+                let all: Vec<&str> = states.clone().collect();
+                let d =
+                    Diagnostic::error(Code::WrongType, format!("`{state}` is not a clock state"))
+                        .at(self.at(&p))
+                        .with_help_opt(
+                            did_you_mean(state, states)
+                                .or_else(|| Some(format!("one of {}", all.join(", ")))),
+                        );
                 self.report(d);
                 ok = false;
             }
@@ -270,7 +275,7 @@ impl Validator<'_, '_> {
 
     fn known_sla(&mut self, sla: &str, known: &Known, path: &[Seg<'_>]) -> bool {
         self.check_known(
-            "unknown-sla",
+            Code::UnknownSla,
             "SLA",
             sla,
             known.slas.iter().map(String::as_str),
@@ -287,10 +292,12 @@ impl Validator<'_, '_> {
         match DateTime::parse_from_rfc3339(text) {
             Ok(t) => Some(t),
             Err(e) => {
-                let d =
-                    Diagnostic::error("invalid-date", format!("`{text}` is not an instant: {e}"))
-                        .at(self.at(path))
-                        .with_help("write an instant with its offset: `2026-02-13T16:00:00+08:00`");
+                let d = Diagnostic::error(
+                    Code::InvalidDate,
+                    format!("`{text}` is not an instant: {e}"),
+                )
+                .at(self.at(path))
+                .with_help("write an instant with its offset: `2026-02-13T16:00:00+08:00`");
                 self.report(d);
                 None
             }

@@ -4,7 +4,7 @@ use indexmap::IndexMap;
 
 use super::Validator;
 use super::calendars::Calendars;
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Code, Diagnostic};
 use crate::policy::locate::Seg;
 use crate::policy::raw::{RawReopen, RawSla};
 use crate::policy::stage_graph::StageGraph;
@@ -55,7 +55,7 @@ impl Validator<'_, '_> {
         let calendar = match &raw.calendar {
             Some(c) => self
                 .check_known(
-                    "unknown-calendar",
+                    Code::UnknownCalendar,
                     "calendar",
                     c,
                     calendars.names(),
@@ -74,7 +74,7 @@ impl Validator<'_, '_> {
             && !self.graph_incomplete
             && !can_stop(start, stop, transitions, graph)
         {
-            let d = Diagnostic::error("sla-never-stops", format!("SLA `{name}` can never stop: no sequence of transitions leads from its start to its stop"))
+            let d = Diagnostic::error(Code::SlaNeverStops, format!("SLA `{name}` can never stop: no sequence of transitions leads from its start to its stop"))
                     .at(self.at(&at("stop")))
                     .with_help("check `start` and `stop`: the stop stage (or event) must be reachable after the start");
             self.report(d);
@@ -126,11 +126,17 @@ impl Validator<'_, '_> {
                 p.push(Seg::Index(i));
             }
             let trigger = if let Some(event) = name.strip_prefix("event:") {
-                self.check_known("unknown-event", "event", event, events.iter().copied(), &p)
-                    .then(|| Trigger::Event(event.to_string()))
+                self.check_known(
+                    Code::UnknownEvent,
+                    "event",
+                    event,
+                    events.iter().copied(),
+                    &p,
+                )
+                .then(|| Trigger::Event(event.to_string()))
             } else if let Some(stage) = name.strip_prefix("stage:") {
                 self.check_known(
-                    "unknown-stage",
+                    Code::UnknownStage,
                     "stage",
                     stage,
                     stages.iter().map(String::as_str),
@@ -146,7 +152,7 @@ impl Validator<'_, '_> {
                     .iter()
                     .map(String::as_str)
                     .chain(events.iter().copied());
-                self.check_known("unknown-stage", "stage or event", name, all, &p);
+                self.check_known(Code::UnknownStage, "stage or event", name, all, &p);
                 None
             };
             match trigger {
@@ -169,19 +175,19 @@ impl Validator<'_, '_> {
             match number {
                 Some(n) if n > 0.0 && n < 100.0 && n.fract() == 0.0 => out.push(n as u8),
                 Some(n) => {
-                    let d = Diagnostic::error("warning-out-of-range", format!("a warning at {n}% of the target {}", if n >= 100.0 { "is not a warning: the deadline has passed by then" } else { "must be a whole percentage above 0" }))
+                    let d = Diagnostic::error(Code::WarningOutOfRange, format!("a warning at {n}% of the target {}", if n >= 100.0 { "is not a warning: the deadline has passed by then" } else { "must be a whole percentage above 0" }))
                         .at(self.at(&p))
                         .with_help("warn at a whole percentage between 1% and 99%; a breach fires at 100% anyway");
                     self.report(d);
                     return None;
                 }
                 None => {
-                    let d =
-                        Diagnostic::error("invalid-value", format!("`{raw}` is not a percentage"))
-                            .at(self.at(&p))
-                            .with_help(
-                                "write warnings as percentages of the target: `[\"50%\", \"80%\"]`",
-                            );
+                    let d = Diagnostic::error(
+                        Code::InvalidValue,
+                        format!("`{raw}` is not a percentage"),
+                    )
+                    .at(self.at(&p))
+                    .with_help("write warnings as percentages of the target: `[\"50%\", \"80%\"]`");
                     self.report(d);
                     return None;
                 }
@@ -213,7 +219,7 @@ impl Validator<'_, '_> {
             if let (Some(to), Some((secs, text))) = (&to, &longest)
                 && to.approx_seconds() <= *secs
             {
-                let d = Diagnostic::error("extension-not-longer", format!("extension to `{to}` is not longer than `{text}`, which it extends"))
+                let d = Diagnostic::error(Code::ExtensionNotLonger, format!("extension to `{to}` is not longer than `{text}`, which it extends"))
                         .at(self.at(&at("to")))
                         .with_help("an extension must give more time than the target (and than the extension before it)");
                 self.report(d);
@@ -234,7 +240,7 @@ impl Validator<'_, '_> {
                 let names: Vec<String> = self.doc.fields.keys().cloned().collect();
                 if !self.doc.damaged.has("fields", field) {
                     self.check_known(
-                        "unknown-field",
+                        Code::UnknownField,
                         "field",
                         field,
                         names.iter().map(String::as_str),
@@ -245,7 +251,7 @@ impl Validator<'_, '_> {
             if let Some(role) = &ext.role {
                 let known: Vec<String> = self.doc.roles.keys().cloned().collect();
                 self.check_known(
-                    "unknown-role",
+                    Code::UnknownRole,
                     "role",
                     role,
                     known.iter().map(String::as_str),

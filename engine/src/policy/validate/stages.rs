@@ -3,7 +3,7 @@
 use indexmap::IndexMap;
 
 use super::Validator;
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Code, Diagnostic};
 use crate::policy::locate::Seg;
 use crate::policy::stage_graph::{Edge, Node, StageGraph};
 use crate::policy::{Stage, Transition};
@@ -36,7 +36,7 @@ impl Validator<'_, '_> {
         let starts: Vec<&Stage> = stages.values().filter(|s| s.start).collect();
         let section = [Seg::Key("stages")];
         if starts.is_empty() {
-            let d = Diagnostic::error("no-start-stage", "no stage is marked `start = true`")
+            let d = Diagnostic::error(Code::NoStartStage, "no stage is marked `start = true`")
                 .at(self.key_at(&section))
                 .with_help(
                     "mark the stage every complaint begins in: `received = { start = true }`",
@@ -45,7 +45,7 @@ impl Validator<'_, '_> {
         }
         for extra in starts.iter().skip(1) {
             let d = Diagnostic::error(
-                "several-start-stages",
+                Code::SeveralStartStages,
                 format!(
                     "`{}` is a second start stage; `{}` is already one",
                     extra.name, starts[0].name
@@ -57,7 +57,7 @@ impl Validator<'_, '_> {
         }
         if !stages.values().any(|s| s.terminal) {
             let d = Diagnostic::error(
-                "no-terminal-stage",
+                Code::NoTerminalStage,
                 "no stage is marked `terminal = true`: no case could ever be closed",
             )
             .at(self.key_at(&section))
@@ -66,7 +66,7 @@ impl Validator<'_, '_> {
         }
         for s in starts.iter().filter(|s| s.terminal) {
             let d = Diagnostic::error(
-                "start-stage-terminal",
+                Code::StartStageTerminal,
                 format!("the start stage `{}` is also terminal", s.name),
             )
             .at(self.key_at(&["stages", &s.name].map(Seg::Key)));
@@ -114,7 +114,7 @@ impl Validator<'_, '_> {
         let unreachable: Vec<String> = graph.unreachable().into_iter().map(String::from).collect();
         for name in &unreachable {
             let d = Diagnostic::error(
-                "unreachable-stage",
+                Code::UnreachableStage,
                 format!("stage `{name}` can never be reached from the start stage"),
             )
             .at(self.key_at(&["stages", name].map(Seg::Key)))
@@ -125,7 +125,7 @@ impl Validator<'_, '_> {
         }
         for name in graph.dead_ends() {
             let d = Diagnostic::error(
-                "dead-end-stage",
+                Code::DeadEndStage,
                 format!("stage `{name}` is not terminal but has no transition out of it"),
             )
             .at(self.key_at(&["stages", name].map(Seg::Key)))
@@ -145,7 +145,7 @@ impl Validator<'_, '_> {
             .into_iter()
             .filter(|n| !unreachable.iter().any(|u| u == n))
         {
-            let d = Diagnostic::error("no-way-to-finish", format!("no terminal stage can be reached from stage `{name}`: a case there could never be closed"))
+            let d = Diagnostic::error(Code::NoWayToFinish, format!("no terminal stage can be reached from stage `{name}`: a case there could never be closed"))
                 .at(self.key_at(&["stages", name].map(Seg::Key)))
                 .with_help("add a transition from this stage (or one it leads to) towards a terminal stage");
             self.report(d);

@@ -4,7 +4,7 @@ use indexmap::IndexMap;
 
 use super::Validator;
 use crate::calendar::SlaDuration;
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Code, Diagnostic};
 use crate::policy::field::FieldDef;
 use crate::policy::locate::Seg;
 use crate::policy::raw::{RawAction, RawTransition};
@@ -36,7 +36,7 @@ impl Validator<'_, '_> {
         let stage_names: Vec<String> = self.doc.stages.keys().cloned().collect();
         let to_known = self.doc.damaged.has("stages", &raw.to)
             || self.check_known(
-                "unknown-stage",
+                Code::UnknownStage,
                 "stage",
                 &raw.to,
                 stage_names.iter().map(String::as_str),
@@ -67,7 +67,7 @@ impl Validator<'_, '_> {
             .and_then(|a| self.duration(a, &at("after")));
         if raw.automatic && raw.when.is_none() {
             let d = Diagnostic::error(
-                "invalid-value",
+                Code::InvalidValue,
                 "an `automatic` transition needs a `when` condition to wait for",
             )
             .at(self.at(&at("automatic")))
@@ -123,7 +123,7 @@ impl Validator<'_, '_> {
                 continue;
             }
             if !self.check_known(
-                "unknown-stage",
+                Code::UnknownStage,
                 "stage",
                 name,
                 stage_names.iter().map(String::as_str),
@@ -131,7 +131,7 @@ impl Validator<'_, '_> {
             ) {
                 ok = false;
             } else if self.doc.stages.get(name).is_some_and(|s| s.terminal) {
-                let d = Diagnostic::error("transition-from-terminal", format!("transition `{}` leaves `{name}`, which is terminal", raw.on))
+                let d = Diagnostic::error(Code::TransitionFromTerminal, format!("transition `{}` leaves `{name}`, which is terminal", raw.on))
                     .at(self.at(&path))
                     .with_help("a terminal stage ends the case; to let a case be reopened, make the stage non-terminal");
                 self.report(d);
@@ -148,7 +148,7 @@ impl Validator<'_, '_> {
     ) -> bool {
         self.doc.damaged.has("fields", name)
             || self.check_known(
-                "unknown-field",
+                Code::UnknownField,
                 "field",
                 name,
                 fields.keys().map(String::as_str),
@@ -162,7 +162,7 @@ impl Validator<'_, '_> {
             let mut p = path.to_vec();
             p.push(Seg::Index(i));
             self.check_known(
-                "unknown-role",
+                Code::UnknownRole,
                 "role",
                 role,
                 known.iter().map(String::as_str),
@@ -176,7 +176,7 @@ impl Validator<'_, '_> {
         match text.parse::<SlaDuration>() {
             Ok(d) => Some(d),
             Err(e) => {
-                let d = Diagnostic::error("invalid-duration", e.to_string())
+                let d = Diagnostic::error(Code::InvalidDuration, e.to_string())
                     .at(self.at(path))
                     .with_help_opt(e.help.clone())
                     .with_help_opt(Some("write a number and a unit: `24 hours`, `4 business hours`, `15 days`, `8 weeks`, `6 months`, `3 business days`".into()));
@@ -224,7 +224,7 @@ impl Validator<'_, '_> {
         if kinds.iter().filter(|k| **k).count() != 1
             || (raw.message.is_some() && raw.notify.is_none())
         {
-            let d = Diagnostic::error("invalid-action", "an action is exactly one of `set`, `notify` (with an optional `message`), `tag`, `script`")
+            let d = Diagnostic::error(Code::InvalidAction, "an action is exactly one of `set`, `notify` (with an optional `message`), `tag`, `script`")
                 .at(self.at(path));
             self.report(d);
             return None;
@@ -248,7 +248,7 @@ impl Validator<'_, '_> {
         match ActionScript::compile(&self.engine, source, "action", &self.schema) {
             Ok(s) => Some(Action::Script(s)),
             Err(e) => {
-                let d = self.script_diagnostic(&e, &p, "condition-syntax");
+                let d = self.script_diagnostic(&e, &p, Code::ConditionSyntax);
                 self.report(d);
                 None
             }
@@ -268,7 +268,7 @@ impl Validator<'_, '_> {
                 };
                 let path = [Seg::Key("transitions"), Seg::Index(b.index)];
                 let d = Diagnostic::error(
-                    "ambiguous-transition",
+                    Code::AmbiguousTransition,
                     format!(
                         "event `{}` from stage `{stage}` already has an unguarded transition (#{})",
                         a.event,

@@ -160,10 +160,7 @@ fn clock_state(vc: &VirtualCase<'_>, name: &str) -> String {
         _ => Ok(ClockState::NotStarted),
     };
     match state {
-        Ok(s) => serde_json::to_value(s)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default(),
+        Ok(s) => s.as_str().to_string(),
         Err(e) => format!("error: {e}"),
     }
 }

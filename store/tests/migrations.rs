@@ -1,0 +1,69 @@
+//! A shipped migration never changes: a database made with it has already run it, and
+//! would never see an edit (`0001_initial.sql` was edited twice after it first
+//! shipped, so a database made before those edits never got `case_keys` or
+//! `outbox`). New tables go into new migrations. This test holds the checksum of each
+//! shipped file and fails when one is edited, or when a new one is not yet listed.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::Path;
+
+use redress_store::MIGRATIONS;
+use sha2::{Digest, Sha256};
+
+/// Every shipped migration file and the SHA-256 of its bytes. Add a line when a new
+/// migration ships; never change one.
+const SHIPPED: &[(&str, &str)] = &[(
+    "0001_initial.sql",
+    "a98aab204a75ab873876e8bb8964d6bccfbde3d286ef24d177b8fff6b7a79d94",
+)];
+
+fn sha256(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[test]
+fn shipped_migrations_never_change_and_every_file_is_listed_and_applied() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("the migrations folder `{}`: {e}", dir.display()))
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".sql"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no migration in `{}`", dir.display());
+    for (i, file) in files.iter().enumerate() {
+        let text = std::fs::read(dir.join(file)).unwrap();
+        match SHIPPED.iter().find(|(name, _)| name == file) {
+            Some((_, sum)) => assert_eq!(
+                &sha256(&text),
+                sum,
+                "`{file}` has shipped and must not change: put the change in a new migration"
+            ),
+            None => panic!(
+                "`{file}` is new: once it ships, add (\"{file}\", \"{}\") to SHIPPED",
+                sha256(&text)
+            ),
+        }
+        let (version, name, sql) = MIGRATIONS
+            .get(i)
+            .unwrap_or_else(|| panic!("`{file}` is not in MIGRATIONS"));
+        assert_eq!(
+            format!("{version:04}_{name}.sql"),
+            *file,
+            "MIGRATIONS[{i}] is not `{file}`"
+        );
+        assert_eq!(
+            sql.as_bytes(),
+            text.as_slice(),
+            "MIGRATIONS[{i}] is not the text of `{file}`"
+        );
+    }
+    assert_eq!(
+        MIGRATIONS.len(),
+        files.len(),
+        "MIGRATIONS names a file that is not there"
+    );
+}
