@@ -10,6 +10,7 @@
 //! `webhooks` (outbox delivery), `http` (the router, one module per resource).
 
 pub mod config;
+pub mod console;
 pub mod http;
 pub mod metrics;
 pub mod problem;
@@ -137,6 +138,7 @@ async fn serve(service: Arc<Service>, options: Options) -> anyhow::Result<()> {
     let scheduler = tokio::spawn(scheduler::run(service.clone()));
     let deliveries = tokio::spawn(webhooks::run(service.clone()));
     let app = http::router(service.clone());
+    let app = app.into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown())
         .await?;

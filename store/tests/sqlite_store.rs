@@ -601,7 +601,11 @@ fn a_database_from_a_newer_redress_is_refused() {
     let known = MIGRATIONS.last().map(|m| m.0).unwrap();
     for (name, found, migrated_first) in [
         ("an empty database marked 99", 99, false),
-        ("a migrated database marked one past the last", known + 1, true),
+        (
+            "a migrated database marked one past the last",
+            known + 1,
+            true,
+        ),
     ] {
         let db = Db::new();
         if migrated_first {
@@ -611,11 +615,7 @@ fn a_database_from_a_newer_redress_is_refused() {
         conn.pragma_update(None, "user_version", found).unwrap();
         drop(conn);
         let refused = SqliteStore::open(db.path()).expect_err(name);
-        assert_eq!(
-            refused,
-            StoreError::NewerSchema { found, known },
-            "{name}"
-        );
+        assert_eq!(refused, StoreError::NewerSchema { found, known }, "{name}");
     }
 }
 
