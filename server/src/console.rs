@@ -410,13 +410,14 @@ pub struct CsrfOnly {
     csrf: Option<String>,
 }
 
-/// Refuses a form whose CSRF token is not the session's: nothing is changed.
-pub fn check_csrf(signed: &Signed, given: Option<&str>) -> Result<(), Response> {
+/// The refusal of a form whose CSRF token is not the session's (nothing is
+/// changed); `None` when the token is the session's.
+pub fn check_csrf(signed: &Signed, given: Option<&str>) -> Option<Response> {
     match csrf::matches(&signed.session.csrf, given) {
-        true => Ok(()),
+        true => None,
         false => {
             let t = signed.lang.texts();
-            Err(message(
+            Some(message(
                 Chrome::signed(signed, t.error_title),
                 StatusCode::FORBIDDEN,
                 t.csrf_refused,
@@ -431,7 +432,7 @@ async fn sign_out(
     headers: HeaderMap,
     axum::Form(form): axum::Form<CsrfOnly>,
 ) -> Response {
-    if let Err(refused) = check_csrf(&signed, form.csrf.as_deref()) {
+    if let Some(refused) = check_csrf(&signed, form.csrf.as_deref()) {
         return refused;
     }
     app.sessions.end(&signed.id);

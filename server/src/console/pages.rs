@@ -108,8 +108,8 @@ fn select(
     }
 }
 
-/// The open cases of the caller's organisation, by next due instant (soonest
-/// first, those with nothing due last), filtered, a page at a time.
+/// The open cases of the caller's organisation, breached first, then by next due
+/// instant (soonest first, those with nothing due last), filtered, a page at a time.
 pub async fn queue(State(app): Ctx, signed: Signed, Query(q): Query<QueueQuery>) -> Response {
     let t = signed.lang.texts();
     let caller = signed.caller().clone();
@@ -145,7 +145,12 @@ pub async fn queue(State(app): Ctx, signed: Signed, Query(q): Query<QueueQuery>)
             None => break,
         }
     }
-    rows.sort_by_key(|r| (r.next_due.is_none(), r.next_due, r.received_at));
+    // Breached cases first (their deadline has passed), then by the next instant
+    // something falls due (a warning, a deadline), those with nothing due last.
+    rows.sort_by_key(|r| {
+        let breached = r.clock_state == ClockSummary::Breached;
+        (!breached, r.next_due.is_none(), r.next_due, r.received_at)
+    });
     let pages = rows.len().div_ceil(PAGE).max(1);
     let page = q.page.unwrap_or(1).clamp(1, pages);
     let now = Utc::now();
@@ -471,12 +476,36 @@ pub async fn render_case(
                 .collect::<Vec<_>>()
         })
         .collect();
+    let current = |name: &str| present::input_text(&view["data"][name]);
     let update_fields = policy
         .fields()
         .values()
         .filter(|f| !f.personal || caller.personal_data)
-        .map(|def| present::form_field("update", def, &value_of("update", &def.name), ""))
+        .map(|def| {
+            let value = match refused.as_ref().filter(|r| r.form == "update") {
+                Some(_) => value_of("update", &def.name),
+                None => current(&def.name),
+            };
+            FormField {
+                required: false,
+                ..present::form_field("update", def, &value, "")
+            }
+        })
         .collect();
+    // A refusal of a form the page does not show (an event not offered to this
+    // role, say) is shown at the top of the next steps.
+    let shown: BTreeSet<String> = actions
+        .iter()
+        .filter(|a| a.allowed)
+        .map(|a| format!("event-{}", a.event))
+        .chain(["extend", "update", "note", "assign"].map(String::from))
+        .collect();
+    let refused = refused.map(|mut r| {
+        if !shown.contains(&r.form) {
+            r.form = String::new();
+        }
+        r
+    });
     let stage_label = view["stage_label"]
         .as_str()
         .unwrap_or(&slot.case.stage)
@@ -571,7 +600,7 @@ pub async fn command(
     Path(id): Path<String>,
     axum::Form(inputs): axum::Form<Inputs>,
 ) -> Response {
-    if let Err(refused) = check_csrf(&signed, input(&inputs, "csrf")) {
+    if let Some(refused) = check_csrf(&signed, input(&inputs, "csrf")) {
         return refused;
     }
     let caller = signed.caller().clone();
@@ -589,6 +618,17 @@ pub async fn command(
             };
             return render_case(&app, &signed, &id, Some(refused), false, None, None).await;
         }
+    };
+    // An update sends only the fields the handler changed.
+    let kind = match kind {
+        CommandKind::Update { mut data } => {
+            let shown = view::fields(&slot.policy, &slot.case.fields, &caller);
+            data.retain(|name, value| {
+                present::input_text(value) != present::input_text(&shown[name.as_str()])
+            });
+            CommandKind::Update { data }
+        }
+        other => other,
     };
     let expected = input(&inputs, "version").and_then(|v| v.parse::<u64>().ok());
     let key = input(&inputs, "key")
@@ -745,7 +785,7 @@ pub async fn file(
     signed: Signed,
     axum::Form(inputs): axum::Form<Inputs>,
 ) -> Response {
-    if let Err(refused) = check_csrf(&signed, input(&inputs, "csrf")) {
+    if let Some(refused) = check_csrf(&signed, input(&inputs, "csrf")) {
         return refused;
     }
     let caller = signed.caller().clone();

@@ -196,6 +196,16 @@ pub fn clocks(
     out
 }
 
+/// A field value as a form input holds it: text, `true`/`false`, a number as
+/// written; empty for none.
+pub fn input_text(value: &Value) -> String {
+    match value {
+        Value::Null => String::new(),
+        Value::Bool(b) => b.to_string(),
+        other => text(other),
+    }
+}
+
 /// A field of the case as shown.
 pub struct FieldRow {
     pub label: String,

@@ -120,7 +120,7 @@ pub async fn issue(
     Path(id): Path<String>,
     axum::Form(form): axum::Form<CsrfOnly>,
 ) -> Response {
-    if let Err(refused) = check_csrf(&signed, form.csrf.as_deref()) {
+    if let Some(refused) = check_csrf(&signed, form.csrf.as_deref()) {
         return refused;
     }
     match issue_link(&app, signed.caller(), &id).await {
@@ -139,7 +139,7 @@ pub async fn revoke(
     Path(id): Path<String>,
     axum::Form(form): axum::Form<CsrfOnly>,
 ) -> Response {
-    if let Err(refused) = check_csrf(&signed, form.csrf.as_deref()) {
+    if let Some(refused) = check_csrf(&signed, form.csrf.as_deref()) {
         return refused;
     }
     let caller = signed.caller().clone();
