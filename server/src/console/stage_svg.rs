@@ -1,4 +1,4 @@
-//! The stage graph drawn as SVG on the server, from the policy's [`StageGraph`],
+//! The stage graph drawn as SVG on the server, from the policy's [`StageGraph`](redress_engine::policy::StageGraph),
 //! so the policy page needs no script and no library from the internet.
 //!
 //! A small layered layout: each stage's layer is its distance from the start stage
