@@ -308,6 +308,16 @@ pub struct CaseCount {
     pub count: u64,
 }
 
+/// What a store tells of its own files, for metrics; `None` where a backend has no
+/// such thing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StorageStats {
+    /// The write-ahead log's size, in bytes.
+    pub wal_bytes: Option<u64>,
+    /// Checkpoints that truncated the write-ahead log.
+    pub wal_truncations: Option<u64>,
+}
+
 /// The store the service runs on. Reads block (call them off the async runtime);
 /// writes resolve a [`Receipt`] once durable.
 pub trait Store: Send + Sync + 'static {
@@ -396,6 +406,11 @@ pub trait Store: Send + Sync + 'static {
 
     /// How many messages wait and how many were given up on.
     fn outbox_counts(&self) -> Result<OutboxCounts, StoreError>;
+
+    /// What the store tells of its files (none by default).
+    fn storage(&self) -> StorageStats {
+        StorageStats::default()
+    }
 
     /// Keeps a complainant's tracking link to a case: the SHA-256 of its token
     /// (never the token). Durable on return.

@@ -474,9 +474,14 @@ pub struct RawExpect {
     pub priority: Option<i64>,
     /// Tags it carries.
     pub tags: Option<Vec<String>>,
-    /// Each named clock's state: `not-started`, `running`, `paused`, `met`, `missed`, `breached`.
+    /// Each named clock's state: `not-started`, `running`, `paused`, `met`, `missed`,
+    /// `breached`, `withdrawn`, or `error` (its calendar cannot count its deadline).
     #[serde(default)]
     pub clock: IndexMap<String, String>,
+    /// Whether each named clock's deadline is provisional (it counts days beyond the
+    /// calendar's data, or of data marked provisional).
+    #[serde(default)]
+    pub provisional: IndexMap<String, bool>,
     /// Each named clock's exact deadline.
     #[serde(default)]
     pub deadline: IndexMap<String, String>,

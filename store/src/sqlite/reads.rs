@@ -14,6 +14,14 @@ use crate::{
 };
 
 impl Store for SqliteStore {
+    fn storage(&self) -> crate::StorageStats {
+        let (bytes, truncations) = self.wal();
+        crate::StorageStats {
+            wal_bytes: Some(bytes),
+            wal_truncations: Some(truncations),
+        }
+    }
+
     fn append(&self, append: Append) -> Receipt {
         match Prepared::new(append) {
             Ok(prepared) => self.submit(Box::new(move |conn| write_append(conn, &prepared))),
