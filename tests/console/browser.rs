@@ -162,6 +162,11 @@ fn people_handle_a_complaint_in_a_real_browser() {
     let server = site.start();
     let short = Site::with_config("\n[console]\nsession_seconds = 2\n");
     let short_server = short.start();
+    // Other open cases for the queue (filed before the browser starts: the
+    // harness's client blocks).
+    for (category, ago) in [("fees", 0), ("fraud", 40)] {
+        server.file(BANK_AGENT, quick(category, ago));
+    }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -203,9 +208,6 @@ fn people_handle_a_complaint_in_a_real_browser() {
 
         // Among other open cases, it is at the top of the queue: its deadlines have
         // passed.
-        for (category, ago) in [("fees", 0), ("fraud", 40)] {
-            server.file(BANK_AGENT, quick(category, ago));
-        }
         client.goto(&format!("{url}/")).await.unwrap();
         assert_eq!(
             text(&client, "table.queue tbody tr:first-child .case-link").await,
