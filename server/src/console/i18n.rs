@@ -49,10 +49,10 @@ impl Lang {
                 .filter_map(|p| p.trim().strip_prefix("q="))
                 .find_map(|q| q.parse::<f32>().ok())
                 .unwrap_or(1.0);
-            if let Some(lang) = Lang::from_tag(tag) {
-                if best.is_none_or(|(q, _)| quality > q) {
-                    best = Some((quality, lang));
-                }
+            if let Some(lang) = Lang::from_tag(tag)
+                && best.is_none_or(|(q, _)| quality > q)
+            {
+                best = Some((quality, lang));
             }
         }
         best.map_or(Lang::En, |(_, lang)| lang)

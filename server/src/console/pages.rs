@@ -827,10 +827,10 @@ pub async fn file(
     match app.service.intake(&caller, intake, key).await {
         Ok(outcome) => {
             let case = outcome.slot.case.id.clone();
-            if outcome.created {
-                if let Ok(link) = super::tracking::issue_link(&app, &caller, &case).await {
-                    app.sessions.set_flash(&signed.id, (case.clone(), link));
-                }
+            if outcome.created
+                && let Ok(link) = super::tracking::issue_link(&app, &caller, &case).await
+            {
+                app.sessions.set_flash(&signed.id, (case.clone(), link));
             }
             Redirect::to(&format!("/cases/{}", url_encode(&case))).into_response()
         }
