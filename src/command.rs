@@ -4,6 +4,7 @@
 mod completions;
 mod graph;
 mod man;
+mod migrate;
 mod output;
 mod progress;
 mod replay;
@@ -45,6 +46,8 @@ enum Command {
     Simulate(simulate::Args),
     /// Run the service: the HTTP API, the deadline scheduler, the durable store.
     Serve(serve::Args),
+    /// Move a policy's running cases onto another version (dry run unless `--apply`).
+    Migrate(migrate::Args),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(completions::Args),
     /// Print the manual page (roff), or write one per subcommand into a folder.
@@ -84,5 +87,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Serve(args) => serve::run(args),
         Command::Completions(args) => completions::run(args),
         Command::Man(args) => man::run(args),
+        Command::Migrate(args) => migrate::run(args),
     }
 }

@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 
 use assert_cmd::Command;
+use predicates::prelude::PredicateBooleanExt;
 use predicates::str::contains;
 
 fn redress() -> Command {
@@ -205,4 +206,45 @@ fn a_test_file_whose_policy_does_not_load_says_so() {
         .assert()
         .code(1)
         .stdout(contains("error[unknown-policy]"));
+}
+
+/// Calendar data that runs out is a warning with a stable code, located at the
+/// include; `--as-of` sets "today"; warnings fail only with `--deny-warnings`.
+#[test]
+fn calendar_data_that_runs_out_is_a_warning_as_of_a_date() {
+    let uk = ["validate", "policies/bank-uk.toml", "--format", "json"];
+    let out = redress()
+        .args(uk)
+        .args(["--as-of", "2027-11-01"])
+        .current_dir(root())
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let json: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let d = &json[0]["diagnostics"][0];
+    assert_eq!(d["code"], "calendar-data-ends", "{json}");
+    assert_eq!(d["severity"], "warning");
+    assert!(
+        d["message"]
+            .as_str()
+            .unwrap()
+            .contains("its data ends 2027-12-31"),
+        "{d}"
+    );
+    assert_eq!(json[0]["ok"], true);
+    redress()
+        .args(uk)
+        .args(["--as-of", "2027-11-01", "--deny-warnings"])
+        .current_dir(root())
+        .assert()
+        .code(1);
+    redress()
+        .args(["validate", "policies/bank-uk.toml", "--deny-warnings"])
+        .args(["--as-of", "2027-06-01"])
+        .current_dir(root())
+        .assert()
+        .success()
+        .stdout(contains("warning").not());
 }

@@ -16,7 +16,7 @@ use crate::script::CaseView;
 use crate::sla::{Attention, SlaClock};
 use crate::value::Fields;
 
-pub use event::{Actor, Cause, ClockOp, Event, EventKind, MoveReason};
+pub use event::{Actor, Cause, ClockOp, Event, EventKind, MigratedClock, MoveReason};
 
 /// One complaint's state, as its events made it.
 ///
@@ -211,6 +211,22 @@ fn apply_kind(case: &mut Case, event: &Event) {
             case.priority = priority.or(case.priority);
         }
         EventKind::Withdrawn => case.closed = true,
+        EventKind::Migrated { stage, clocks, .. } => {
+            case.policy = event.policy.clone();
+            if let Some((old, new)) = stage {
+                let entered = Arc::make_mut(&mut case.stage_entered_at);
+                if let Some(at) = entered.get(old).copied() {
+                    entered.insert(new.clone(), at);
+                }
+                case.stage.clone_from(new);
+            }
+            let live = Arc::make_mut(&mut case.clocks);
+            for c in clocks.iter().filter(|c| c.kept) {
+                if let (Some(clock), Some(at)) = (live.get_mut(&c.sla), c.old) {
+                    clock.keep_deadline(at);
+                }
+            }
+        }
     }
 }
 

@@ -273,12 +273,16 @@ pub const CODES: &[(&str, &str)] = &[
     ("inverted-range", "a date range that ends before it starts"),
     (
         "calendar-conflict",
-        "a date that is both a holiday and a make-up working day",
+        "a date that is both a holiday and a make-up working day, or two data files that disagree on a date",
     ),
     ("no-working-days", "a calendar with no working day at all"),
     (
         "date-outside-calendar",
         "a date outside the range a calendar's data covers",
+    ),
+    (
+        "calendar-data-ends",
+        "a calendar's firm data ends within reach of the longest SLA target plus 90 days (a warning)",
     ),
     (
         "invalid-value",

@@ -6,6 +6,7 @@
 //! built by validation, so everything after loading may assume the policy is sound.
 
 pub mod complainant;
+pub mod data_reach;
 pub mod discover;
 pub mod field;
 pub mod raw;
@@ -24,8 +25,9 @@ use indexmap::IndexMap;
 
 pub use field::{FieldDef, FieldError, FieldType, Input};
 pub use load::{
-    LoadError, Report, TestFile, check_calendar_file, check_policy, check_policy_str, load_policy,
-    load_policy_sources, load_policy_str, load_test_file,
+    CheckOptions, LoadError, Report, TZDB_VERSION, TestFile, check_calendar_file, check_policy,
+    check_policy_str, check_policy_with, load_policy, load_policy_sources, load_policy_str,
+    load_policy_version, load_test_file,
 };
 pub use stage_graph::StageGraph;
 
@@ -61,6 +63,8 @@ pub struct Policy {
     pub(crate) scenarios: Vec<Scenario>,
     pub(crate) graph: StageGraph,
     pub(crate) scripts: Arc<ScriptEngine>,
+    /// `[migration] stages`: an earlier version's stage name → its name here.
+    pub(crate) migration_stages: IndexMap<String, String>,
 }
 
 impl Policy {
@@ -168,6 +172,14 @@ impl Policy {
     /// The stage graph.
     pub fn graph(&self) -> &StageGraph {
         &self.graph
+    }
+    /// The stage here that an earlier version's stage `old` maps to: its entry in
+    /// `[migration] stages`, else a stage of the same name.
+    pub fn stage_for(&self, old: &str) -> Option<&str> {
+        match self.migration_stages.get(old) {
+            Some(new) => Some(new.as_str()),
+            None => self.stages.get_key_value(old).map(|(k, _)| k.as_str()),
+        }
     }
     /// The sandboxed script engine its conditions were compiled for.
     pub fn scripts(&self) -> &Arc<ScriptEngine> {

@@ -42,6 +42,7 @@ mod timers;
 mod transition;
 mod virtual_case;
 
+pub mod migrate;
 pub mod replay;
 pub mod scenario;
 pub mod simulate;

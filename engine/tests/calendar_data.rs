@@ -1,6 +1,7 @@
 //! Cross-checks every shipped calendar in `policies/calendars/` against an independent
-//! source committed as data (`engine/tests/fixtures/holidays-2026.json`, made once by
-//! `tools/gen_holiday_fixture.py` from the `holidays` and `chinesecalendar` packages).
+//! source committed as data (`engine/tests/fixtures/holidays.json`, made once by
+//! `tools/gen_holiday_fixture.py` from the `holidays`, `chinesecalendar` and
+//! `lunardate` packages).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -31,7 +32,7 @@ fn load(name: &str) -> (CalendarFile, Expected) {
     let path = root().join(format!("policies/calendars/{name}.toml"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let file = parse_calendar_file(&text).unwrap_or_else(|e| panic!("{name}: {e:?}"));
-    let fixture = root().join("engine/tests/fixtures/holidays-2026.json");
+    let fixture = root().join("engine/tests/fixtures/holidays.json");
     let mut fixture: Fixture =
         serde_json::from_str(&std::fs::read_to_string(fixture).unwrap()).unwrap();
     let expected = fixture
@@ -101,6 +102,28 @@ fn cn_2026_matches_chinesecalendar() {
 }
 
 #[test]
+fn cn_2027_is_provisional_and_matches_the_statutory_rules() {
+    cross_check("cn-2027", true);
+    let (file, _) = load("cn-2027");
+    assert!(
+        file.provisional,
+        "cn-2027 holds the statutory holidays only"
+    );
+    assert!(
+        file.working_days.is_empty(),
+        "no make-up days without the notice"
+    );
+}
+
+#[test]
+fn the_2027_files_of_other_countries_are_official() {
+    for name in ["gb-eaw-2027", "us-federal-2027", "au-national-2027"] {
+        cross_check(name, false);
+        assert!(!load(name).0.provisional, "{name}");
+    }
+}
+
+#[test]
 fn gb_eaw_2026_matches_holidays() {
     cross_check("gb-eaw-2026", false);
 }
@@ -129,9 +152,13 @@ fn every_shipped_file_is_cross_checked() {
         names,
         [
             "au-national-2026",
+            "au-national-2027",
             "cn-2026",
+            "cn-2027",
             "gb-eaw-2026",
-            "us-federal-2026"
+            "gb-eaw-2027",
+            "us-federal-2026",
+            "us-federal-2027"
         ]
     );
 }

@@ -404,6 +404,23 @@ impl Config {
     }
 
     /// The organisation's configuration.
+    /// A configuration of one organisation running every policy, without tokens:
+    /// for commands that use the service without serving (`redress migrate`).
+    pub fn for_organisation(id: &str) -> anyhow::Result<Config> {
+        let limits = Limits::default().resolve()?;
+        Ok(Config {
+            organisations: vec![OrgConfig {
+                id: id.to_string(),
+                policies: None,
+            }],
+            tokens: HashMap::new(),
+            max_body: limits.max_body,
+            limits,
+            webhooks: Vec::new(),
+            console: ConsoleSettings::default(),
+        })
+    }
+
     pub fn organisation(&self, id: &str) -> Option<&OrgConfig> {
         self.organisations.iter().find(|o| o.id == id)
     }

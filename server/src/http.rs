@@ -20,7 +20,7 @@ use crate::service::Service;
 
 use cases::{get_case, history, intake, list_cases, post_event};
 use operations::{admit, healthz, method_not_allowed, metrics, not_found, observe, openapi};
-use policies::{get_policy, list_policies, policy_graph, reload_policies};
+use policies::{get_policy, list_policies, migrate_policy, policy_graph, reload_policies};
 
 /// The OpenAPI description of this API.
 pub const OPENAPI: &str = include_str!("../../docs/openapi.json");
@@ -38,6 +38,7 @@ pub fn router(service: Arc<Service>) -> Router {
         .route("/v1/policies/reload", post(reload_policies))
         .route("/v1/policies/{id}", get(get_policy))
         .route("/v1/policies/{id}/graph", get(policy_graph))
+        .route("/v1/policies/{id}/migrate", post(migrate_policy))
         .route("/v1/cases", post(intake).get(list_cases))
         .route("/v1/cases/{id}", get(get_case))
         .route("/v1/cases/{id}/events", post(post_event))

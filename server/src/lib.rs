@@ -159,6 +159,7 @@ pub fn run(options: Options) -> anyhow::Result<()> {
 
 async fn serve(service: Arc<Service>, options: Options) -> anyhow::Result<()> {
     service.save_policy_versions().await?;
+    service.check_calendars(chrono::Utc::now().date_naive());
     let (open, corrected) = scheduler::rebuild(&service).await?;
     tracing::info!(open, corrected, "due index rebuilt");
     let listener = tokio::net::TcpListener::bind(options.listen)

@@ -44,6 +44,8 @@ pub struct Metrics {
     /// Requests answered 503 because a limit was reached or the service is stopping,
     /// by reason.
     pub shed: IntCounterVec,
+    /// The end of each calendar's firm (not provisional) data, by policy.
+    pub calendar_data_end: IntGaugeVec,
 }
 
 fn latency_buckets() -> Vec<f64> {
@@ -156,6 +158,14 @@ impl Metrics {
         registry.register(Box::new(wal_truncations.clone()))?;
         registry.register(Box::new(timers_failed.clone()))?;
         registry.register(Box::new(shed.clone()))?;
+        let calendar_data_end = IntGaugeVec::new(
+            Opts::new(
+                "calendar_data_end_timestamp_seconds",
+                "The end of each calendar's firm data (the first instant after its last day not marked provisional)",
+            ),
+            &["policy", "calendar"],
+        )?;
+        registry.register(Box::new(calendar_data_end.clone()))?;
         registry.register(Box::new(webhooks.clone()))?;
         registry.register(Box::new(outbox.clone()))?;
         for c in [&requests, &events, &timers, &breaches, &conflicts] {
@@ -188,6 +198,7 @@ impl Metrics {
             wal_truncations,
             timers_failed,
             shed,
+            calendar_data_end,
         })
     }
 

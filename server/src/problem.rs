@@ -203,6 +203,12 @@ impl From<ServiceError> for Problem {
                 "Read-only token",
                 e.to_string(),
             ),
+            e @ ServiceError::UnknownVersion { .. } => Problem::new(
+                StatusCode::NOT_FOUND,
+                "unknown-version",
+                "No such policy version",
+                e.to_string(),
+            ),
             e @ ServiceError::CaseExists(_) => Problem::new(
                 StatusCode::CONFLICT,
                 "case-exists",
@@ -227,6 +233,7 @@ mod tests {
         "method-not-allowed",
         "case-not-found",
         "unknown-policy",
+        "unknown-version",
         "case-exists",
         "conflict",
         "malformed-json",

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
 use redress_engine::diagnostic::{Diagnostic, render_human};
-use redress_engine::policy::{Policy, check_policy, load_policy_sources};
+use redress_engine::policy::{Policy, check_policy, load_policy_version};
 use redress_store::PolicyVersion;
 
 use crate::config::OrgConfig;
@@ -255,16 +255,12 @@ impl Registry {
     }
 
     /// Loads a stored version and keeps it. Refused when the stored text does not
-    /// load or does not give the hash it was stored under.
+    /// load or does not give the hash it was stored under (see
+    /// `load_policy_version` for versions stored before the hash covered the
+    /// time-zone database).
     pub fn restore(&self, stored: &PolicyVersion) -> Result<Arc<Policy>, String> {
-        let policy = load_policy_sources(&stored.sources).map_err(|e| e.to_string())?;
-        if policy.hash() != stored.hash {
-            return Err(format!(
-                "stored policy version {} loads with hash {}",
-                stored.hash,
-                policy.hash()
-            ));
-        }
+        let policy =
+            load_policy_version(&stored.sources, &stored.hash).map_err(|e| e.to_string())?;
         let policy = Arc::new(policy);
         let mut loaded = self.loaded.write().unwrap_or_else(|e| e.into_inner());
         Ok(loaded

@@ -26,6 +26,7 @@ pub use crate::slot::Slot;
 mod commands;
 mod error;
 mod intake;
+mod migrate;
 mod timers;
 mod write;
 
@@ -141,6 +142,29 @@ impl Service {
             }
         }
         Ok(())
+    }
+
+    /// Logs every calendar whose firm data ends within reach of `today` (the
+    /// `calendar-data-ends` warning of `redress validate`) and sets the
+    /// `calendar_data_end_timestamp_seconds` gauge of each; at start-up and reload.
+    pub fn check_calendars(&self, today: chrono::NaiveDate) {
+        for policy in self.registry.all_current() {
+            for (name, calendar) in policy.calendars() {
+                let end = calendar
+                    .firm_until()
+                    .and_then(|d| d.succ_opt())
+                    .and_then(|d| calendar.start_of_day(d).ok());
+                if let Some(end) = end {
+                    self.metrics
+                        .calendar_data_end
+                        .with_label_values(&[policy.id(), name])
+                        .set(end.timestamp());
+                }
+            }
+            for w in policy.data_runs_out(today) {
+                tracing::warn!(policy = policy.id(), code = "calendar-data-ends", "{w}");
+            }
+        }
     }
 
     /// The current policies an organisation runs.

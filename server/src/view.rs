@@ -4,10 +4,12 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use redress_engine::calendar::{Calendar, CalendarError};
 use redress_engine::case::{Case, Event, EventKind};
-use redress_engine::policy::Policy;
+use redress_engine::policy::{Policy, Sla};
 use redress_engine::runtime::{CalendarDays, next_due};
 use redress_engine::script::EvalContext;
+use redress_engine::sla::SlaClock;
 use redress_engine::value::Fields;
 use redress_store::StoredEvent;
 use serde_json::{Map, Value, json};
@@ -58,33 +60,56 @@ fn clocks(policy: &Policy, case: &Case, now: DateTime<Utc>) -> Value {
             }));
             continue;
         };
-        let state = clock.state(&sla.rule, calendar, now).ok();
-        let deadline = clock.deadline(&sla.rule, calendar).ok().flatten();
-        let remaining = clock
-            .remaining(&sla.rule, calendar, now)
-            .ok()
-            .flatten()
-            .map(|d| d.num_seconds());
-        let fired = clock
-            .runs()
-            .last()
-            .map(|r| r.fired.clone())
-            .unwrap_or_default();
-        let explanation = clock.explain(&sla.rule, calendar).ok();
-        out.push(json!({
-            "sla": name,
-            "target": clock.target(&sla.rule, calendar).map(|t| t.to_string()).ok(),
-            "state": state,
-            "deadline": deadline,
-            "remaining_seconds": remaining,
-            "remaining": remaining.map(human),
-            "fired": fired,
-            "calendar": sla.calendar,
-            "regulation": sla.regulation,
-            "explanation": explanation,
-        }));
+        match clock_view(clock, sla, calendar, now) {
+            Ok(view) => out.push(view),
+            // A calendar that cannot count the deadline is shown, never dropped.
+            Err(e) => out.push(json!({
+                "sla": name,
+                "target": sla.rule.target.to_string(),
+                "state": "error",
+                "error": { "code": "calendar-failed", "message": e.to_string() },
+                "calendar": sla.calendar,
+                "regulation": sla.regulation,
+            })),
+        }
     }
     Value::Array(out)
+}
+
+/// One started clock: state, deadline (and whether it is provisional), time left,
+/// warnings and breach fired, explanation.
+fn clock_view(
+    clock: &SlaClock,
+    sla: &Sla,
+    calendar: &Calendar,
+    now: DateTime<Utc>,
+) -> Result<Value, CalendarError> {
+    let state = clock.state(&sla.rule, calendar, now)?;
+    let deadline = clock.deadline(&sla.rule, calendar)?;
+    let remaining = clock
+        .remaining(&sla.rule, calendar, now)?
+        .map(|d| d.num_seconds());
+    let fired = clock
+        .runs()
+        .last()
+        .map(|r| r.fired.clone())
+        .unwrap_or_default();
+    let explanation = clock.explain(&sla.rule, calendar)?;
+    let provisional = clock.provisional(&sla.rule, calendar)?;
+    Ok(json!({
+        "sla": sla.name,
+        "target": clock.target(&sla.rule, calendar)?.to_string(),
+        "state": state,
+        "deadline": deadline,
+        "provisional": provisional.is_some(),
+        "provisional_reason": provisional.map(|p| p.reason),
+        "remaining_seconds": remaining,
+        "remaining": remaining.map(human),
+        "fired": fired,
+        "calendar": sla.calendar,
+        "regulation": sla.regulation,
+        "explanation": explanation,
+    }))
 }
 
 /// The events the case may take next from its stage, and for each whether the

@@ -5,7 +5,9 @@ use std::path::PathBuf;
 
 use redress_engine::diagnostic::{Diagnostic, Sources, render_human};
 use redress_engine::policy::discover::{self as files, Kind};
-use redress_engine::policy::{check_calendar_file, check_policy, load_test_file};
+use redress_engine::policy::{
+    CheckOptions, check_calendar_file, check_policy_with, load_test_file,
+};
 use serde::Serialize;
 
 use super::output::Stdout;
@@ -22,6 +24,13 @@ pub struct Args {
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     format: Format,
+    /// "Today" for the warning about calendar data that runs out
+    /// (`calendar-data-ends`), as `YYYY-MM-DD`; default: the current date (UTC).
+    #[arg(long, value_name = "DATE")]
+    as_of: Option<chrono::NaiveDate>,
+    /// Fail (exit 1) on warnings too.
+    #[arg(long)]
+    deny_warnings: bool,
 }
 
 /// What validation found in one file.
@@ -48,7 +57,18 @@ struct PolicySummary {
 
 pub fn run(args: Args, context: Context) -> anyhow::Result<ExitStatus> {
     let files = files::expand(&args.paths)?;
-    let results: Vec<FileResult> = files.iter().map(|f| check(f)).collect();
+    let options = CheckOptions {
+        as_of: Some(
+            args.as_of
+                .unwrap_or_else(|| chrono::Utc::now().date_naive()),
+        ),
+    };
+    let mut results: Vec<FileResult> = files.iter().map(|f| check(f, options)).collect();
+    if args.deny_warnings {
+        for r in &mut results {
+            r.ok &= r.diagnostics.iter().all(Diagnostic::is_error);
+        }
+    }
     let failed = results.iter().filter(|r| !r.ok).count();
     match args.format {
         Format::Json => Stdout::json(&results)?,
@@ -57,11 +77,11 @@ pub fn run(args: Args, context: Context) -> anyhow::Result<ExitStatus> {
     Ok(ExitStatus::problems_if(failed > 0))
 }
 
-fn check(path: &std::path::Path) -> FileResult {
+fn check(path: &std::path::Path, options: CheckOptions) -> FileResult {
     let file = path.display().to_string();
     match files::kind(path) {
         Kind::Policy => {
-            let report = check_policy(path);
+            let report = check_policy_with(path, options);
             let policy = report.policy.as_ref().map(|p| PolicySummary {
                 id: p.id().to_string(),
                 version: p.version().to_string(),
@@ -130,7 +150,11 @@ fn human(results: &[FileResult], failed: usize, color: bool) -> String {
             (None, Some(n)) => format!(" ({n} tests)"),
             _ => String::new(),
         };
-        let errors = r.diagnostics.iter().filter(|d| d.is_error()).count();
+        // With `--deny-warnings` a file can fail on warnings alone: count those then.
+        let errors = match r.diagnostics.iter().filter(|d| d.is_error()).count() {
+            0 => r.diagnostics.len(),
+            n => n,
+        };
         if r.ok {
             let _ = writeln!(
                 out,

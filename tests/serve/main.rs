@@ -953,3 +953,109 @@ fn webhooks_get_each_event_signed_and_are_retried_until_accepted() {
         "{text}"
     );
 }
+
+const BANK_COMPLIANCE: &str = "bank-compliance-token-0001";
+
+/// Calendars over HTTP: a receipt before the data begins is refused, each
+/// calendar's data end is a gauge (and a warning in the log when it is near), and a
+/// compliance officer moves running cases onto a new version: a dry run first,
+/// then for real, one `migrated` event in the history.
+#[test]
+fn calendar_data_ends_loudly_and_running_cases_migrate_with_a_dry_run() {
+    let site = Site::with_config(&format!(
+        "\n[[tokens]]\nname = \"cora\"\norganisation = \"bank\"\nrole = \"compliance\"\ntoken = \"{BANK_COMPLIANCE}\"\n"
+    ));
+    let server = site.start();
+    let bank = |received: &str| json!({"policy": "bank-cn", "data": {"category": "fees", "summary": "charged twice"}, "received_at": received});
+    let old = server.post("/v1/cases", BANK_AGENT, bank("1999-01-04T10:00:00+08:00"));
+    assert_eq!(
+        (old.status, old.code()),
+        (422, "calendar-failed"),
+        "{old:?}"
+    );
+    let metrics = server.send(server.request("GET", "/metrics", None));
+    let text = metrics.body.as_str().unwrap();
+    // The firm data ends with 2026: cn-2027.toml is provisional. 2027-01-01T00:00+08:00.
+    assert!(
+        text.contains(r#"redress_calendar_data_end_timestamp_seconds{calendar="cn-working-days",policy="bank-cn"} 1798732800"#),
+        "{text}"
+    );
+    assert!(site.log().contains("calendar-data-ends"), "{}", site.log());
+
+    let now = Utc::now().to_rfc3339();
+    let filed = server.file(BANK_AGENT, bank(&now));
+    let id = filed["id"].as_str().unwrap().to_string();
+    let before = clock(&filed, "decision")["deadline"].clone();
+    assert_eq!(clock(&filed, "decision")["provisional"], false, "{filed}");
+    let policy_file = site.path("policies/bank.toml");
+    let text = std::fs::read_to_string(&policy_file).unwrap();
+    assert!(text.contains("target = \"15 days\""));
+    std::fs::write(
+        &policy_file,
+        text.replacen("target = \"15 days\"", "target = \"16 days\"", 1),
+    )
+    .unwrap();
+    let reloaded = server.post("/v1/policies/reload", BANK_SUPERVISOR, json!({}));
+    assert_eq!(reloaded.status, 200, "{reloaded:?}");
+
+    let path = "/v1/policies/bank-cn/migrate";
+    let agent = server.post(path, BANK_AGENT, json!({}));
+    assert_eq!(
+        (agent.status, agent.code()),
+        (403, "forbidden"),
+        "{agent:?}"
+    );
+    let dry = server.post(path, BANK_COMPLIANCE, json!({}));
+    assert_eq!(dry.status, 200, "{dry:?}");
+    assert_eq!(
+        (dry.body["applied"].as_bool(), dry.body["moves"].as_u64()),
+        (Some(false), Some(1)),
+        "{dry:?}"
+    );
+    let plan = &dry.body["cases"][0];
+    assert_eq!(plan["case"], id.as_str());
+    let decision = plan["clocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["sla"] == "decision")
+        .unwrap();
+    assert_eq!(decision["old"], before);
+    let (old_at, new_at) = (at(&decision["old"]), at(&decision["new"]));
+    assert_eq!(new_at - old_at, chrono::Duration::days(1));
+    assert_eq!(
+        decision["why"][0],
+        "the target is now 16 days (was 15 days)"
+    );
+    assert_eq!(
+        of_type(&server.history(&id, BANK_AGENT), "migrated").len(),
+        0,
+        "a dry run writes nothing"
+    );
+
+    let applied = server.post(
+        path,
+        BANK_COMPLIANCE,
+        json!({"to": "current", "apply": true}),
+    );
+    assert_eq!(
+        (applied.status, applied.body["applied"].as_bool()),
+        (200, Some(true)),
+        "{applied:?}"
+    );
+    let history = server.history(&id, BANK_AGENT);
+    let migrated = of_type(&history, "migrated");
+    assert_eq!(migrated.len(), 1, "{history:?}");
+    assert_eq!(migrated[0]["kind"]["to"], applied.body["to"]);
+    let case = server.case(&id, BANK_AGENT);
+    assert_eq!(case["policy"]["hash"], applied.body["to"]);
+    assert_eq!(at(&clock(&case, "decision")["deadline"]), new_at);
+    let again = server.post(path, BANK_COMPLIANCE, json!({}));
+    assert_eq!(again.body["cases"], json!([]), "{again:?}");
+    let unknown = server.post(path, BANK_COMPLIANCE, json!({"to": "abc"}));
+    assert_eq!(
+        (unknown.status, unknown.code()),
+        (404, "unknown-version"),
+        "{unknown:?}"
+    );
+}

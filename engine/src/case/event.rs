@@ -198,6 +198,37 @@ pub enum EventKind {
     },
     /// The complainant withdrew (a policy without a `withdraw` transition).
     Withdrawn,
+    /// Moved onto another version of its policy (`redress migrate`): the audit
+    /// trail's account of every deadline that moved.
+    Migrated {
+        /// The version's hash it was on.
+        from: String,
+        /// The version's hash it is on now (also the event's `policy`).
+        to: String,
+        /// Its stage, when the new version names it differently: `(old, new)`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        stage: Option<(String, String)>,
+        /// Each clock whose deadline was looked at: old and new deadline.
+        clocks: Vec<MigratedClock>,
+    },
+}
+
+/// One clock in a [`EventKind::Migrated`] event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MigratedClock {
+    /// The SLA.
+    pub sla: String,
+    /// Its deadline under the old version (`None` while paused).
+    pub old: Option<DateTime<Utc>>,
+    /// Its deadline under the new one; equal to `old` when `kept`.
+    pub new: Option<DateTime<Utc>>,
+    /// Its outcome was settled (met, missed, breached, withdrawn): its deadline is
+    /// kept as it was, so the outcome stays.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub kept: bool,
+    /// Why the deadline moved (`2027-02-09 is now a working day`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub why: Vec<String>,
 }
 
 impl EventKind {
@@ -217,6 +248,7 @@ impl EventKind {
             EventKind::Breached { .. } => "breached",
             EventKind::Escalated { .. } => "escalated",
             EventKind::Withdrawn => "withdrawn",
+            EventKind::Migrated { .. } => "migrated",
         }
     }
 }

@@ -110,6 +110,16 @@ impl Undo {
                 }
             }
             EventKind::Noted { .. } | EventKind::Notified { .. } => {}
+            EventKind::Migrated { clocks, .. } => {
+                saved.received.get_or_insert_with(|| {
+                    (case.id.clone(), case.policy.clone(), case.received_at)
+                });
+                stage(saved);
+                for c in clocks {
+                    let before = case.clocks.get(&c.sla).map(|c| c.mark());
+                    self.entries.push(Entry::Clock(c.sla.clone(), before));
+                }
+            }
         }
     }
 

@@ -62,12 +62,26 @@ fn into_result(report: Report) -> Result<Policy, LoadError> {
     }
 }
 
+/// What a check looks at besides the policy itself.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CheckOptions {
+    /// "Today": warn of calendar data that ends within reach of it
+    /// (`calendar-data-ends`). `None` skips the check, so that a policy's
+    /// diagnostics depend on its files alone.
+    pub as_of: Option<chrono::NaiveDate>,
+}
+
 /// Checks a policy file, keeping warnings as well as errors.
 pub fn check_policy(path: &Path) -> Report {
+    check_policy_with(path, CheckOptions::default())
+}
+
+/// [`check_policy`] with options.
+pub fn check_policy_with(path: &Path, options: CheckOptions) -> Report {
     match std::fs::read_to_string(path) {
         Ok(text) => {
             let dir = path.parent().unwrap_or(Path::new("."));
-            check_policy_str(&path.display().to_string(), &text, dir)
+            check(&path.display().to_string(), &text, dir, None, options)
         }
         Err(e) => unreadable(path, &e),
     }
@@ -87,7 +101,7 @@ fn unreadable(path: &Path, e: &std::io::Error) -> Report {
 
 /// Checks a policy given as text.
 pub fn check_policy_str(name: &str, text: &str, dir: &Path) -> Report {
-    check(name, text, dir, None)
+    check(name, text, dir, None, CheckOptions::default())
 }
 
 /// Loads a policy version from the files it was read from, as
@@ -106,7 +120,55 @@ pub fn load_policy_sources(files: &[(String, String)]) -> Result<Policy, LoadErr
     };
     let bundle: std::collections::BTreeMap<String, String> = files[1..].iter().cloned().collect();
     let dir = Path::new(name).parent().unwrap_or(Path::new("."));
-    into_result(check(name, text, dir, Some(&bundle)))
+    into_result(check(
+        name,
+        text,
+        dir,
+        Some(&bundle),
+        CheckOptions::default(),
+    ))
+}
+
+/// Loads a stored policy version and checks it is the one stored under `hash`:
+/// its files give that hash, or (a version stored before the hash covered the
+/// time-zone database) the hash of its files alone. Either way the policy answers
+/// `hash` as its own, so cases pinned to it stay pinned.
+pub fn load_policy_version(files: &[(String, String)], hash: &str) -> Result<Policy, LoadError> {
+    let mut policy = load_policy_sources(files)?;
+    if policy.hash() == hash {
+        return Ok(policy);
+    }
+    let texts = policy.sources().iter().map(|(_, text)| text.as_str());
+    if files_only_hash(texts) == hash {
+        policy.hash = hash.to_string();
+        return Ok(policy);
+    }
+    let d = Diagnostic::error(
+        "missing-include",
+        format!(
+            "the stored policy version {hash} loads with hash {}",
+            policy.hash()
+        ),
+    );
+    Err(LoadError {
+        diagnostics: vec![d],
+        sources: Sources::new(),
+    })
+}
+
+/// The hash of the files alone, as versions were identified before the hash
+/// covered the time-zone database.
+fn files_only_hash<'t>(texts: impl Iterator<Item = &'t str>) -> String {
+    let mut hasher = Sha256::new();
+    for text in texts {
+        hasher.update((text.len() as u64).to_le_bytes());
+        hasher.update(text.as_bytes());
+    }
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 fn check(
@@ -114,6 +176,7 @@ fn check(
     text: &str,
     dir: &Path,
     bundle: Option<&std::collections::BTreeMap<String, String>>,
+    options: CheckOptions,
 ) -> Report {
     let mut sources = Sources::new();
     let source = sources.add(name, text);
@@ -126,8 +189,11 @@ fn check(
         source,
         &mut sources,
         &mut diagnostics,
-        dir,
-        bundle,
+        validate::Origin {
+            dir,
+            bundle,
+            as_of: options.as_of,
+        },
     );
     let policy = policy.map(|mut p| {
         p.hash = content_hash(&sources);
@@ -145,15 +211,28 @@ fn check(
     }
 }
 
-/// SHA-256 over every file read, in the order read, each prefixed by its length so
-/// that moving text from one file to another changes the hash.
+/// SHA-256 over the time-zone database version the build uses, then every file
+/// read, in the order read, each prefixed by its length so that moving text from one
+/// file to another changes the hash. The time-zone data is part of what makes a
+/// deadline (a country changing its offsets moves deadlines), so a build with other
+/// time-zone data gives a policy a new version.
 fn content_hash(sources: &Sources) -> String {
+    let texts = (0..sources.len()).map(|i| sources.text(crate::diagnostic::SourceId(i)));
+    hash_of(TZDB_VERSION, texts)
+}
+
+/// The version of the IANA time-zone database this build counts with (`2025b`),
+/// part of every policy's hash.
+pub const TZDB_VERSION: &str = chrono_tz::IANA_TZDB_VERSION;
+
+fn hash_of<'t>(tzdb: &str, texts: impl Iterator<Item = &'t str>) -> String {
     let mut hasher = Sha256::new();
-    for i in 0..sources.len() {
-        let text = sources.text(crate::diagnostic::SourceId(i));
+    let mut add = |text: &str| {
         hasher.update((text.len() as u64).to_le_bytes());
         hasher.update(text.as_bytes());
-    }
+    };
+    add(&format!("tzdb {tzdb}"));
+    texts.for_each(add);
     hasher
         .finalize()
         .iter()
@@ -264,4 +343,43 @@ pub fn check_calendar_file(path: &Path) -> (Vec<Diagnostic>, Sources) {
             .collect(),
     };
     (diagnostics, sources)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_hash_covers_the_time_zone_database() {
+        let texts = ["[policy]\nid = \"x\"\n", "[calendar]\n"];
+        let ours = hash_of(TZDB_VERSION, texts.into_iter());
+        assert_ne!(
+            ours,
+            hash_of("2099z", texts.into_iter()),
+            "another tzdb, another version"
+        );
+        assert_eq!(ours, hash_of(TZDB_VERSION, texts.into_iter()));
+        let mut sources = Sources::new();
+        for (i, t) in texts.iter().enumerate() {
+            sources.add(format!("f{i}"), t.to_string());
+        }
+        assert_eq!(content_hash(&sources), ours);
+        assert!(TZDB_VERSION.len() >= 5, "{TZDB_VERSION}");
+    }
+
+    #[test]
+    fn a_version_stored_before_the_tzdb_was_hashed_loads_under_its_hash() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/policies/valid");
+        let policy = load_policy(&dir.join("minimal.toml")).unwrap();
+        let files = policy.sources().to_vec();
+        let legacy = files_only_hash(files.iter().map(|(_, t)| t.as_str()));
+        assert_ne!(legacy, policy.hash());
+        assert_eq!(load_policy_version(&files, &legacy).unwrap().hash(), legacy);
+        assert_eq!(
+            load_policy_version(&files, policy.hash()).unwrap().hash(),
+            policy.hash()
+        );
+        assert!(load_policy_version(&files, "0000").is_err());
+    }
 }

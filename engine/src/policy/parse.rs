@@ -14,8 +14,8 @@ use toml::de::{DeTable, DeValue, ValueDeserializer};
 
 use super::locate::Locator;
 use super::raw::{
-    RawCalendar, RawComplainant, RawField, RawHeader, RawRouting, RawScenario, RawSla, RawStage,
-    RawTransition,
+    RawCalendar, RawComplainant, RawField, RawHeader, RawMigration, RawRouting, RawScenario,
+    RawSla, RawStage, RawTransition,
 };
 use crate::diagnostic::{Diagnostic, SourceId, Sources, did_you_mean};
 
@@ -32,6 +32,7 @@ pub(crate) const SECTIONS: &[&str] = &[
     "routing",
     "complainant",
     "tests",
+    "migration",
 ];
 
 /// What a policy file says, section by section. Entries that could not be read are
@@ -52,6 +53,7 @@ pub(crate) struct Document {
     pub complainant: Option<RawComplainant>,
     /// Each test with its index in the file.
     pub tests: Vec<(usize, RawScenario)>,
+    pub migration: Option<RawMigration>,
     pub damaged: Damaged,
 }
 
@@ -202,6 +204,7 @@ impl Reader<'_> {
             "tests" => doc.tests = self.list(value, "test", &mut doc.damaged),
             "routing" => doc.routing = self.one(value, "`[routing]`"),
             "complainant" => doc.complainant = self.one(value, "`[complainant]`"),
+            "migration" => doc.migration = self.one(value, "`[migration]`"),
             other => {
                 let d = Diagnostic::error("unknown-key", format!("unknown section `{other}`"))
                     .at(self.sources.locate(self.source, key.span()))

@@ -49,6 +49,18 @@ pub struct RawPolicy {
     /// Scenario tests, run by `redress test`.
     #[serde(default)]
     pub tests: Vec<RawScenario>,
+    /// How running cases of an earlier version move to this one (`redress migrate`).
+    pub migration: Option<RawMigration>,
+}
+
+/// The `[migration]` table: how cases of earlier versions map onto this one.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawMigration {
+    /// A stage of an earlier version that has another name here, mapped to its new
+    /// name (`{ reviewing = "review" }`); stages not listed map by name.
+    #[serde(default)]
+    pub stages: IndexMap<String, String>,
 }
 
 /// The `[policy]` table.

@@ -45,6 +45,8 @@ pub(crate) struct Validator<'a, 'i> {
     /// Some stage or transition could not be read or resolved: checks over the whole
     /// graph would report the consequences of that one problem, so they are skipped.
     pub graph_incomplete: bool,
+    /// "Today", for the warning about calendar data that runs out; `None` skips it.
+    pub as_of: Option<chrono::NaiveDate>,
 }
 
 impl Validator<'_, '_> {
@@ -199,8 +201,19 @@ impl<'a, 'i> Validator<'a, 'i> {
             engine: policy.scripts.clone(),
             schema,
             graph_incomplete: false,
+            as_of: None,
         }
     }
+}
+
+/// Where a policy's includes are read from, and the "today" of its checks.
+pub(crate) struct Origin<'a> {
+    /// The folder of the policy file: includes are relative to it.
+    pub dir: &'a Path,
+    /// Files to read includes from instead of the disk (a stored version).
+    pub bundle: Option<&'a BTreeMap<String, String>>,
+    /// "Today", for the warning about calendar data that runs out.
+    pub as_of: Option<chrono::NaiveDate>,
 }
 
 /// Validates a document read from `file`. Returns the policy when no error was
@@ -211,9 +224,9 @@ pub(crate) fn validate(
     source: SourceId,
     sources: &mut Sources,
     diags: &mut Vec<Diagnostic>,
-    dir: &Path,
-    bundle: Option<&BTreeMap<String, String>>,
+    from: Origin<'_>,
 ) -> Option<Policy> {
+    let Origin { dir, bundle, as_of } = from;
     let schema = Schema {
         fields: doc.fields.keys().cloned().collect(),
         stages: doc.stages.keys().cloned().collect(),
@@ -230,6 +243,7 @@ pub(crate) fn validate(
         engine,
         schema,
         graph_incomplete: doc.damaged.graph,
+        as_of,
     };
     let header = doc.header.as_ref();
     let timezone = header
@@ -240,11 +254,13 @@ pub(crate) fn validate(
     let mut graph = v.graph(&stages, &transitions);
     let calendars = v.calendars(timezone);
     let slas = v.slas(&calendars, &transitions, &graph);
+    v.data_reach(&calendars.calendars, &slas);
     add_sla_spans(&mut graph, &slas, &transitions);
     let routing = v.routing(&fields);
     v.check_queue_references(&routing, &slas);
     let scenarios = v.scenarios(&fields, &slas, &transitions);
     let complainant = v.complainant(&stages, &slas);
+    let migration_stages = v.migration();
     // Any error at all, from parsing or from validation, refuses the policy.
     if v.diags.iter().any(Diagnostic::is_error) {
         return None;
@@ -277,10 +293,56 @@ pub(crate) fn validate(
         scenarios,
         graph,
         scripts: v.engine.clone(),
+        migration_stages,
     })
 }
 
 impl Validator<'_, '_> {
+    /// `[migration] stages`: every new name must be a stage of this version (the
+    /// old names belong to earlier versions and are not checked).
+    fn migration(&mut self) -> IndexMap<String, String> {
+        let Some(m) = &self.doc.migration else {
+            return IndexMap::new();
+        };
+        let stages: Vec<String> = self.doc.stages.keys().cloned().collect();
+        for (old, new) in &m.stages {
+            let path = [Seg::Key("migration"), Seg::Key("stages"), Seg::Key(old)];
+            self.check_known(
+                "unknown-stage",
+                "stage",
+                new,
+                stages.iter().map(String::as_str),
+                &path,
+            );
+        }
+        m.stages.clone()
+    }
+
+    /// Warns of every calendar whose firm data ends within reach of today (when
+    /// validation was given a today).
+    fn data_reach(
+        &mut self,
+        calendars: &IndexMap<String, Arc<crate::calendar::Calendar>>,
+        slas: &IndexMap<String, super::Sla>,
+    ) {
+        let Some(today) = self.as_of else { return };
+        for w in super::data_reach::data_runs_out(calendars, slas, today) {
+            let path = [
+                Seg::Key("calendars"),
+                Seg::Key(&w.calendar),
+                Seg::Key("include"),
+            ];
+            let help = format!(
+                "add the data file for the days after {} to `include` (docs/policy-format.md, \"When calendar data runs out\"), then move running cases onto it with `redress migrate --to current`",
+                w.firm_until
+            );
+            let d = Diagnostic::warning("calendar-data-ends", w.to_string())
+                .at(self.at(&path))
+                .with_help(help);
+            self.report(d);
+        }
+    }
+
     /// Reads an IANA time zone name.
     pub fn timezone(&mut self, name: &str, path: &[Seg<'_>]) -> Option<Tz> {
         match Tz::from_str(name) {

@@ -46,6 +46,10 @@ pub struct Run {
     /// Stopped by the complainant's withdrawal ([`ClockState::Withdrawn`]).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub withdrawn: bool,
+    /// A deadline kept by a migration to another policy version: the run's outcome
+    /// was settled (met, missed, breached) before it, so it stays.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kept_deadline: Option<DateTime<Utc>>,
 }
 
 impl Run {
@@ -118,6 +122,7 @@ struct RunMark {
     extensions: usize,
     fired: usize,
     withdrawn: bool,
+    kept_deadline: Option<DateTime<Utc>>,
 }
 
 /// One SLA's clock on one case.
@@ -185,6 +190,7 @@ impl SlaClock {
             extensions: vec![],
             fired: vec![],
             withdrawn: false,
+            kept_deadline: None,
         };
         // Exact growth: a clock lives in a case for as long as the case is kept, and
         // most never get a second run (nor a second pause, extension or warning).
@@ -234,6 +240,14 @@ impl SlaClock {
         Ok(())
     }
 
+    /// Keeps the current run's deadline at `at` whatever a calendar says (a
+    /// migration of a settled clock).
+    pub fn keep_deadline(&mut self, at: DateTime<Utc>) {
+        if let Some(run) = self.runs.last_mut() {
+            run.kept_deadline = Some(at);
+        }
+    }
+
     /// Records an extension of a running or paused clock to a longer target.
     pub fn extend(
         &mut self,
@@ -264,6 +278,7 @@ impl SlaClock {
                 extensions: r.extensions.len(),
                 fired: r.fired.len(),
                 withdrawn: r.withdrawn,
+                kept_deadline: r.kept_deadline,
             }),
         }
     }
@@ -283,6 +298,7 @@ impl SlaClock {
             run.extensions.truncate(m.extensions);
             run.fired.truncate(m.fired);
             run.withdrawn = m.withdrawn;
+            run.kept_deadline = m.kept_deadline;
         }
     }
 
@@ -348,6 +364,15 @@ impl SlaClock {
         let mut pauses = run.closed_pauses(open_until);
         let (target, options) = (self.target(rule, cal)?, rule.options());
         let mut deadline = cal.deadline_with(run.started_at, &target, options, &[])?;
+        if let Some(kept) = run.kept_deadline {
+            // A settled outcome: the deadline it was settled against, no pause moves it.
+            (deadline.at, deadline.provisional) = (kept, None);
+            return Ok(Planned {
+                deadline,
+                pauses: Vec::new(),
+                late_pause: run.open_pause(),
+            });
+        }
         for counted in 0..pauses.len() {
             if pauses[counted].0 >= deadline.at {
                 let late = pauses.split_off(counted).first().map(|p| p.0);

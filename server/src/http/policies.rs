@@ -1,13 +1,14 @@
 //! Policies: the organisation's policies, one policy's detail and graph, reload.
 
+use axum::body::Body;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::extract::{json_response, path_of, query_of};
+use super::extract::{json_response, parse_body, path_of, query_of};
 use super::{ApiResult, App};
 use crate::config::Caller;
 use crate::problem::Problem;
@@ -94,6 +95,7 @@ pub(super) async fn reload_policies(State(app): App, caller: Caller) -> ApiResul
         .with("report", json!(failure.human))
     })?;
     app.save_policy_versions().await?;
+    app.check_calendars(chrono::Utc::now().date_naive());
     tracing::info!(
         by = caller.name,
         org = %caller.org,
@@ -109,4 +111,44 @@ pub(super) async fn reload_policies(State(app): App, caller: Caller) -> ApiResul
         StatusCode::OK,
         json!({ "changes": changes, "policies": policies }),
     ))
+}
+
+/// The body of `POST /v1/policies/{id}/migrate`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct MigrateBody {
+    /// `current` (the default) or a version's hash.
+    to: Option<String>,
+    /// Write the migration; without it, a dry run.
+    #[serde(default)]
+    apply: bool,
+}
+
+/// The role that may migrate running cases: a compliance officer's decision.
+const MIGRATE_ROLE: &str = "compliance";
+
+pub(super) async fn migrate_policy(
+    State(app): App,
+    caller: Caller,
+    id: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult {
+    let id = path_of(id)?;
+    if caller.role != MIGRATE_ROLE {
+        return Err(Problem::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "Forbidden",
+            format!(
+                "role `{}` may not migrate cases; the `{MIGRATE_ROLE}` role may",
+                caller.role
+            ),
+        ));
+    }
+    let body: MigrateBody = parse_body(app.config.max_body, &headers, body).await?;
+    let report = app
+        .migrate(&caller, &id, body.to.as_deref(), body.apply)
+        .await?;
+    Ok(json_response(StatusCode::OK, json!(report)))
 }

@@ -36,6 +36,14 @@ pub enum ServiceError {
         /// Its role.
         role: String,
     },
+    /// A migration named a version of a policy that is not known.
+    #[error("no version `{hash}` of policy `{policy}` is known")]
+    UnknownVersion {
+        /// The policy's id.
+        policy: String,
+        /// The hash asked for.
+        hash: String,
+    },
     /// An intake named a case id that is taken.
     #[error("a case `{0}` already exists")]
     CaseExists(String),

@@ -190,9 +190,10 @@ pub(super) fn write_append(conn: &Connection, a: &Prepared) -> Result<(), StoreE
     } else {
         let changed = conn
             .prepare_cached(
+                // The policy hash changes when a case is migrated to another version.
                 "UPDATE cases SET version = ?3, stage = ?4, queue = ?5, priority = ?6,
                      assignee = ?7, closed = ?8, clock_state = ?9, updated_at = ?10,
-                     next_due = ?11, snapshot = ?12
+                     next_due = ?11, snapshot = ?12, policy_hash = ?14
                  WHERE org = ?1 AND id = ?2 AND version = ?13",
             )
             .and_then(|mut s| {
@@ -210,6 +211,7 @@ pub(super) fn write_append(conn: &Connection, a: &Prepared) -> Result<(), StoreE
                     a.next_due,
                     a.snapshot,
                     a.before as i64,
+                    a.policy_hash,
                 ])
             })
             .map_err(db)?;
