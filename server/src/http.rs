@@ -43,6 +43,7 @@ pub fn router(service: Arc<Service>) -> Router {
         .route("/v1/cases/{id}", get(get_case))
         .route("/v1/cases/{id}/events", post(post_event))
         .route("/v1/cases/{id}/history", get(history))
+        .merge(crate::console::router(service.clone()))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(service.clone(), admit))

@@ -10,6 +10,7 @@
 //! `webhooks` (outbox delivery), `http` (the router, one module per resource).
 
 pub mod config;
+pub mod console;
 pub mod http;
 pub mod listener;
 pub mod metrics;

@@ -64,6 +64,28 @@ impl Refusal {
     }
 }
 
+/// The app for one connection: each request carries the client's address as
+/// `ConnectInfo` (the console's status page limits requests per address).
+fn with_peer(
+    app: Router,
+    peer: Option<std::net::SocketAddr>,
+) -> TowerToHyperService<
+    tower::util::MapRequest<
+        Router,
+        impl Fn(hyper::Request<hyper::body::Incoming>) -> hyper::Request<hyper::body::Incoming> + Clone,
+    >,
+> {
+    let tag = move |mut request: hyper::Request<hyper::body::Incoming>| {
+        if let Some(peer) = peer {
+            request
+                .extensions_mut()
+                .insert(axum::extract::ConnectInfo(peer));
+        }
+        request
+    };
+    TowerToHyperService::new(tower::ServiceExt::map_request(app, tag))
+}
+
 /// Serves `app` on `listener` until `stop` resolves, then drains.
 pub async fn serve(
     listener: TcpListener,
@@ -81,7 +103,6 @@ pub async fn serve(
         .header_read_timeout(limits.header_timeout)
         .max_headers(HYPER_MAX_HEADERS)
         .max_buf_size(limits.max_header.max(8192) * 4);
-    let hyper_service = TowerToHyperService::new(app);
     tokio::pin!(stop);
     loop {
         tokio::select! {
@@ -89,7 +110,8 @@ pub async fn serve(
                 let Some(stream) = accepted_or_wait(accepted).await else { continue };
                 match permits.clone().try_acquire_owned() {
                     Ok(permit) => {
-                        let connection = builder.serve_connection(TokioIo::new(stream), hyper_service.clone());
+                        let hyper_service = with_peer(app.clone(), stream.peer_addr().ok());
+                        let connection = builder.serve_connection(TokioIo::new(stream), hyper_service);
                         let connection = graceful.watch(connection);
                         tokio::spawn(async move {
                             if let Err(error) = connection.await {

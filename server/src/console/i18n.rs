@@ -1,0 +1,502 @@
+//! The console's own words in English and Chinese. The language comes from the
+//! `lang` query parameter, else the `redress_lang` cookie (set by the switch in
+//! every page's header), else the browser's `Accept-Language`. Each language is one
+//! [`Texts`] value, so a template that names a text missing in one language does
+//! not compile. The policy's own words (labels, the complainant's texts) come from
+//! the policy.
+
+use axum::http::HeaderMap;
+
+/// A language of the interface.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    /// English.
+    En,
+    /// Chinese (简体中文).
+    Zh,
+}
+
+/// The cookie that keeps the chosen language.
+pub const LANG_COOKIE: &str = "redress_lang";
+
+impl Lang {
+    /// The language tag (`en`, `zh`).
+    pub fn tag(self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::Zh => "zh",
+        }
+    }
+
+    /// A language from its tag or a tag of the same language (`zh-CN`).
+    pub fn from_tag(tag: &str) -> Option<Lang> {
+        let primary = tag.trim().split(['-', '_']).next()?.to_ascii_lowercase();
+        match primary.as_str() {
+            "en" => Some(Lang::En),
+            "zh" => Some(Lang::Zh),
+            _ => None,
+        }
+    }
+
+    /// The best of English and Chinese for an `Accept-Language` header, by its
+    /// quality values; English when it names neither.
+    pub fn from_accept(header: &str) -> Lang {
+        let mut best: Option<(f32, Lang)> = None;
+        for item in header.split(',') {
+            let mut parts = item.split(';');
+            let tag = parts.next().unwrap_or("");
+            let quality = parts
+                .filter_map(|p| p.trim().strip_prefix("q="))
+                .find_map(|q| q.parse::<f32>().ok())
+                .unwrap_or(1.0);
+            if let Some(lang) = Lang::from_tag(tag)
+                && best.is_none_or(|(q, _)| quality > q)
+            {
+                best = Some((quality, lang));
+            }
+        }
+        best.map_or(Lang::En, |(_, lang)| lang)
+    }
+
+    /// The language of a request: `?lang=`, else the cookie, else `Accept-Language`.
+    pub fn of_request(query: Option<&str>, headers: &HeaderMap) -> Lang {
+        if let Some(lang) = query.and_then(Lang::from_tag) {
+            return lang;
+        }
+        if let Some(lang) = super::cookie(headers, LANG_COOKIE).and_then(|v| Lang::from_tag(&v)) {
+            return lang;
+        }
+        let accept = headers
+            .get(axum::http::header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        Lang::from_accept(accept)
+    }
+
+    /// The other language, for the switch.
+    pub fn other(self) -> Lang {
+        match self {
+            Lang::En => Lang::Zh,
+            Lang::Zh => Lang::En,
+        }
+    }
+
+    /// The texts of this language.
+    pub fn texts(self) -> &'static Texts {
+        match self {
+            Lang::En => &EN,
+            Lang::Zh => &ZH,
+        }
+    }
+}
+
+/// Every text of the interface, in one language; each field is named after where
+/// it is used. Patterns with `{n}` are filled in by [`Texts::count`].
+#[derive(Debug)]
+#[allow(missing_docs)]
+pub struct Texts {
+    pub language_name: &'static str,
+    pub skip_to_content: &'static str,
+    pub nav_queue: &'static str,
+    pub nav_new: &'static str,
+    pub nav_policies: &'static str,
+    pub nav_reports: &'static str,
+    pub signed_in_as: &'static str,
+    pub sign_out: &'static str,
+    pub sign_in: &'static str,
+    pub sign_in_title: &'static str,
+    pub token_label: &'static str,
+    pub token_help: &'static str,
+    pub token_unknown: &'static str,
+    pub session_ended: &'static str,
+    pub csrf_refused: &'static str,
+    pub queue_title: &'static str,
+    pub filter: &'static str,
+    pub any: &'static str,
+    pub policy: &'static str,
+    pub queue: &'static str,
+    pub stage: &'static str,
+    pub clock: &'static str,
+    pub assignee: &'static str,
+    pub case: &'static str,
+    pub next_due: &'static str,
+    pub time_left: &'static str,
+    pub received: &'static str,
+    pub no_cases: &'static str,
+    pub previous_page: &'static str,
+    pub next_page: &'static str,
+    pub page_of: &'static str,
+    pub state_running: &'static str,
+    pub state_at_risk: &'static str,
+    pub state_breached: &'static str,
+    pub state_paused: &'static str,
+    pub state_none: &'static str,
+    pub state_met: &'static str,
+    pub state_missed: &'static str,
+    pub state_not_started: &'static str,
+    pub days_left: &'static str,
+    pub hours_left: &'static str,
+    pub minutes_left: &'static str,
+    pub days_over: &'static str,
+    pub hours_over: &'static str,
+    pub fields: &'static str,
+    pub masked: &'static str,
+    pub clocks: &'static str,
+    pub sla: &'static str,
+    pub target: &'static str,
+    pub deadline: &'static str,
+    pub explanation: &'static str,
+    pub counted: &'static str,
+    pub paused: &'static str,
+    pub skipped: &'static str,
+    pub extensions: &'static str,
+    pub trail: &'static str,
+    pub when: &'static str,
+    pub who: &'static str,
+    pub what: &'static str,
+    pub why: &'static str,
+    pub actions: &'static str,
+    pub no_actions: &'static str,
+    pub read_only_note: &'static str,
+    pub send: &'static str,
+    pub refused: &'static str,
+    pub done: &'static str,
+    pub add_note: &'static str,
+    pub note: &'static str,
+    pub assign: &'static str,
+    pub extend: &'static str,
+    pub extension: &'static str,
+    pub yes: &'static str,
+    pub no: &'static str,
+    pub not_allowed_for_role: &'static str,
+    pub tracking: &'static str,
+    pub tracking_help: &'static str,
+    pub tracking_issue: &'static str,
+    pub tracking_revoke: &'static str,
+    pub tracking_new_link: &'static str,
+    pub tracking_revoked: &'static str,
+    pub new_title: &'static str,
+    pub choose_policy: &'static str,
+    pub file_complaint: &'static str,
+    pub required: &'static str,
+    pub fix_fields: &'static str,
+    pub policies_title: &'static str,
+    pub graph: &'static str,
+    pub graph_any_stage: &'static str,
+    pub transitions: &'static str,
+    pub event: &'static str,
+    pub from: &'static str,
+    pub to: &'static str,
+    pub roles: &'static str,
+    pub condition: &'static str,
+    pub requires: &'static str,
+    pub slas: &'static str,
+    pub citation: &'static str,
+    pub calendar: &'static str,
+    pub warnings: &'static str,
+    pub routing: &'static str,
+    pub rule: &'static str,
+    pub otherwise: &'static str,
+    pub priority: &'static str,
+    pub version: &'static str,
+    pub time_zone: &'static str,
+    pub reports_title: &'static str,
+    pub track_title: &'static str,
+    pub track_reference: &'static str,
+    pub track_stage: &'static str,
+    pub track_next: &'static str,
+    pub track_answer_by: &'static str,
+    pub track_no_deadline: &'static str,
+    pub track_escalate: &'static str,
+    pub track_privacy: &'static str,
+    pub not_found_title: &'static str,
+    pub not_found: &'static str,
+    pub track_not_found: &'static str,
+    pub too_many: &'static str,
+    pub error_title: &'static str,
+}
+
+/// English.
+pub static EN: Texts = Texts {
+    language_name: "English",
+    skip_to_content: "Skip to content",
+    nav_queue: "Queue",
+    nav_new: "New complaint",
+    nav_policies: "Policies",
+    nav_reports: "Reports",
+    signed_in_as: "Signed in as",
+    sign_out: "Sign out",
+    sign_in: "Sign in",
+    sign_in_title: "Sign in to Redress",
+    token_label: "Access token",
+    token_help: "The token your administrator gave you (the same as for the API).",
+    token_unknown: "This token is not known to the server.",
+    session_ended: "Your session has ended. Please sign in again.",
+    csrf_refused: "The form was out of date or not from this site, so nothing was changed. Please try again.",
+    queue_title: "Open cases",
+    filter: "Filter",
+    any: "Any",
+    policy: "Policy",
+    queue: "Queue",
+    stage: "Stage",
+    clock: "Clock",
+    assignee: "Assignee",
+    case: "Case",
+    next_due: "Next due",
+    time_left: "Time left",
+    received: "Received",
+    no_cases: "No open cases match.",
+    previous_page: "Previous page",
+    next_page: "Next page",
+    page_of: "Page",
+    state_running: "Running",
+    state_at_risk: "At risk",
+    state_breached: "Breached",
+    state_paused: "Paused",
+    state_none: "No clock",
+    state_met: "Met",
+    state_missed: "Missed",
+    state_not_started: "Not started",
+    days_left: "{n} business days left",
+    hours_left: "{n} hours left",
+    minutes_left: "{n} minutes left",
+    days_over: "{n} business days overdue",
+    hours_over: "{n} hours overdue",
+    fields: "Fields",
+    masked: "hidden for your role",
+    clocks: "Deadlines",
+    sla: "Deadline",
+    target: "Target",
+    deadline: "Due by",
+    explanation: "Why this date",
+    counted: "counted",
+    paused: "paused",
+    skipped: "not counted",
+    extensions: "Extensions",
+    trail: "Audit trail",
+    when: "When",
+    who: "Who",
+    what: "What",
+    why: "Rule",
+    actions: "Next steps",
+    no_actions: "There is nothing your role can do on this case now.",
+    read_only_note: "Your access is read-only.",
+    send: "Send",
+    refused: "Refused",
+    done: "Done",
+    add_note: "Add a note",
+    note: "Note",
+    assign: "Assign",
+    extend: "Extend a deadline",
+    extension: "Extension",
+    yes: "Yes",
+    no: "No",
+    not_allowed_for_role: "not for your role",
+    tracking: "Complainant's status page",
+    tracking_help: "A private link for the complainant: it shows the stage, what happens next and the date we must answer by, and no personal data.",
+    tracking_issue: "Issue a new link (the old ones stop working)",
+    tracking_revoke: "Revoke the links",
+    tracking_new_link: "New link; copy it now, it is shown only once:",
+    tracking_revoked: "Links revoked:",
+    new_title: "New complaint",
+    choose_policy: "Procedure",
+    file_complaint: "File the complaint",
+    required: "required",
+    fix_fields: "The complaint was not filed. Please correct the fields marked below.",
+    policies_title: "Policies",
+    graph: "Stages and transitions",
+    graph_any_stage: "from any stage",
+    transitions: "Transitions",
+    event: "Event",
+    from: "From",
+    to: "To",
+    roles: "Roles",
+    condition: "Condition",
+    requires: "Requires",
+    slas: "Deadlines (SLAs)",
+    citation: "Source",
+    calendar: "Calendar",
+    warnings: "Warnings",
+    routing: "Routing rules, in order",
+    rule: "Rule",
+    otherwise: "otherwise",
+    priority: "Priority",
+    version: "Version",
+    time_zone: "Time zone",
+    reports_title: "Reports",
+    track_title: "Your complaint",
+    track_reference: "Reference",
+    track_stage: "Where it is",
+    track_next: "What happens next",
+    track_answer_by: "We must answer by",
+    track_no_deadline: "No answer is due from us at this stage.",
+    track_escalate: "If you are not satisfied",
+    track_privacy: "This page shows no personal details. Keep the link private.",
+    not_found_title: "Not found",
+    not_found: "There is no such page, or you may not see it.",
+    track_not_found: "This link does not open a complaint. It may be mistyped or no longer valid.",
+    too_many: "Too many requests from your address. Please wait a minute and try again.",
+    error_title: "Something went wrong",
+};
+
+/// Chinese.
+pub static ZH: Texts = Texts {
+    language_name: "中文",
+    skip_to_content: "跳到正文",
+    nav_queue: "待办",
+    nav_new: "新投诉",
+    nav_policies: "处理规则",
+    nav_reports: "报表",
+    signed_in_as: "当前用户",
+    sign_out: "退出",
+    sign_in: "登录",
+    sign_in_title: "登录 Redress",
+    token_label: "访问令牌",
+    token_help: "管理员发给您的令牌（与 API 相同）。",
+    token_unknown: "服务器不认识这个令牌。",
+    session_ended: "会话已结束，请重新登录。",
+    csrf_refused: "表单已过期或并非来自本站，未作任何更改。请重试。",
+    queue_title: "未结案件",
+    filter: "筛选",
+    any: "全部",
+    policy: "规则",
+    queue: "队列",
+    stage: "阶段",
+    clock: "时限",
+    assignee: "经办人",
+    case: "案件",
+    next_due: "下一到期",
+    time_left: "剩余时间",
+    received: "收到时间",
+    no_cases: "没有符合条件的未结案件。",
+    previous_page: "上一页",
+    next_page: "下一页",
+    page_of: "第",
+    state_running: "计时中",
+    state_at_risk: "临近超时",
+    state_breached: "已超时",
+    state_paused: "已暂停",
+    state_none: "无时限",
+    state_met: "按时完成",
+    state_missed: "超时完成",
+    state_not_started: "未开始",
+    days_left: "剩余 {n} 个工作日",
+    hours_left: "剩余 {n} 小时",
+    minutes_left: "剩余 {n} 分钟",
+    days_over: "已超时 {n} 个工作日",
+    hours_over: "已超时 {n} 小时",
+    fields: "投诉信息",
+    masked: "您的角色不可见",
+    clocks: "处理时限",
+    sla: "时限",
+    target: "期限",
+    deadline: "截止",
+    explanation: "截止日期的计算",
+    counted: "计入",
+    paused: "暂停",
+    skipped: "不计入",
+    extensions: "延期",
+    trail: "审计记录",
+    when: "时间",
+    who: "操作人",
+    what: "内容",
+    why: "依据",
+    actions: "下一步",
+    no_actions: "您的角色目前不能对此案件进行操作。",
+    read_only_note: "您只有查看权限。",
+    send: "提交",
+    refused: "已拒绝",
+    done: "已完成",
+    add_note: "添加备注",
+    note: "备注",
+    assign: "分派",
+    extend: "延长时限",
+    extension: "延期类型",
+    yes: "是",
+    no: "否",
+    not_allowed_for_role: "您的角色不可操作",
+    tracking: "投诉人查询页面",
+    tracking_help: "发给投诉人的专用链接：显示处理阶段、下一步和答复截止日期，不含任何个人信息。",
+    tracking_issue: "生成新链接（旧链接失效）",
+    tracking_revoke: "撤销链接",
+    tracking_new_link: "新链接，请立即复制，仅显示一次：",
+    tracking_revoked: "已撤销的链接：",
+    new_title: "新投诉",
+    choose_policy: "处理流程",
+    file_complaint: "登记投诉",
+    required: "必填",
+    fix_fields: "投诉未登记，请更正下面标出的字段。",
+    policies_title: "处理规则",
+    graph: "阶段与流转",
+    graph_any_stage: "可从任一阶段",
+    transitions: "流转",
+    event: "事件",
+    from: "从",
+    to: "到",
+    roles: "角色",
+    condition: "条件",
+    requires: "需填写",
+    slas: "处理时限",
+    citation: "依据",
+    calendar: "工作日历",
+    warnings: "预警",
+    routing: "分派规则（按顺序）",
+    rule: "规则",
+    otherwise: "其他情况",
+    priority: "优先级",
+    version: "版本",
+    time_zone: "时区",
+    reports_title: "报表",
+    track_title: "您的投诉",
+    track_reference: "投诉编号",
+    track_stage: "当前进展",
+    track_next: "下一步",
+    track_answer_by: "我们最迟答复日期",
+    track_no_deadline: "本阶段我们没有需要答复的期限。",
+    track_escalate: "如您不满意",
+    track_privacy: "本页面不显示任何个人信息。请妥善保管此链接。",
+    not_found_title: "未找到",
+    not_found: "没有这个页面，或您无权查看。",
+    track_not_found: "此链接无法打开投诉，可能输入有误或已失效。",
+    too_many: "来自您地址的请求过多，请一分钟后再试。",
+    error_title: "出错了",
+};
+
+impl Texts {
+    /// A pattern with its `{n}` filled in.
+    pub fn count(pattern: &str, n: i64) -> String {
+        pattern.replace("{n}", &n.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Lang;
+
+    #[test]
+    fn the_language_follows_the_browser_unless_chosen() {
+        for (accept, expected) in [
+            ("zh-CN,zh;q=0.9,en;q=0.8", Lang::Zh),
+            ("en-GB,en;q=0.9", Lang::En),
+            ("fr-FR, en;q=0.5, zh;q=0.7", Lang::Zh),
+            ("de", Lang::En),
+            ("", Lang::En),
+        ] {
+            assert_eq!(Lang::from_accept(accept), expected, "{accept}");
+        }
+        let mut headers = axum::http::HeaderMap::new();
+        headers.insert("accept-language", "zh-CN".parse().unwrap());
+        assert_eq!(Lang::of_request(None, &headers), Lang::Zh);
+        assert_eq!(Lang::of_request(Some("en"), &headers), Lang::En);
+        headers.insert("cookie", "a=b; redress_lang=en".parse().unwrap());
+        assert_eq!(Lang::of_request(None, &headers), Lang::En);
+    }
+
+    #[test]
+    fn no_text_is_left_empty_in_either_language() {
+        for lang in [Lang::En, Lang::Zh] {
+            let debug = format!("{:?}", lang.texts());
+            assert!(!debug.contains(": \"\""), "{lang:?} has an empty text");
+        }
+    }
+}
