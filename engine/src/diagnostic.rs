@@ -292,6 +292,14 @@ pub const CODES: &[(&str, &str)] = &[
     ("condition-syntax", "a condition that does not compile"),
     ("script-syntax", "a script file that does not compile"),
     (
+        "reporting-field-type",
+        "a `[reporting]` key names a field of a type it cannot read",
+    ),
+    (
+        "reporting-value-twice",
+        "a value listed under two outcomes or two groups in `[reporting]`",
+    ),
+    (
         "script-unknown-variable",
         "a condition or script names something that does not exist",
     ),

@@ -8,6 +8,7 @@
 pub mod discover;
 pub mod field;
 pub mod raw;
+pub mod reporting;
 pub mod stage_graph;
 
 mod load;
@@ -26,6 +27,7 @@ pub use load::{
     LoadError, Report, TestFile, check_calendar_file, check_policy, check_policy_str, load_policy,
     load_policy_sources, load_policy_str, load_test_file,
 };
+pub use reporting::{Dimension, Outcome, Reporting};
 pub use stage_graph::StageGraph;
 
 use crate::calendar::{Calendar, SlaDuration};
@@ -59,6 +61,7 @@ pub struct Policy {
     pub(crate) scenarios: Vec<Scenario>,
     pub(crate) graph: StageGraph,
     pub(crate) scripts: Arc<ScriptEngine>,
+    pub(crate) reporting: Reporting,
 }
 
 impl Policy {
@@ -162,6 +165,10 @@ impl Policy {
     /// The stage graph.
     pub fn graph(&self) -> &StageGraph {
         &self.graph
+    }
+    /// What its fields and clocks mean for reports.
+    pub fn reporting(&self) -> &Reporting {
+        &self.reporting
     }
     /// The sandboxed script engine its conditions were compiled for.
     pub fn scripts(&self) -> &Arc<ScriptEngine> {

@@ -14,7 +14,8 @@ use toml::de::{DeTable, DeValue, ValueDeserializer};
 
 use super::locate::Locator;
 use super::raw::{
-    RawCalendar, RawField, RawHeader, RawRouting, RawScenario, RawSla, RawStage, RawTransition,
+    RawCalendar, RawField, RawHeader, RawReporting, RawRouting, RawScenario, RawSla, RawStage,
+    RawTransition,
 };
 use crate::diagnostic::{Diagnostic, SourceId, Sources, did_you_mean};
 
@@ -30,6 +31,7 @@ pub(crate) const SECTIONS: &[&str] = &[
     "slas",
     "routing",
     "tests",
+    "reporting",
 ];
 
 /// What a policy file says, section by section. Entries that could not be read are
@@ -49,6 +51,7 @@ pub(crate) struct Document {
     pub routing: Option<RawRouting>,
     /// Each test with its index in the file.
     pub tests: Vec<(usize, RawScenario)>,
+    pub reporting: Option<RawReporting>,
     pub damaged: Damaged,
 }
 
@@ -198,6 +201,7 @@ impl Reader<'_> {
             "transitions" => doc.transitions = self.list(value, "transition", &mut doc.damaged),
             "tests" => doc.tests = self.list(value, "test", &mut doc.damaged),
             "routing" => doc.routing = self.one(value, "`[routing]`"),
+            "reporting" => doc.reporting = self.one(value, "`[reporting]`"),
             other => {
                 let d = Diagnostic::error("unknown-key", format!("unknown section `{other}`"))
                     .at(self.sources.locate(self.source, key.span()))

@@ -6,6 +6,7 @@
 
 mod calendars;
 mod fields;
+mod reporting;
 mod routing;
 pub(crate) use calendars::data_diagnostic;
 mod scenarios;
@@ -243,6 +244,7 @@ pub(crate) fn validate(
     let routing = v.routing(&fields);
     v.check_queue_references(&routing, &slas);
     let scenarios = v.scenarios(&fields, &slas, &transitions);
+    let reporting = v.reporting(&fields, &slas, routing.as_ref());
     // Any error at all, from parsing or from validation, refuses the policy.
     if v.diags.iter().any(Diagnostic::is_error) {
         return None;
@@ -274,6 +276,7 @@ pub(crate) fn validate(
         scenarios,
         graph,
         scripts: v.engine.clone(),
+        reporting,
     })
 }
 
