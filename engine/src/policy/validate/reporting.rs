@@ -130,7 +130,7 @@ impl Validator<'_, '_> {
             ),
         )
         .at(self.at(&path))
-        .with_label(format!("a `{}` field", kind.as_str()));
+        .with_label(format!("this field is `{}`", kind.as_str()));
         self.report(d);
         None
     }
