@@ -3,6 +3,7 @@
 mod graph;
 mod progress;
 mod replay;
+mod report;
 mod schema;
 mod serve;
 mod simulate;
@@ -37,6 +38,8 @@ enum Command {
     Simulate(simulate::Args),
     /// Run the service: the HTTP API, the deadline scheduler, the durable store.
     Serve(serve::Args),
+    /// Report on a period: figures by group, a complaint bulletin, regulators' returns.
+    Report(report::Args),
 }
 
 /// How results are printed.
@@ -60,5 +63,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Replay(args) => replay::run(args),
         Command::Simulate(args) => simulate::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::Report(args) => report::run(args),
     }
 }
