@@ -4,9 +4,10 @@
 //! flight before it exits.
 //!
 //! Layers, each using only those before it: `config` (tokens, organisations),
-//! `registry` (policy versions), `metrics`, `problem` (RFC 9457 errors), `service`
-//! (commands and timers on stored cases), `view` (JSON), `scheduler`, `webhooks`
-//! (outbox delivery), `http`.
+//! `registry` (policy versions), `metrics`, `slot` (a case in use), `view` (JSON),
+//! `service` (commands and timers on stored cases, answering domain outcomes),
+//! `problem` (RFC 9457 errors, mapped from those outcomes), `scheduler`,
+//! `webhooks` (outbox delivery), `http` (the router, one module per resource).
 
 pub mod config;
 pub mod http;
@@ -15,6 +16,7 @@ pub mod problem;
 pub mod registry;
 pub mod scheduler;
 pub mod service;
+pub mod slot;
 pub mod view;
 pub mod webhooks;
 
@@ -123,10 +125,7 @@ pub fn run(options: Options) -> anyhow::Result<()> {
 }
 
 async fn serve(service: Arc<Service>, options: Options) -> anyhow::Result<()> {
-    service
-        .save_policy_versions()
-        .await
-        .map_err(|p| anyhow::anyhow!(p.detail))?;
+    service.save_policy_versions().await?;
     let (open, corrected) = scheduler::rebuild(&service).await?;
     tracing::info!(open, corrected, "due index rebuilt");
     let listener = tokio::net::TcpListener::bind(options.listen)

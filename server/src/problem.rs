@@ -8,6 +8,8 @@ use redress_engine::runtime::Refusal;
 use redress_store::StoreError;
 use serde_json::{Map, Value, json};
 
+use crate::service::ServiceError;
+
 /// A problem: status, stable code, a one-line title, the detail, and extra members.
 #[derive(Debug, Clone)]
 pub struct Problem {
@@ -162,6 +164,42 @@ impl From<StoreError> for Problem {
     }
 }
 
+impl From<ServiceError> for Problem {
+    fn from(error: ServiceError) -> Self {
+        match error {
+            ServiceError::CaseNotFound(id) => Problem::case_not_found(&id),
+            e @ ServiceError::UnknownPolicy { .. } => {
+                let known = match &e {
+                    ServiceError::UnknownPolicy { known, .. } => json!(known),
+                    _ => Value::Null,
+                };
+                Problem::new(
+                    StatusCode::NOT_FOUND,
+                    "unknown-policy",
+                    "No such policy",
+                    e.to_string(),
+                )
+                .with("known", known)
+            }
+            e @ ServiceError::ReadOnly { .. } => Problem::new(
+                StatusCode::FORBIDDEN,
+                "read-only",
+                "Read-only token",
+                e.to_string(),
+            ),
+            e @ ServiceError::CaseExists(_) => Problem::new(
+                StatusCode::CONFLICT,
+                "case-exists",
+                "Case exists",
+                e.to_string(),
+            ),
+            ServiceError::Refused(refusal) => refusal.into(),
+            ServiceError::Store(error) => error.into(),
+            ServiceError::Internal(error) => Problem::internal(error),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     /// Every code a problem can carry, besides the engine's refusal codes.
@@ -191,7 +229,10 @@ mod tests {
         let sources = [
             include_str!("problem.rs"),
             include_str!("http.rs"),
-            include_str!("service.rs"),
+            include_str!("http/extract.rs"),
+            include_str!("http/cases.rs"),
+            include_str!("http/policies.rs"),
+            include_str!("http/operations.rs"),
         ];
         let refusals = [
             "unknown-event",
