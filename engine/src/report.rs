@@ -188,11 +188,6 @@ impl<'p> ReportBuilder<'p> {
         (self.previous.from.min(self.period.from), self.period.to)
     }
 
-    /// The id of the policy reported on: facts of other policies are left out.
-    pub fn policy_id(&self) -> &str {
-        self.policy.id()
-    }
-
     /// Counts one case (facts of another policy are left out).
     pub fn add(&mut self, facts: &CaseFacts) {
         if facts.policy != self.policy.id() {

@@ -15,6 +15,7 @@ use redress_engine::report::{
     self, CaseFacts, ComplainantKey, Period, Report, ReportBuilder, bulletin, returns::Return,
 };
 use redress_engine::runtime::replay::ReplayOptions;
+use redress_store::Store;
 
 /// Arguments of `redress report`.
 #[derive(Debug, clap::Args)]
@@ -83,7 +84,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut builder = ReportBuilder::new(&policy, period, by, key.is_some())?;
     match (&args.events, &args.database) {
         (Some(events), _) => from_events(&args, &policy, events, key.as_ref(), &mut builder)?,
-        (None, Some(url)) => from_store(url, &args.org, &mut builder)?,
+        (None, Some(url)) => from_store(url, &args.org, policy.id(), &mut builder)?,
         (None, None) => bail!("give `--events FILE` or `--database URL`"),
     }
     let report = builder.finish();
@@ -121,21 +122,21 @@ fn from_events(
     Ok(())
 }
 
-fn from_store(url: &str, org: &str, builder: &mut ReportBuilder<'_>) -> anyhow::Result<()> {
+fn from_store(
+    url: &str,
+    org: &str,
+    policy_id: &str,
+    builder: &mut ReportBuilder<'_>,
+) -> anyhow::Result<()> {
     let path = url.strip_prefix("sqlite://").with_context(|| format!("`{url}` is not a `sqlite://FILE` URL"))?;
     if !std::path::Path::new(path).exists() {
         bail!("no database at `{path}`");
     }
     let store = redress_store::SqliteStore::open(path)?;
     let (from, to) = builder.window();
-    use redress_store::Store;
     let mut add = |facts: CaseFacts| builder.add(&facts);
-    store.report_facts(org, builder_policy(builder), from, to, &mut add)?;
+    store.report_facts(org, policy_id, from, to, &mut add)?;
     Ok(())
-}
-
-fn builder_policy(builder: &ReportBuilder<'_>) -> &str {
-    builder.policy_id()
 }
 
 fn print(args: &Args, policy: &Policy, report: &Report) -> anyhow::Result<()> {

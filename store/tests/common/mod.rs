@@ -155,6 +155,7 @@ pub fn append(
         intake_key: key.map(str::to_string),
         recorded_at,
         outbox: Vec::new(),
+        report: None,
     }
 }
 
