@@ -80,7 +80,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Some(r) => r.by(&policy)?,
         None => args.by.clone(),
     };
-    let key = args.complainant_key.as_deref().map(|k| ComplainantKey::new(k.as_bytes()));
+    let key = args
+        .complainant_key
+        .as_deref()
+        .map(|k| ComplainantKey::new(k.as_bytes()));
     let mut builder = ReportBuilder::new(&policy, period, by, key.is_some())?;
     match (&args.events, &args.database) {
         (Some(events), _) => from_events(&args, &policy, events, key.as_ref(), &mut builder)?,
@@ -108,7 +111,8 @@ fn from_events(
     key: Option<&ComplainantKey>,
     builder: &mut ReportBuilder<'_>,
 ) -> anyhow::Result<()> {
-    let file = std::fs::File::open(events).with_context(|| format!("cannot read `{}`", events.display()))?;
+    let file = std::fs::File::open(events)
+        .with_context(|| format!("cannot read `{}`", events.display()))?;
     let mut options = ReplayOptions::default();
     if let Some(threads) = args.threads {
         options.threads = threads;
@@ -116,7 +120,10 @@ fn from_events(
     let reader = BufReader::with_capacity(1 << 20, file);
     let (facts, summary) = report::facts_from_events(policy, reader, &options, key);
     for skipped in &summary.skipped.lines {
-        eprintln!("warning: line {}: skipped: {}", skipped.line, skipped.reason);
+        eprintln!(
+            "warning: line {}: skipped: {}",
+            skipped.line, skipped.reason
+        );
     }
     facts.iter().for_each(|f| builder.add(f));
     Ok(())
@@ -128,7 +135,9 @@ fn from_store(
     policy_id: &str,
     builder: &mut ReportBuilder<'_>,
 ) -> anyhow::Result<()> {
-    let path = url.strip_prefix("sqlite://").with_context(|| format!("`{url}` is not a `sqlite://FILE` URL"))?;
+    let path = url
+        .strip_prefix("sqlite://")
+        .with_context(|| format!("`{url}` is not a `sqlite://FILE` URL"))?;
     if !std::path::Path::new(path).exists() {
         bail!("no database at `{path}`");
     }

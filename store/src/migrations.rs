@@ -9,7 +9,11 @@ use crate::StoreError;
 /// Every migration, in order: its version, name and SQL.
 pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "initial", include_str!("../migrations/0001_initial.sql")),
-    (2, "case_reports", include_str!("../migrations/0002_case_reports.sql")),
+    (
+        2,
+        "case_reports",
+        include_str!("../migrations/0002_case_reports.sql"),
+    ),
 ];
 
 fn db(e: rusqlite::Error) -> StoreError {

@@ -51,7 +51,10 @@ impl Service {
     /// The organisation's key for complainants' hashes, when it has one.
     pub(crate) fn complainant_key(&self, org: &str) -> Option<ComplainantKey> {
         let config = self.config.organisation(org)?;
-        config.complainant_key.as_deref().map(|k| ComplainantKey::new(k.as_bytes()))
+        config
+            .complainant_key
+            .as_deref()
+            .map(|k| ComplainantKey::new(k.as_bytes()))
     }
 
     /// Writes events and the case after them, durably; keeps count of what they did.

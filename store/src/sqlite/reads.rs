@@ -435,7 +435,11 @@ impl Store for SqliteStore {
                 .map_err(db)?;
             let mut count = 0;
             while let Some(row) = rows.next().map_err(db)? {
-                let text = row.get_ref(0).map_err(db)?.as_str().map_err(|e| db(e.into()))?;
+                let text = row
+                    .get_ref(0)
+                    .map_err(db)?
+                    .as_str()
+                    .map_err(|e| db(e.into()))?;
                 each(from_json("report facts", text)?);
                 count += 1;
             }

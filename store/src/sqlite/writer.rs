@@ -235,7 +235,16 @@ pub(super) fn write_append(conn: &Connection, a: &Prepared) -> Result<(), StoreE
                  received_at = excluded.received_at, closed_at = excluded.closed_at,
                  facts = excluded.facts",
         )
-        .and_then(|mut s| s.execute(params![a.org, a.id, a.policy_id, received_at, closed_at, facts]))
+        .and_then(|mut s| {
+            s.execute(params![
+                a.org,
+                a.id,
+                a.policy_id,
+                received_at,
+                closed_at,
+                facts
+            ])
+        })
         .map_err(db)?;
     }
     let mut insert = conn
