@@ -107,7 +107,9 @@ fn the_bulletin_has_its_sections_and_charts_and_no_script() {
     assert!(html.contains("process_error") && html.contains("1 of 9 complainants (3 complaints)"));
     // Nothing to fetch: the only address is the SVG namespace, which is a name.
     let outside = html.replace("xmlns=\"http://www.w3.org/2000/svg\"", "");
-    assert!(!html.contains("<script") && !outside.contains("http://") && !outside.contains("https://"));
+    assert!(
+        !html.contains("<script") && !outside.contains("http://") && !outside.contains("https://")
+    );
     assert!(
         !html.contains("p3"),
         "the complainant's phone must not appear"

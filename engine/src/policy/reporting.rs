@@ -193,6 +193,11 @@ impl Reporting {
         }
     }
 
+    /// The name of the field that identifies the complainant.
+    pub fn complainant_field(&self) -> Option<&str> {
+        self.complainant.as_deref()
+    }
+
     /// The SLA that is the resolution deadline.
     pub fn resolution(&self) -> Option<&str> {
         self.resolution.as_deref()

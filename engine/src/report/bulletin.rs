@@ -46,7 +46,7 @@ pub fn render(policy: &Policy, report: &Report) -> String {
     compliance(&mut page, policy, report);
     root_causes(&mut page, report);
     satisfaction(&mut page, report);
-    notes(&mut page, report);
+    notes(&mut page, policy);
     page.push_str("</body>\n</html>\n");
     page
 }
@@ -200,7 +200,7 @@ fn compliance(page: &mut String, policy: &Policy, report: &Report) {
         false => report
             .groups
             .iter()
-            .map(|g| (group_label(policy, report, g), &g.figures))
+            .map(|g| (group_label(report, g), &g.figures))
             .collect(),
     };
     let labels: Vec<String> = rows.iter().map(|(l, _)| l.clone()).collect();
@@ -310,12 +310,12 @@ fn satisfaction(page: &mut String, report: &Report) {
     );
 }
 
-fn notes(page: &mut String, report: &Report) {
+fn notes(page: &mut String, policy: &Policy) {
     section(page, "notes", "说明 Notes");
     let _ = writeln!(
         page,
         "<p class=\"note\">Received: received in the period. Closed: closed in the period (a reopened case counts at its last closing). Resolution rate: closed ÷ (open at start + received). Handling time: receipt to closing; business days are working days on the policy's calendar after the day of receipt. An SLA is met or breached when its clock stopped in the period; running past deadline: still running at the period's end with its deadline passed. Repeat complainants are matched by a keyed hash of `{}`; no personal data is in this page. Counting rules: docs/reporting.md.</p>",
-        escape(report.resolution_sla.as_deref().unwrap_or("-"))
+        escape(policy.reporting().complainant_field().unwrap_or("-"))
     );
 }
 
@@ -367,7 +367,7 @@ fn value_label(policy: &Policy, d: Dimension, value: Option<&str>) -> String {
     }
 }
 
-fn group_label(policy: &Policy, report: &Report, g: &super::Group) -> String {
+fn group_label(report: &Report, g: &super::Group) -> String {
     let parts: Vec<String> = report
         .by
         .iter()
@@ -379,7 +379,6 @@ fn group_label(policy: &Policy, report: &Report, g: &super::Group) -> String {
                 .unwrap_or_else(|| "(none)".into())
         })
         .collect();
-    let _ = policy;
     parts.join(" / ")
 }
 
