@@ -25,22 +25,35 @@ use redress_store::{Append, ClockSummary, SqliteStore, Store, Summary};
 use serde_json::json;
 
 const CATEGORIES: [&str; 3] = ["fees", "cards", "loans"];
-const CAUSES: [&str; 4] = ["disclosure", "process_error", "staff_conduct", "system_failure"];
+const CAUSES: [&str; 4] = [
+    "disclosure",
+    "process_error",
+    "staff_conduct",
+    "system_failure",
+];
 const OUTCOMES: [&str; 3] = ["upheld", "partly_upheld", "not_upheld"];
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let policy_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("engine/tests/fixtures/report/policy.toml");
+    let policy_path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("engine/tests/fixtures/report/policy.toml");
     let policy = load_policy(&policy_path).unwrap();
     match args.get(1).map(String::as_str) {
-        Some("write") => write(&policy, &args[2], args.get(3).map_or(1_000_000, |n| n.parse().unwrap())),
+        Some("write") => write(
+            &policy,
+            &args[2],
+            args.get(3).map_or(1_000_000, |n| n.parse().unwrap()),
+        ),
         Some("report") => report(&policy, &args[2]),
         _ => eprintln!("usage: report_bench write DB [N] | report DB"),
     }
 }
 
 fn line(case: &str, at: DateTime<Utc>, event: &str, data: serde_json::Value) -> Line {
-    serde_json::from_value(json!({"case": case, "at": at.to_rfc3339(), "event": event, "data": data})).unwrap()
+    serde_json::from_value(
+        json!({"case": case, "at": at.to_rfc3339(), "event": event, "data": data}),
+    )
+    .unwrap()
 }
 
 fn write(policy: &redress_engine::policy::Policy, db: &str, n: u64) {
@@ -67,12 +80,22 @@ fn write(policy: &redress_engine::policy::Policy, db: &str, n: u64) {
         let data = json!({"category": category, "phone": phone, "summary": "x"});
         let steps = [
             line(&id, received, "intake", data),
-            line(&id, received + TimeDelta::hours(1), "investigate", json!({})),
+            line(
+                &id,
+                received + TimeDelta::hours(1),
+                "investigate",
+                json!({}),
+            ),
             line(&id, received + TimeDelta::days(days), "resolve", json!({})),
-            line(&id, received + TimeDelta::days(days) + TimeDelta::hours(2), "close", json!({
-                "outcome": OUTCOMES[(r / 3 % 3) as usize], "root_cause": CAUSES[(r / 9 % 4) as usize],
-                "redress": format!("{}.50", r % 500), "satisfaction": 1 + (r / 36 % 5) as i64,
-            })),
+            line(
+                &id,
+                received + TimeDelta::days(days) + TimeDelta::hours(2),
+                "close",
+                json!({
+                    "outcome": OUTCOMES[(r / 3 % 3) as usize], "root_cause": CAUSES[(r / 9 % 4) as usize],
+                    "redress": format!("{}.50", r % 500), "satisfaction": 1 + (r / 36 % 5) as i64,
+                }),
+            ),
         ];
         for step in steps {
             let at = step.instant();
@@ -82,7 +105,11 @@ fn write(policy: &redress_engine::policy::Policy, db: &str, n: u64) {
         let append = Append {
             org: "bench".into(),
             report: CaseFacts::of(policy, &case, Some(&key)),
-            summary: Summary { policy_id: policy.id().into(), clock_state: ClockSummary::None, next_due: None },
+            summary: Summary {
+                policy_id: policy.id().into(),
+                clock_state: ClockSummary::None,
+                next_due: None,
+            },
             events: std::mem::take(&mut vc.events),
             case,
             intake_key: None,
@@ -92,7 +119,12 @@ fn write(policy: &redress_engine::policy::Policy, db: &str, n: u64) {
         receipts.push_back(store.append(append));
         // Keep many writes in flight, so that they share commits.
         while receipts.len() > 2_000 {
-            receipts.pop_front().unwrap().blocking_recv().unwrap().unwrap();
+            receipts
+                .pop_front()
+                .unwrap()
+                .blocking_recv()
+                .unwrap()
+                .unwrap();
         }
         if i % 100_000 == 0 {
             eprintln!("{i} cases, {:.0} s", started.elapsed().as_secs_f64());
@@ -101,20 +133,33 @@ fn write(policy: &redress_engine::policy::Policy, db: &str, n: u64) {
     for r in receipts {
         r.blocking_recv().unwrap().unwrap();
     }
-    eprintln!("wrote {n} cases in {:.1} s", started.elapsed().as_secs_f64());
+    eprintln!(
+        "wrote {n} cases in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
 }
 
 fn report(policy: &redress_engine::policy::Policy, db: &str) {
     let store = SqliteStore::open(db).unwrap();
     let period = Period::named("2026-Q2", policy.timezone()).unwrap();
     let started = Instant::now();
-    let mut builder = ReportBuilder::new(policy, period, vec![Dimension::Queue, Dimension::Category], true).unwrap();
+    let mut builder = ReportBuilder::new(
+        policy,
+        period,
+        vec![Dimension::Queue, Dimension::Category],
+        true,
+    )
+    .unwrap();
     let (from, to) = builder.window();
-    let read = store.report_facts("bench", policy.id(), from, to, &mut |f| builder.add(&f)).unwrap();
+    let read = store
+        .report_facts("bench", policy.id(), from, to, &mut |f| builder.add(&f))
+        .unwrap();
     let report = builder.finish();
     let elapsed = started.elapsed().as_secs_f64();
     println!(
         "2026-Q2 by queue, category: {read} cases read, {} received, {} closed, {} groups in {elapsed:.2} s",
-        report.total.received, report.total.closed, report.groups.len()
+        report.total.received,
+        report.total.closed,
+        report.groups.len()
     );
 }

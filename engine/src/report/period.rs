@@ -33,7 +33,11 @@ impl Period {
                 "cannot read period `{name}`: expected a month (`2026-11`), a quarter (`2026-Q4`), a half-year (`2026-H2`) or a year (`2026`)"
             ))
         };
-        let (year, rest) = name.split_once('-').unwrap_or((name, ""));
+        let (year, rest) = match name.split_once('-') {
+            Some((_, "")) => return Err(bad()),
+            Some(parts) => parts,
+            None => (name, ""),
+        };
         let year: i32 = year.parse().map_err(|_| bad())?;
         let (first_month, months) = match rest.as_bytes() {
             [] => (1, 12),
