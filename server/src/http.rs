@@ -20,7 +20,7 @@ use crate::problem::Problem;
 use crate::service::Service;
 
 use cases::{get_case, history, intake, list_cases, post_event};
-use operations::{healthz, method_not_allowed, metrics, not_found, observe, openapi};
+use operations::{admit, healthz, method_not_allowed, metrics, not_found, observe, openapi};
 use policies::{get_policy, list_policies, policy_graph, reload_policies};
 use reports::get_report;
 
@@ -47,6 +47,7 @@ pub fn router(service: Arc<Service>) -> Router {
         .route("/v1/reports", get(get_report))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(service.clone(), admit))
         .layer(middleware::from_fn_with_state(service.clone(), observe))
         .with_state(service)
 }

@@ -69,6 +69,16 @@ impl Problem {
         )
     }
 
+    /// 503 with `Retry-After`: a limit is reached, or the service is stopping.
+    pub fn unavailable(detail: impl Into<String>) -> Self {
+        Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "Unavailable",
+            detail,
+        )
+    }
+
     /// 500, logged; the caller learns nothing of the internals.
     pub fn internal(error: impl std::fmt::Display) -> Self {
         tracing::error!(%error, "internal error");
@@ -103,6 +113,11 @@ impl IntoResponse for Problem {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             response
                 .headers_mut()
@@ -153,12 +168,7 @@ impl From<StoreError> for Problem {
                 "Conflict",
                 format!("case `{case}`: {reason}; read it again and retry"),
             ),
-            StoreError::Closed => Problem::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                "Unavailable",
-                "the service is shutting down",
-            ),
+            StoreError::Closed => Problem::unavailable("the service is shutting down"),
             other => Problem::internal(other),
         }
     }
@@ -181,6 +191,12 @@ impl From<ServiceError> for Problem {
                 )
                 .with("known", known)
             }
+            e @ ServiceError::PoliciesNotLoaded { .. } => Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "policies-not-loaded",
+                "Policies not loaded",
+                e.to_string(),
+            ),
             e @ ServiceError::ReadOnly { .. } => Problem::new(
                 StatusCode::FORBIDDEN,
                 "read-only",
@@ -218,7 +234,10 @@ mod tests {
         "unsupported-media-type",
         "body-too-large",
         "invalid-policies",
+        "policies-not-loaded",
         "unavailable",
+        "timeout",
+        "headers-too-large",
         "internal",
     ];
 
@@ -233,6 +252,7 @@ mod tests {
             include_str!("http/cases.rs"),
             include_str!("http/policies.rs"),
             include_str!("http/operations.rs"),
+            include_str!("listener.rs"),
         ];
         let refusals = [
             "unknown-event",

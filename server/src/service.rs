@@ -8,7 +8,7 @@
 //! (so a late scheduler never lets a command overtake a deadline), then decides.
 
 use std::collections::HashMap;
-use std::sync::atomic::AtomicI64;
+use std::sync::atomic::{AtomicBool, AtomicI64};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
@@ -83,6 +83,8 @@ pub struct Service {
     pub planned_wake: AtomicI64,
     /// Woken when a write puts messages in the outbox.
     pub outbox_wake: Notify,
+    /// Set once a stop began: new requests are answered 503.
+    pub draining: AtomicBool,
     slots: Mutex<HashMap<(Arc<str>, String), Shared>>,
     numbers: tokio::sync::Mutex<HashMap<Arc<str>, u64>>,
 }
@@ -110,6 +112,7 @@ impl Service {
             wake: Notify::new(),
             planned_wake: AtomicI64::new(i64::MAX),
             outbox_wake: Notify::new(),
+            draining: AtomicBool::new(false),
             slots: Mutex::new(HashMap::new()),
             numbers: tokio::sync::Mutex::new(HashMap::new()),
         }
@@ -142,19 +145,7 @@ impl Service {
 
     /// The current policies an organisation runs.
     pub fn policies_of(&self, org: &str) -> Vec<Arc<Policy>> {
-        let Some(config) = self.config.organisation(org) else {
-            return Vec::new();
-        };
-        self.registry
-            .all_current()
-            .into_iter()
-            .filter(|p| {
-                config
-                    .policies
-                    .as_ref()
-                    .is_none_or(|ids| ids.iter().any(|id| id == p.id()))
-            })
-            .collect()
+        self.registry.current_of(org)
     }
 
     /// The current version of one of the organisation's policies.
@@ -162,6 +153,12 @@ impl Service {
         let policies = self.policies_of(org);
         if let Some(p) = policies.iter().find(|p| p.id() == id) {
             return Ok(p.clone());
+        }
+        if let Some(failure) = self.registry.refusal(org) {
+            return Err(ServiceError::PoliciesNotLoaded {
+                org: org.to_string(),
+                files: failure.files,
+            });
         }
         Err(ServiceError::UnknownPolicy {
             id: id.to_string(),

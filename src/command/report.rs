@@ -5,7 +5,6 @@
 
 use std::io::BufReader;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use chrono::NaiveDate;
@@ -16,6 +15,8 @@ use redress_engine::report::{
 };
 use redress_engine::runtime::replay::ReplayOptions;
 use redress_store::Store;
+
+use crate::exit_status::{ExitStatus, UsageError};
 
 /// Arguments of `redress report`.
 #[derive(Debug, clap::Args)]
@@ -73,35 +74,41 @@ enum ReportFormat {
     Html,
 }
 
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub fn run(args: Args) -> anyhow::Result<ExitStatus> {
     let policy = load_policy(&args.policy).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let usage = |e: report::ReportError| UsageError(e.to_string());
     let period = period(&args, &policy)?;
     let by = match args.regulator_return {
-        Some(r) => r.by(&policy)?,
+        Some(r) => r.by(&policy).map_err(usage)?,
         None => args.by.clone(),
     };
     let key = args
         .complainant_key
         .as_deref()
         .map(|k| ComplainantKey::new(k.as_bytes()));
-    let mut builder = ReportBuilder::new(&policy, period, by, key.is_some())?;
+    let mut builder = ReportBuilder::new(&policy, period, by, key.is_some()).map_err(usage)?;
     match (&args.events, &args.database) {
         (Some(events), _) => from_events(&args, &policy, events, key.as_ref(), &mut builder)?,
         (None, Some(url)) => from_store(url, &args.org, policy.id(), &mut builder)?,
-        (None, None) => bail!("give `--events FILE` or `--database URL`"),
+        (None, None) => bail!(UsageError(
+            "give `--events FILE` or `--database URL`".into()
+        )),
     }
     let report = builder.finish();
     print(&args, &policy, &report)?;
-    Ok(ExitCode::SUCCESS)
+    Ok(ExitStatus::Success)
 }
 
 fn period(args: &Args, policy: &Policy) -> anyhow::Result<Period> {
     let tz = policy.timezone();
-    Ok(match (&args.period, args.from, args.to) {
-        (Some(name), _, _) => Period::named(name, tz)?,
-        (None, Some(from), Some(to)) => Period::dates(from, to, tz)?,
-        _ => bail!("give `--period 2026-Q4` or `--from DATE --to DATE`"),
-    })
+    let period = match (&args.period, args.from, args.to) {
+        (Some(name), _, _) => Period::named(name, tz),
+        (None, Some(from), Some(to)) => Period::dates(from, to, tz),
+        _ => bail!(UsageError(
+            "give `--period 2026-Q4` or `--from DATE --to DATE`".into()
+        )),
+    };
+    Ok(period.map_err(|e| UsageError(e.to_string()))?)
 }
 
 fn from_events(

@@ -11,8 +11,13 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "initial", include_str!("../migrations/0001_initial.sql")),
     (
         2,
+        "tracking_links",
+        include_str!("../migrations/0002_tracking_links.sql"),
+    ),
+    (
+        3,
         "case_reports",
-        include_str!("../migrations/0002_case_reports.sql"),
+        include_str!("../migrations/0003_case_reports.sql"),
     ),
 ];
 

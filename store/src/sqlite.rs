@@ -7,8 +7,9 @@
 //! small pool of their own connections, which WAL lets run beside the writer.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::atomic::Ordering;
 use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use chrono::{DateTime, Utc};
@@ -21,7 +22,7 @@ mod writer;
 
 use crate::migrations::{check_version, migrate};
 use crate::{Receipt, StoreError};
-use checkpointer::run_checkpoints;
+use checkpointer::{TRUNCATE_AT, WalStats, run_checkpoints};
 use writer::run_writer;
 
 /// Writes committed in one transaction, at most.
@@ -47,6 +48,7 @@ pub struct SqliteStore {
     writer: Option<JoinHandle<()>>,
     stop: Option<mpsc::Sender<()>>,
     checkpoints: Option<JoinHandle<()>>,
+    wal: Arc<WalStats>,
     readers: Mutex<Vec<Connection>>,
 }
 
@@ -109,14 +111,19 @@ impl SqliteStore {
             .map_err(db)?;
         conn.pragma_update(None, "wal_autocheckpoint", 0)
             .map_err(db)?;
+        conn.pragma_update(None, "journal_size_limit", TRUNCATE_AT as i64)
+            .map_err(db)?;
         let (stop, stopped) = mpsc::channel::<()>();
+        let wal = Arc::new(WalStats::default());
+        let (stats, mut wal_path) = (wal.clone(), path.clone().into_os_string());
+        wal_path.push("-wal");
         let checkpointer = Connection::open(&path).map_err(db)?;
         checkpointer
             .busy_timeout(std::time::Duration::from_secs(5))
             .map_err(db)?;
         let checkpoints = std::thread::Builder::new()
             .name("redress-store-checkpoint".into())
-            .spawn(move || run_checkpoints(checkpointer, stopped))
+            .spawn(move || run_checkpoints(checkpointer, wal_path.into(), stats, stopped))
             .map_err(|e| StoreError::Database(format!("cannot start the checkpointer: {e}")))?;
         let (jobs, queue) = mpsc::channel::<Job>();
         let writer = std::thread::Builder::new()
@@ -129,6 +136,7 @@ impl SqliteStore {
             writer: Some(writer),
             stop: Some(stop),
             checkpoints: Some(checkpoints),
+            wal,
             readers: Mutex::new(Vec::new()),
         })
     }
@@ -138,13 +146,22 @@ impl SqliteStore {
         &self.path
     }
 
+    /// The write-ahead log's size after the last checkpoint, in bytes, and how many
+    /// checkpoints truncated it.
+    pub fn wal(&self) -> (u64, u64) {
+        (
+            self.wal.bytes.load(Ordering::Relaxed),
+            self.wal.truncations.load(Ordering::Relaxed),
+        )
+    }
+
     fn submit(&self, work: Work) -> Receipt {
         let (reply, receipt) = tokio::sync::oneshot::channel();
         let job = Job { work, reply };
-        if let Some(jobs) = &self.jobs {
-            if let Err(mpsc::SendError(job)) = jobs.send(job) {
-                let _ = job.reply.send(Err(StoreError::Closed));
-            }
+        if let Some(jobs) = &self.jobs
+            && let Err(mpsc::SendError(job)) = jobs.send(job)
+        {
+            let _ = job.reply.send(Err(StoreError::Closed));
         }
         receipt
     }
@@ -171,10 +188,10 @@ impl SqliteStore {
             }
         };
         let out = f(&conn);
-        if let Ok(mut idle) = self.readers.lock() {
-            if idle.len() < MAX_IDLE_READERS {
-                idle.push(conn);
-            }
+        if let Ok(mut idle) = self.readers.lock()
+            && idle.len() < MAX_IDLE_READERS
+        {
+            idle.push(conn);
         }
         out
     }

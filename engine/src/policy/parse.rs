@@ -14,8 +14,8 @@ use toml::de::{DeTable, DeValue, ValueDeserializer};
 
 use super::locate::Locator;
 use super::raw::{
-    RawCalendar, RawField, RawHeader, RawReporting, RawRouting, RawScenario, RawSla, RawStage,
-    RawTransition,
+    RawCalendar, RawComplainant, RawField, RawHeader, RawReporting, RawRouting, RawScenario,
+    RawSla, RawStage, RawTransition,
 };
 use crate::diagnostic::{Diagnostic, SourceId, Sources, did_you_mean};
 
@@ -30,6 +30,7 @@ pub(crate) const SECTIONS: &[&str] = &[
     "transitions",
     "slas",
     "routing",
+    "complainant",
     "tests",
     "reporting",
 ];
@@ -49,6 +50,7 @@ pub(crate) struct Document {
     pub transitions: Vec<(usize, RawTransition)>,
     pub slas: IndexMap<String, RawSla>,
     pub routing: Option<RawRouting>,
+    pub complainant: Option<RawComplainant>,
     /// Each test with its index in the file.
     pub tests: Vec<(usize, RawScenario)>,
     pub reporting: Option<RawReporting>,
@@ -202,6 +204,7 @@ impl Reader<'_> {
             "tests" => doc.tests = self.list(value, "test", &mut doc.damaged),
             "routing" => doc.routing = self.one(value, "`[routing]`"),
             "reporting" => doc.reporting = self.one(value, "`[reporting]`"),
+            "complainant" => doc.complainant = self.one(value, "`[complainant]`"),
             other => {
                 let d = Diagnostic::error("unknown-key", format!("unknown section `{other}`"))
                     .at(self.sources.locate(self.source, key.span()))

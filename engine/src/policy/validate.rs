@@ -5,6 +5,7 @@
 //! [`Validator`], which knows how to point a diagnostic at the right line.
 
 mod calendars;
+mod complainant;
 mod fields;
 mod reporting;
 mod routing;
@@ -245,6 +246,7 @@ pub(crate) fn validate(
     v.check_queue_references(&routing, &slas);
     let scenarios = v.scenarios(&fields, &slas, &transitions);
     let reporting = v.reporting(&fields, &slas, routing.as_ref());
+    let complainant = v.complainant(&stages, &slas);
     // Any error at all, from parsing or from validation, refuses the policy.
     if v.diags.iter().any(Diagnostic::is_error) {
         return None;
@@ -273,6 +275,7 @@ pub(crate) fn validate(
         transitions,
         slas,
         routing: routing?,
+        complainant,
         scenarios,
         graph,
         scripts: v.engine.clone(),

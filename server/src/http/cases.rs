@@ -75,12 +75,12 @@ pub(super) async fn intake(
 ) -> ApiResult {
     let key = idempotency_key(&headers)?;
     let body: IntakeBody = parse_body(app.config.max_body, &headers, body).await?;
-    if let Some(id) = &body.id {
-        if !valid_case_id(id) {
-            return Err(Problem::invalid(format!(
-                "case id `{id}`: use 1 to 64 letters, digits, `-`, `_` or `.`"
-            )));
-        }
+    if let Some(id) = &body.id
+        && !valid_case_id(id)
+    {
+        return Err(Problem::invalid(format!(
+            "case id `{id}`: use 1 to 64 letters, digits, `-`, `_` or `.`"
+        )));
     }
     let request = Intake {
         policy: body.policy,
@@ -139,12 +139,12 @@ pub(super) async fn list_cases(
             )));
         }
     };
-    if let Some(after) = &q.after {
-        if after.parse::<u64>().is_err() {
-            return Err(Problem::invalid(format!(
-                "`after={after}` is not a cursor from `next`"
-            )));
-        }
+    if let Some(after) = &q.after
+        && after.parse::<u64>().is_err()
+    {
+        return Err(Problem::invalid(format!(
+            "`after={after}` is not a cursor from `next`"
+        )));
     }
     let limit = q.limit.unwrap_or(50);
     if !(1..=500).contains(&limit) {

@@ -38,10 +38,14 @@ impl FromRequestParts<Arc<Service>> for Caller {
         let Some(header) = header else {
             return Err(unauthorized("send `Authorization: Bearer <token>`"));
         };
-        let Some(token) = header.strip_prefix("Bearer ") else {
-            return Err(unauthorized(
-                "the Authorization header must be `Bearer <token>`",
-            ));
+        // The scheme is case-insensitive (RFC 9110, section 11.1).
+        let token = match header.trim_start().split_once(' ') {
+            Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token,
+            _ => {
+                return Err(unauthorized(
+                    "the Authorization header must be `Bearer <token>`",
+                ));
+            }
         };
         app.config
             .caller(token.trim())

@@ -78,8 +78,8 @@ pub(super) async fn reload_policies(State(app): App, caller: Caller) -> ApiResul
             format!("role `{}` may not reload policies", caller.role),
         ));
     }
-    let service = app.clone();
-    let reloaded = tokio::task::spawn_blocking(move || service.registry.reload())
+    let (service, org) = (app.clone(), caller.org.clone());
+    let reloaded = tokio::task::spawn_blocking(move || service.registry.reload(&org))
         .await
         .map_err(Problem::internal)?;
     let changes = reloaded.map_err(|failure| {
@@ -87,14 +87,16 @@ pub(super) async fn reload_policies(State(app): App, caller: Caller) -> ApiResul
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid-policies",
             "Invalid policies",
-            "the policies on disk have errors; nothing was changed",
+            "the organisation's policies on disk have errors; nothing was changed",
         )
         .with("diagnostics", json!(failure.diagnostics))
+        .with("files", json!(failure.files))
         .with("report", json!(failure.human))
     })?;
     app.save_policy_versions().await?;
     tracing::info!(
         by = caller.name,
+        org = %caller.org,
         changes = changes.len(),
         "policies reloaded"
     );

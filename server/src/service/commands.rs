@@ -22,14 +22,14 @@ impl Service {
         }
         let org = &caller.org;
         let (mut slot, current) = self.locked(org, id).await?;
-        if let Some(expected) = expected_version {
-            if expected != current.case.version {
-                return Err(Refusal::StaleVersion {
-                    expected,
-                    actual: current.case.version,
-                }
-                .into());
+        if let Some(expected) = expected_version
+            && expected != current.case.version
+        {
+            return Err(Refusal::StaleVersion {
+                expected,
+                actual: current.case.version,
             }
+            .into());
         }
         let now = Utc::now().max(current.case.updated_at);
         let mut case = current.case.clone();

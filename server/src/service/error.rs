@@ -19,6 +19,15 @@ pub enum ServiceError {
         /// The organisation's policies.
         known: Vec<String>,
     },
+    /// The organisation's policies did not load (a broken file); its running cases
+    /// still answer.
+    #[error("the policies of organisation `{org}` are not loaded: {} has errors; fix and reload", files.join(", "))]
+    PoliciesNotLoaded {
+        /// The organisation.
+        org: String,
+        /// The files in the way.
+        files: Vec<String>,
+    },
     /// The caller's token may only read.
     #[error("the token of `{name}` ({role}) may only read")]
     ReadOnly {

@@ -61,10 +61,10 @@ impl Service {
                     case.version,
                     summary.clone(),
                 );
-                if self.read(move |st| st.set_summary(&o, &i, v, &s)).await? {
-                    if let Some(slot) = slot.as_mut() {
-                        slot.summary = summary;
-                    }
+                if self.read(move |st| st.set_summary(&o, &i, v, &s)).await?
+                    && let Some(slot) = slot.as_mut()
+                {
+                    slot.summary = summary;
                 }
             }
             return Ok(0);

@@ -112,10 +112,10 @@ impl Service {
                 .with_label_values(&[org, policy.id(), &sla])
                 .inc();
         }
-        if let Some(due) = summary.next_due {
-            if due.timestamp_micros() < self.planned_wake.load(Ordering::Relaxed) {
-                self.wake.notify_one();
-            }
+        if let Some(due) = summary.next_due
+            && due.timestamp_micros() < self.planned_wake.load(Ordering::Relaxed)
+        {
+            self.wake.notify_one();
         }
         Ok(summary)
     }

@@ -10,9 +10,18 @@ use super::{MAX_PAGE, SqliteStore, db, from_json, instant, micros, to_json};
 use crate::{
     Append, CaseCount, CaseFilter, CaseRow, ClockSummary, Conflict, Due, OutboxCounts, Page,
     Pending, PolicyVersion, Receipt, Store, StoreError, StoredCase, StoredEvent, Summary,
+    TrackingLink,
 };
 
 impl Store for SqliteStore {
+    fn storage(&self) -> crate::StorageStats {
+        let (bytes, truncations) = self.wal();
+        crate::StorageStats {
+            wal_bytes: Some(bytes),
+            wal_truncations: Some(truncations),
+        }
+    }
+
     fn append(&self, append: Append) -> Receipt {
         match Prepared::new(append) {
             Ok(prepared) => self.submit(Box::new(move |conn| write_append(conn, &prepared))),
@@ -445,5 +454,74 @@ impl Store for SqliteStore {
             }
             Ok(count)
         })
+    }
+
+    fn save_tracking_link(&self, link: &TrackingLink) -> Result<(), StoreError> {
+        let link = link.clone();
+        self.write_now(Box::new(move |conn| {
+            conn.execute(
+                "INSERT INTO tracking_links (token_sha256, org, case_id, issued_at)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    link.token_sha256,
+                    link.org,
+                    link.case,
+                    micros(link.issued_at)
+                ],
+            )
+            .map(|_| ())
+            .map_err(db)
+        }))
+    }
+
+    fn tracking_link(&self, token_sha256: &str) -> Result<Option<TrackingLink>, StoreError> {
+        let row = self.read(|conn| {
+            conn.query_row(
+                "SELECT org, case_id, issued_at FROM tracking_links
+                 WHERE token_sha256 = ?1 AND revoked_at IS NULL",
+                params![token_sha256],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, i64>(2)?,
+                    ))
+                },
+            )
+            .optional()
+            .map_err(db)
+        })?;
+        row.map(|(org, case, issued)| {
+            Ok(TrackingLink {
+                token_sha256: token_sha256.to_string(),
+                org,
+                case,
+                issued_at: instant(issued)?,
+            })
+        })
+        .transpose()
+    }
+
+    fn revoke_tracking_links(
+        &self,
+        org: &str,
+        case: &str,
+        at: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let (org, case) = (org.to_string(), case.to_string());
+        let revoked = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let count = revoked.clone();
+        self.write_now(Box::new(move |conn| {
+            let n = conn
+                .execute(
+                    "UPDATE tracking_links SET revoked_at = ?3
+                     WHERE org = ?1 AND case_id = ?2 AND revoked_at IS NULL",
+                    params![org, case, micros(at)],
+                )
+                .map_err(db)?;
+            count.store(n as u64, std::sync::atomic::Ordering::Relaxed);
+            Ok(())
+        }))?;
+        Ok(revoked.load(std::sync::atomic::Ordering::Relaxed))
     }
 }

@@ -1,4 +1,4 @@
--- Redress schema, version 2: what reports need of each case (`CaseFacts`, JSON),
+-- Redress schema, version 3: what reports need of each case (`CaseFacts`, JSON),
 -- written with the case's events by whoever knows its policy. No personal data: the
 -- complainant is a keyed hash. `closed_at` is the largest instant while the case is
 -- open, so "open at some time since X" is one range on the index.
