@@ -8,6 +8,7 @@ mod migrate;
 mod output;
 mod progress;
 mod replay;
+mod report;
 mod schema;
 mod serve;
 mod simulate;
@@ -48,6 +49,8 @@ enum Command {
     Serve(serve::Args),
     /// Move a policy's running cases onto another version (dry run unless `--apply`).
     Migrate(migrate::Args),
+    /// Report on a period: figures by group, a complaint bulletin, regulators' returns.
+    Report(report::Args),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(completions::Args),
     /// Print the manual page (roff), or write one per subcommand into a folder.
@@ -85,6 +88,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Replay(args) => replay::run(args, context),
         Command::Simulate(args) => simulate::run(args, context),
         Command::Serve(args) => serve::run(args),
+        Command::Report(args) => report::run(args),
         Command::Completions(args) => completions::run(args),
         Command::Man(args) => man::run(args),
         Command::Migrate(args) => migrate::run(args),

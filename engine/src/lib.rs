@@ -11,11 +11,14 @@
 //!    [`policy::Policy`] that holds calendars, clocks' rules and compiled scripts.
 //! 5. [`case`] and [`runtime`]: the functional core that runs cases: events, commands,
 //!    refusals, timers, scenario tests, replay and simulation.
+//! 6. [`report`]: reports, complaint bulletins and regulators' returns over many
+//!    cases' facts.
 
 pub mod calendar;
 pub mod case;
 pub mod diagnostic;
 pub mod policy;
+pub mod report;
 pub mod routing;
 pub mod runtime;
 pub mod script;

@@ -10,6 +10,7 @@ pub mod data_reach;
 pub mod discover;
 pub mod field;
 pub mod raw;
+pub mod reporting;
 pub mod stage_graph;
 
 mod load;
@@ -29,6 +30,7 @@ pub use load::{
     check_policy_str, check_policy_with, load_policy, load_policy_sources, load_policy_str,
     load_policy_version, load_test_file,
 };
+pub use reporting::{Dimension, Outcome, Reporting};
 pub use stage_graph::StageGraph;
 
 use crate::calendar::{Calendar, SlaDuration};
@@ -65,6 +67,7 @@ pub struct Policy {
     pub(crate) scripts: Arc<ScriptEngine>,
     /// `[migration] stages`: an earlier version's stage name → its name here.
     pub(crate) migration_stages: IndexMap<String, String>,
+    pub(crate) reporting: Reporting,
 }
 
 impl Policy {
@@ -173,6 +176,7 @@ impl Policy {
     pub fn graph(&self) -> &StageGraph {
         &self.graph
     }
+
     /// The stage here that an earlier version's stage `old` maps to: its entry in
     /// `[migration] stages`, else a stage of the same name.
     pub fn stage_for(&self, old: &str) -> Option<&str> {
@@ -181,6 +185,12 @@ impl Policy {
             None => self.stages.get_key_value(old).map(|(k, _)| k.as_str()),
         }
     }
+
+    /// What its fields and clocks mean for reports.
+    pub fn reporting(&self) -> &Reporting {
+        &self.reporting
+    }
+
     /// The sandboxed script engine its conditions were compiled for.
     pub fn scripts(&self) -> &Arc<ScriptEngine> {
         &self.scripts

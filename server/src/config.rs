@@ -133,6 +133,10 @@ pub struct OrgConfig {
     /// The ids of the policies (`[policy] id`) it runs; all policies when omitted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policies: Option<Vec<String>>,
+    /// The secret complainants' identities are hashed with for reports (repeat
+    /// complainants); without it reports do not count them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub complainant_key: Option<String>,
 }
 
 /// One API token.
@@ -435,6 +439,7 @@ impl Config {
             organisations: vec![OrgConfig {
                 id: id.to_string(),
                 policies: None,
+                complainant_key: None,
             }],
             tokens: HashMap::new(),
             max_body: limits.max_body,
@@ -462,6 +467,7 @@ pub fn write_first_run(path: &Path) -> anyhow::Result<(Config, Vec<(String, Stri
         organisations: vec![OrgConfig {
             id: "demo".into(),
             policies: None,
+            complainant_key: Some(random_hex(32)?),
         }],
         tokens: Vec::new(),
         limits: None,

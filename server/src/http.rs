@@ -6,6 +6,7 @@ mod cases;
 mod extract;
 mod operations;
 mod policies;
+mod reports;
 
 use std::sync::Arc;
 
@@ -21,6 +22,7 @@ use crate::service::Service;
 use cases::{get_case, history, intake, list_cases, post_event};
 use operations::{admit, healthz, method_not_allowed, metrics, not_found, observe, openapi};
 use policies::{get_policy, list_policies, migrate_policy, policy_graph, reload_policies};
+use reports::get_report;
 
 /// The OpenAPI description of this API.
 pub const OPENAPI: &str = include_str!("../../docs/openapi.json");
@@ -43,6 +45,7 @@ pub fn router(service: Arc<Service>) -> Router {
         .route("/v1/cases/{id}", get(get_case))
         .route("/v1/cases/{id}/events", post(post_event))
         .route("/v1/cases/{id}/history", get(history))
+        .route("/v1/reports", get(get_report))
         .merge(crate::console::router(service.clone()))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -16,6 +16,7 @@ mod sqlite;
 
 use chrono::{DateTime, Utc};
 use redress_engine::case::{Case, Event};
+use redress_engine::report::CaseFacts;
 use serde::{Deserialize, Serialize};
 
 pub use migrations::MIGRATIONS;
@@ -162,6 +163,9 @@ pub struct Append {
     /// Messages to deliver to webhooks, written in the same transaction (the
     /// outbox), so a delivery is never lost once the events are stored.
     pub outbox: Vec<Message>,
+    /// What reports need of the case after the events, kept beside it for
+    /// [`Store::report_facts`]; `None` leaves what was kept as it was.
+    pub report: Option<CaseFacts>,
 }
 
 /// A message for a webhook.
@@ -429,6 +433,19 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<String>, StoreError> {
         Ok(None)
     }
+    /// Streams to `each` the report facts (written with [`Append::report`]) of an
+    /// organisation's cases under policy `policy_id` that were open at some time in
+    /// `[from, to)`: received before `to` and not closed before `from`. Returns how
+    /// many. A report ([`redress_engine::report::ReportBuilder`]) counts them one at a
+    /// time, so no case is loaded whole and no list of them is held.
+    fn report_facts(
+        &self,
+        org: &str,
+        policy_id: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        each: &mut dyn FnMut(CaseFacts),
+    ) -> Result<u64, StoreError>;
 
     /// What the store tells of its files (none by default).
     fn storage(&self) -> StorageStats {

@@ -19,6 +19,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "request_fingerprints",
         include_str!("../migrations/0003_request_fingerprints.sql"),
     ),
+    (
+        4,
+        "case_reports",
+        include_str!("../migrations/0004_case_reports.sql"),
+    ),
 ];
 
 fn db(e: rusqlite::Error) -> StoreError {

@@ -1064,3 +1064,62 @@ fn calendar_data_ends_loudly_and_running_cases_migrate_with_a_dry_run() {
         "{unknown:?}"
     );
 }
+
+/// `GET /v1/reports`: the report of the caller's organisation, from the facts the
+/// store keeps with each case; auditors and compliance may read it, agents may not.
+#[test]
+fn reports_count_the_organisations_cases_for_auditors_only() {
+    let site = Site::new();
+    let server = site.start();
+    let mut ids = Vec::new();
+    for category in ["fees", "fees", "fraud"] {
+        let case = server.file(BANK_AGENT, quick(category, 0));
+        ids.push(case["id"].as_str().unwrap().to_string());
+    }
+    let events = format!("/v1/cases/{}/events", ids[0]);
+    for event in ["investigate", "close"] {
+        let answer = server.post(&events, BANK_AGENT, json!({ "event": event }));
+        assert_eq!(answer.status, 200, "{answer:?}");
+    }
+    // The day before to the day after, in UTC: today in London, whatever the season.
+    let today = chrono::Utc::now().date_naive();
+    let (from, to) = (today.pred_opt().unwrap(), today.succ_opt().unwrap());
+    let path = format!("/v1/reports?policy=quick&from={from}&to={to}&by=category");
+    let answer = server.get(&path, BANK_AUDITOR);
+    assert_eq!(answer.status, 200, "{answer:?}");
+    let report = &answer.body;
+    assert_eq!(report["total"]["received"], 3);
+    assert_eq!(report["total"]["closed"], 1);
+    assert_eq!(report["total"]["open_at_end"], 2);
+    let groups: Vec<(&str, u64)> = report["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            (
+                g["key"]["category"].as_str().unwrap(),
+                g["figures"]["received"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(groups, [("fees", 2), ("fraud", 1)]);
+    let refused = server.get(&path, BANK_AGENT);
+    assert_eq!((refused.status, refused.code()), (403, "forbidden"));
+    let unnamed = server.get(
+        &format!("/v1/reports?period={}", today.format("%Y-%m")),
+        BANK_AUDITOR,
+    );
+    assert_eq!(
+        (unnamed.status, unnamed.code()),
+        (400, "invalid-request"),
+        "{unnamed:?}"
+    );
+    let bad = server.get("/v1/reports?policy=quick&period=2026-13", BANK_AUDITOR);
+    assert_eq!(bad.status, 400);
+    // Another organisation's cases are not counted.
+    let retailer = server.get(
+        &format!("/v1/reports?period={}", today.format("%Y-%m")),
+        RETAIL_AGENT,
+    );
+    assert_eq!(retailer.status, 403);
+}

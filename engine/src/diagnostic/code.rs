@@ -100,6 +100,10 @@ pub enum Code {
     NoWorkingDays,
     /// A date outside the range a calendar's data covers.
     DateOutsideCalendar,
+    /// A `[reporting]` key names a field of a type it cannot read.
+    ReportingFieldType,
+    /// A value listed under two outcomes or two groups in `[reporting]`.
+    ReportingValueTwice,
     /// Warning: a calendar's firm data ends within the policy's longest deadline plus 90 days.
     CalendarDataEnds,
     /// A value that does not fit its field (type, range, allowed values).
@@ -188,6 +192,12 @@ impl Code {
             Code::CalendarConflict => "a date that is both a holiday and a make-up working day",
             Code::NoWorkingDays => "a calendar with no working day at all",
             Code::DateOutsideCalendar => "a date outside the range a calendar's data covers",
+            Code::ReportingFieldType => {
+                "a `[reporting]` key names a field of a type it cannot read"
+            }
+            Code::ReportingValueTwice => {
+                "a value listed under two outcomes or two groups in `[reporting]`"
+            }
             Code::CalendarDataEnds => {
                 "warning: a calendar's firm data ends within the policy's longest deadline plus 90 days of today"
             }

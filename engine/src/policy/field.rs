@@ -29,6 +29,21 @@ pub enum FieldType {
     Datetime,
 }
 
+impl FieldType {
+    /// Its name as a policy writes it (`enum`, `money`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FieldType::Text => "text",
+            FieldType::Enum => "enum",
+            FieldType::Bool => "bool",
+            FieldType::Integer => "integer",
+            FieldType::Money => "money",
+            FieldType::Date => "date",
+            FieldType::Datetime => "datetime",
+        }
+    }
+}
+
 /// A field declared by a policy.
 #[derive(Debug, Clone, Serialize)]
 pub struct FieldDef {

@@ -14,8 +14,8 @@ use toml::de::{DeTable, DeValue, ValueDeserializer};
 
 use super::locate::Locator;
 use super::raw::{
-    RawCalendar, RawComplainant, RawField, RawHeader, RawMigration, RawRouting, RawScenario,
-    RawSla, RawStage, RawTransition,
+    RawCalendar, RawComplainant, RawField, RawHeader, RawMigration, RawReporting, RawRouting,
+    RawScenario, RawSla, RawStage, RawTransition,
 };
 use crate::diagnostic::{Code, Diagnostic, SourceId, Sources, did_you_mean};
 
@@ -33,6 +33,7 @@ pub(crate) const SECTIONS: &[&str] = &[
     "complainant",
     "tests",
     "migration",
+    "reporting",
 ];
 
 /// What a policy file says, section by section. Entries that could not be read are
@@ -54,6 +55,7 @@ pub(crate) struct Document {
     /// Each test with its index in the file.
     pub tests: Vec<(usize, RawScenario)>,
     pub migration: Option<RawMigration>,
+    pub reporting: Option<RawReporting>,
     pub damaged: Damaged,
 }
 
@@ -203,6 +205,7 @@ impl Reader<'_> {
             "transitions" => doc.transitions = self.list(value, "transition", &mut doc.damaged),
             "tests" => doc.tests = self.list(value, "test", &mut doc.damaged),
             "routing" => doc.routing = self.one(value, "`[routing]`"),
+            "reporting" => doc.reporting = self.one(value, "`[reporting]`"),
             "complainant" => doc.complainant = self.one(value, "`[complainant]`"),
             "migration" => doc.migration = self.one(value, "`[migration]`"),
             other => {

@@ -49,6 +49,8 @@ pub struct RawPolicy {
     /// Scenario tests, run by `redress test`.
     #[serde(default)]
     pub tests: Vec<RawScenario>,
+    /// What the fields and clocks mean for reports, bulletins and regulators' returns.
+    pub reporting: Option<RawReporting>,
     /// How running cases of an earlier version move to this one (`redress migrate`).
     pub migration: Option<RawMigration>,
 }
@@ -521,4 +523,45 @@ pub struct RawTestFile {
     /// The tests.
     #[serde(default)]
     pub tests: Vec<RawScenario>,
+}
+
+/// The `[reporting]` table: which field (or `queue`) each reporting dimension reads,
+/// how outcomes are told apart, and which SLA is the resolution deadline.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawReporting {
+    /// The field holding the complaint's category; default the field `category`.
+    pub category: Option<String>,
+    /// The field holding the product or service; group its values with
+    /// `[reporting.groups.product]` (a regulator's product groupings).
+    pub product: Option<String>,
+    /// The field holding the channel the complaint came by; default `channel`.
+    pub channel: Option<String>,
+    /// The field holding the responsible department, or `queue` (the default).
+    pub department: Option<String>,
+    /// The field recorded at closing with the root cause (总结经验).
+    pub root_cause: Option<String>,
+    /// The enum field recorded at closing with the outcome.
+    pub outcome: Option<String>,
+    /// The outcome's values that mean upheld; default `["upheld"]`.
+    pub upheld: Option<Vec<String>>,
+    /// The outcome's values that mean partly upheld; default `["partly_upheld"]`.
+    pub partly_upheld: Option<Vec<String>>,
+    /// The outcome's values that mean not upheld; default `["not_upheld"]`.
+    pub not_upheld: Option<Vec<String>>,
+    /// The money field holding the redress paid.
+    pub redress: Option<String>,
+    /// The integer field holding the satisfaction score.
+    pub satisfaction: Option<String>,
+    /// The SLA that is the resolution deadline (a decision or final response).
+    pub resolution: Option<String>,
+    /// The field that identifies a complainant (a phone number, an e-mail): only a
+    /// keyed hash of it is used, to count repeat complainants.
+    pub complainant: Option<String>,
+    /// The bulletin's title (`投诉通报`).
+    pub title: Option<String>,
+    /// Groups of a dimension's values, by dimension: `groups.product = { "Home
+    /// finance" = ["mortgages"] }`. A value in no group is its own group.
+    #[serde(default)]
+    pub groups: IndexMap<String, IndexMap<String, Vec<String>>>,
 }

@@ -7,6 +7,7 @@
 mod calendars;
 mod complainant;
 mod fields;
+mod reporting;
 mod routing;
 pub(crate) use calendars::data_diagnostic;
 mod scenarios;
@@ -269,6 +270,7 @@ pub(crate) fn validate(
     let routing = v.routing(&fields);
     v.check_queue_references(&routing, &slas);
     let scenarios = v.scenarios(&fields, &slas, &transitions);
+    let reporting = v.reporting(&fields, &slas, routing.as_ref());
     let complainant = v.complainant(&stages, &slas);
     let migration_stages = v.migration();
     // Any error at all, from parsing or from validation, refuses the policy.
@@ -304,6 +306,7 @@ pub(crate) fn validate(
         graph,
         scripts: v.engine.clone(),
         migration_stages,
+        reporting,
     })
 }
 

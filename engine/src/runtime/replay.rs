@@ -92,8 +92,12 @@ pub fn replay(
     progress: &dyn Fn(u64),
 ) -> Summary {
     let items = lines.map(|(n, parsed)| (n, parsed.map(|l| Item::Parsed(Box::new(l)))));
-    run(policy, items, options, progress)
+    run(policy, items, options, progress, &|_| {})
 }
+
+/// Each finished case of a replay, seen by a [`replay_reader_each`] caller (on the
+/// worker threads, once every clock ran to the end instant).
+pub type EachCase<'a> = &'a (dyn Fn(&VirtualCase<'_>) + Sync);
 
 /// Replays the lines of an event file on `policy`, numbering them from 1 and leaving
 /// blank lines out (the same as [`replay`] of [`read_lines`], with the lines parsed
@@ -104,6 +108,17 @@ pub fn replay_reader(
     options: &ReplayOptions,
     progress: &dyn Fn(u64),
 ) -> Summary {
+    replay_reader_each(policy, reader, options, progress, &|_| {})
+}
+
+/// [`replay_reader`], showing `each` every case at the end (a report reads them).
+pub fn replay_reader_each(
+    policy: &Policy,
+    reader: impl BufRead,
+    options: &ReplayOptions,
+    progress: &dyn Fn(u64),
+    each: EachCase<'_>,
+) -> Summary {
     let items = reader
         .lines()
         .enumerate()
@@ -112,7 +127,7 @@ pub fn replay_reader(
             Ok(t) => Some((i + 1, Ok(Item::Text(t)))),
             Err(e) => Some((i + 1, Err(e.to_string()))),
         });
-    run(policy, items, options, progress)
+    run(policy, items, options, progress, each)
 }
 
 fn run(
@@ -120,6 +135,7 @@ fn run(
     items: impl Iterator<Item = (usize, Result<Item, String>)>,
     options: &ReplayOptions,
     progress: &dyn Fn(u64),
+    each: EachCase<'_>,
 ) -> Summary {
     let started = Instant::now();
     let threads = options.threads.max(1);
@@ -132,7 +148,7 @@ fn run(
             let (tx, rx) = sync_channel::<Message>(16);
             senders.push(tx);
             let last_tx = last_tx.clone();
-            workers.push(scope.spawn(move || work(policy, rx, last_tx)));
+            workers.push(scope.spawn(move || work(policy, rx, last_tx, each)));
         }
         drop(last_tx);
         let last = distribute(items, &senders, &mut summary, progress);
@@ -265,7 +281,12 @@ impl Hasher for IdHasher {
 
 /// A worker: runs its cases' lines in order (parsing those sent as text), reports
 /// the last instant it parsed, then runs every case to the end instant.
-fn work(policy: &Policy, rx: Receiver<Message>, last_tx: Sender<Option<DateTime<Utc>>>) -> Summary {
+fn work(
+    policy: &Policy,
+    rx: Receiver<Message>,
+    last_tx: Sender<Option<DateTime<Utc>>>,
+    each: EachCase<'_>,
+) -> Summary {
     let mut cases: Cases<'_> = Cases::default();
     let mut summary = Summary::default();
     let mut until = None;
@@ -304,6 +325,7 @@ fn work(policy: &Policy, rx: Receiver<Message>, last_tx: Sender<Option<DateTime<
             vc.advance_to(until);
         }
         summary.add_case(vc);
+        each(vc);
     }
     summary
 }

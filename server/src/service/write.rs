@@ -8,6 +8,7 @@ use std::time::Instant;
 use chrono::{DateTime, SubsecRound, Utc};
 use redress_engine::case::{Case, Event, EventKind};
 use redress_engine::policy::Policy;
+use redress_engine::report::{CaseFacts, ComplainantKey};
 use redress_engine::runtime::next_due;
 use redress_engine::sla::{Attention, ClockState};
 use redress_store::{Append, ClockSummary, Message, StoreError, Summary};
@@ -57,6 +58,15 @@ pub(super) struct Keyed {
 }
 
 impl Service {
+    /// The organisation's key for complainants' hashes, when it has one.
+    pub(crate) fn complainant_key(&self, org: &str) -> Option<ComplainantKey> {
+        let config = self.config.organisation(org)?;
+        config
+            .complainant_key
+            .as_deref()
+            .map(|k| ComplainantKey::new(k.as_bytes()))
+    }
+
     /// Writes events and the case after them, durably; keeps count of what they did.
     pub(super) async fn commit(
         &self,
@@ -88,6 +98,7 @@ impl Service {
             fingerprint: keyed.fingerprint,
             recorded_at: now,
             outbox,
+            report: CaseFacts::of(policy, case, self.complainant_key(org).as_ref()),
         };
         let started = Instant::now();
         let written = self

@@ -458,6 +458,38 @@ impl Store for SqliteStore {
         })
     }
 
+    fn report_facts(
+        &self,
+        org: &str,
+        policy_id: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        each: &mut dyn FnMut(redress_engine::report::CaseFacts),
+    ) -> Result<u64, StoreError> {
+        self.read(|conn| {
+            let mut statement = conn
+                .prepare_cached(
+                    "SELECT facts FROM case_reports
+                     WHERE org = ?1 AND policy_id = ?2 AND closed_at >= ?3 AND received_at < ?4",
+                )
+                .map_err(db)?;
+            let mut rows = statement
+                .query(params![org, policy_id, micros(from), micros(to)])
+                .map_err(db)?;
+            let mut count = 0;
+            while let Some(row) = rows.next().map_err(db)? {
+                let text = row
+                    .get_ref(0)
+                    .map_err(db)?
+                    .as_str()
+                    .map_err(|e| db(e.into()))?;
+                each(from_json("report facts", text)?);
+                count += 1;
+            }
+            Ok(count)
+        })
+    }
+
     fn save_tracking_link(&self, link: &TrackingLink) -> Result<(), StoreError> {
         let link = link.clone();
         self.write_now(Box::new(move |conn| {

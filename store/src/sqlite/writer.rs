@@ -85,6 +85,8 @@ pub(super) struct Prepared {
     fingerprint: Option<String>,
     recorded_at: i64,
     outbox: Vec<crate::Message>,
+    /// The report facts: received and closed instants (closed: `i64::MAX` while open), JSON.
+    report: Option<(i64, i64, String)>,
 }
 
 impl Prepared {
@@ -141,6 +143,14 @@ impl Prepared {
             fingerprint: a.fingerprint,
             recorded_at: micros(a.recorded_at),
             outbox: a.outbox,
+            report: match &a.report {
+                Some(f) => Some((
+                    micros(f.received_at),
+                    f.closed_at.map_or(i64::MAX, micros),
+                    to_json("report facts", f)?,
+                )),
+                None => None,
+            },
             org: a.org,
         })
     }
@@ -222,6 +232,26 @@ pub(super) fn write_append(conn: &Connection, a: &Prepared) -> Result<(), StoreE
         if changed == 0 {
             return Err(conflict(Conflict::Version));
         }
+    }
+    if let Some((received_at, closed_at, facts)) = &a.report {
+        conn.prepare_cached(
+            "INSERT INTO case_reports (org, case_id, policy_id, received_at, closed_at, facts)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (org, case_id) DO UPDATE SET policy_id = excluded.policy_id,
+                 received_at = excluded.received_at, closed_at = excluded.closed_at,
+                 facts = excluded.facts",
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                a.org,
+                a.id,
+                a.policy_id,
+                received_at,
+                closed_at,
+                facts
+            ])
+        })
+        .map_err(db)?;
     }
     let mut insert = conn
         .prepare_cached(

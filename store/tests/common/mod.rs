@@ -156,6 +156,7 @@ pub fn append(
         intake_key: key.map(str::to_string),
         recorded_at,
         outbox: Vec::new(),
+        report: None,
     }
 }
 
