@@ -12,10 +12,24 @@ use sha2::{Digest, Sha256};
 
 /// Every shipped migration file and the SHA-256 of its bytes. Add a line when a new
 /// migration ships; never change one.
-const SHIPPED: &[(&str, &str)] = &[(
-    "0001_initial.sql",
-    "a98aab204a75ab873876e8bb8964d6bccfbde3d286ef24d177b8fff6b7a79d94",
-)];
+const SHIPPED: &[(&str, &str)] = &[
+    (
+        "0001_initial.sql",
+        "a98aab204a75ab873876e8bb8964d6bccfbde3d286ef24d177b8fff6b7a79d94",
+    ),
+    (
+        "0002_tracking_links.sql",
+        "ccf0b4660975bec510a691cb2b4c0083f15ac6314a9e1043a1c903265cf6f7c4",
+    ),
+    (
+        "0003_request_fingerprints.sql",
+        "887d87a29e3b449b19265d5bb59cff4406f2fd383f4bd5667cf0a3b06a89b196",
+    ),
+    (
+        "0004_case_reports.sql",
+        "832f2197c9500dfb2ff3286133cf486526020df18f164a1c09751f8fbe208ce3",
+    ),
+];
 
 fn sha256(bytes: &[u8]) -> String {
     Sha256::digest(bytes)
