@@ -207,6 +207,9 @@ impl Router {
         case: &CaseView,
         ctx: &EvalContext,
     ) -> Result<RouteDecision, RouteError> {
+        if let Some(decided) = self.route_natively(case, ctx) {
+            return decided;
+        }
         let fast = self
             .chain(engine)
             .and_then(|chain| chain.first_match(engine, case, ctx));
@@ -215,6 +218,25 @@ impl Router {
             Some(None) => self.otherwise_decision(),
             None => self.route_one_by_one(engine, case, ctx),
         }
+    }
+
+    /// The first rule that holds, if every rule up to it has a native form that
+    /// answers; `None` to ask Rhai (conditions have no effects, so starting over
+    /// there gives the same result).
+    fn route_natively(
+        &self,
+        case: &CaseView,
+        ctx: &EvalContext,
+    ) -> Option<Result<RouteDecision, RouteError>> {
+        for (index, rule) in self.rules.iter().enumerate() {
+            let Some(condition) = &rule.condition else {
+                return Some(Ok(rule.decision(RouteReason::Otherwise { index })));
+            };
+            if condition.eval_native(case, ctx)? {
+                return Some(self.rule_decision(index));
+            }
+        }
+        None
     }
 
     fn rule_decision(&self, index: usize) -> Result<RouteDecision, RouteError> {

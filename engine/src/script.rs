@@ -72,6 +72,7 @@ mod convert;
 mod error;
 mod helpers;
 mod names;
+mod native;
 mod routing_script;
 mod run_state;
 
@@ -142,13 +143,32 @@ impl Default for ScriptLimits {
 pub struct ScriptEngine {
     engine: rhai::Engine,
     limits: ScriptLimits,
+    /// Conditions in the native subset are evaluated without Rhai (see
+    /// [`Condition`]); off only to compare the two paths.
+    native: bool,
 }
 
 impl ScriptEngine {
     /// Builds the engine (about 0.25 ms: do it once per policy, not per evaluation).
     pub fn new(limits: ScriptLimits) -> Self {
         let engine = helpers::build_engine(&limits);
-        ScriptEngine { engine, limits }
+        ScriptEngine {
+            engine,
+            limits,
+            native: true,
+        }
+    }
+
+    /// The same engine, but conditions it compiles are always evaluated by Rhai,
+    /// never natively: for differential tests and benchmarks of the two paths.
+    pub fn scripted_only(mut self) -> Self {
+        self.native = false;
+        self
+    }
+
+    /// Whether conditions compiled by this engine may be evaluated natively.
+    pub fn native_conditions(&self) -> bool {
+        self.native
     }
 
     /// The limits this engine enforces.
@@ -171,6 +191,7 @@ impl fmt::Debug for ScriptEngine {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ScriptEngine")
             .field("limits", &self.limits)
+            .field("native", &self.native)
             .finish()
     }
 }
