@@ -14,7 +14,8 @@ use rhai::Scope;
 use serde::Serialize;
 
 use crate::script::{
-    CaseView, Condition, ConditionChain, EvalContext, RoutingScript, ScriptEngine, ScriptError,
+    CaseView, Condition, ConditionChain, EvalContext, Memo, RoutingScript, ScriptEngine,
+    ScriptError,
 };
 
 /// One routing rule.
@@ -228,11 +229,13 @@ impl Router {
         case: &CaseView,
         ctx: &EvalContext,
     ) -> Option<Result<RouteDecision, RouteError>> {
+        // Each variable is read from the case once for all rules.
+        let mut memo = Memo::default();
         for (index, rule) in self.rules.iter().enumerate() {
             let Some(condition) = &rule.condition else {
                 return Some(Ok(rule.decision(RouteReason::Otherwise { index })));
             };
-            if condition.eval_native(case, ctx)? {
+            if condition.eval_native_memo(case, ctx, &mut memo)? {
                 return Some(self.rule_decision(index));
             }
         }

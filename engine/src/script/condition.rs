@@ -9,7 +9,7 @@ use rhai::{AST, Dynamic, Scope};
 
 use super::convert::{compile_scope, push_new_variables, push_variables};
 use super::names::{Variable, referenced, suggest, variables};
-use super::native::NativeCondition;
+use super::native::{Memo, NativeCondition};
 use super::{CaseView, EvalContext, Schema, ScriptEngine, ScriptError, ScriptErrorKind, run_state};
 
 thread_local! {
@@ -137,6 +137,17 @@ impl Condition {
     /// defers to Rhai.
     pub(crate) fn eval_native(&self, case: &CaseView, ctx: &EvalContext) -> Option<bool> {
         self.inner.native.as_ref()?.eval(case, ctx)
+    }
+
+    /// [`Self::eval_native`], sharing the variables read with other conditions
+    /// evaluated on the same case through `memo`.
+    pub(crate) fn eval_native_memo<'v>(
+        &'v self,
+        case: &CaseView<'v>,
+        ctx: &EvalContext,
+        memo: &mut Memo<'v>,
+    ) -> Option<bool> {
+        self.inner.native.as_ref()?.eval_memo(case, ctx, memo)
     }
 
     /// Whether the condition has a native form (evaluated without Rhai unless that

@@ -26,7 +26,7 @@ use std::cmp::Ordering;
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 
-use self::parse::{Comparison, Constant, Expr, Helper};
+use self::parse::{Comparison, Constant, Expr, Helper, Var};
 use super::names::{Source, Variable};
 use super::{CaseView, EvalContext, ScriptLimits};
 use crate::value::Value;
@@ -53,12 +53,89 @@ impl NativeCondition {
 
     /// The condition's value on `case` (`()` is false), or `None` to defer to Rhai.
     pub(crate) fn eval(&self, case: &CaseView<'_>, ctx: &EvalContext) -> Option<bool> {
-        match eval(&self.expr, case, ctx)? {
-            Operand::Bool(b) => Some(b),
-            Operand::Unit => Some(false),
-            _ => None,
+        self.eval_with(case, ctx, &mut Direct)
+    }
+
+    /// [`Self::eval`], reading variables through `memo`, shared by the conditions
+    /// evaluated on the same case (a router's rules).
+    pub(crate) fn eval_memo<'v>(
+        &'v self,
+        case: &CaseView<'v>,
+        ctx: &EvalContext,
+        memo: &mut Memo<'v>,
+    ) -> Option<bool> {
+        self.eval_with(case, ctx, memo)
+    }
+
+    fn eval_with<'v>(
+        &'v self,
+        case: &CaseView<'v>,
+        ctx: &EvalContext,
+        look: &mut impl Lookup<'v>,
+    ) -> Option<bool> {
+        let mut at = At { case, ctx, look };
+        match &self.expr {
+            Expr::Constant(_) | Expr::Variable(_) | Expr::Call(..) => match at.eval(&self.expr)? {
+                Operand::Bool(b) => Some(b),
+                Operand::Unit => Some(false),
+                _ => None,
+            },
+            other => at.test(other),
         }
     }
+}
+
+/// How an evaluation reads a variable.
+trait Lookup<'v> {
+    fn get(&mut self, var: &'v Var, case: &CaseView<'v>, ctx: &EvalContext) -> Operand<'v>;
+}
+
+/// Each read goes to the case.
+struct Direct;
+
+impl<'v> Lookup<'v> for Direct {
+    fn get(&mut self, var: &'v Var, case: &CaseView<'v>, ctx: &EvalContext) -> Operand<'v> {
+        variable(&var.source, case, ctx)
+    }
+}
+
+/// Variables already read from one case, by slot: the first few only (a router's
+/// rules mostly read the same handful of fields).
+pub(crate) struct Memo<'v> {
+    read: [(usize, Operand<'v>); MEMO_SIZE],
+    len: usize,
+}
+
+const MEMO_SIZE: usize = 12;
+
+impl Default for Memo<'_> {
+    fn default() -> Self {
+        Memo {
+            read: [(usize::MAX, Operand::Unit); MEMO_SIZE],
+            len: 0,
+        }
+    }
+}
+
+impl<'v> Lookup<'v> for Memo<'v> {
+    fn get(&mut self, var: &'v Var, case: &CaseView<'v>, ctx: &EvalContext) -> Operand<'v> {
+        if let Some((_, value)) = self.read[..self.len].iter().find(|(s, _)| *s == var.slot) {
+            return *value;
+        }
+        let value = variable(&var.source, case, ctx);
+        if self.len < MEMO_SIZE {
+            self.read[self.len] = (var.slot, value);
+            self.len += 1;
+        }
+        value
+    }
+}
+
+/// One evaluation: the case, the context and how variables are read.
+struct At<'a, 'v, L> {
+    case: &'a CaseView<'v>,
+    ctx: &'a EvalContext,
+    look: &'a mut L,
 }
 
 /// A value while evaluating: what Rhai would hold, borrowed from the case or the tree.
@@ -75,34 +152,88 @@ enum Operand<'v> {
     Tags(&'v [String]),
 }
 
-fn eval<'v>(expr: &'v Expr, case: &CaseView<'v>, ctx: &EvalContext) -> Option<Operand<'v>> {
-    Some(match expr {
-        Expr::Constant(c) => constant(c),
-        Expr::Variable(source) => variable(source, case, ctx),
-        Expr::Not(e) => Operand::Bool(!boolean(eval(e, case, ctx)?)?),
-        Expr::And(a, b) => {
-            Operand::Bool(boolean(eval(a, case, ctx)?)? && boolean(eval(b, case, ctx)?)?)
+impl<'v, L: Lookup<'v>> At<'_, 'v, L> {
+    /// The value of `expr` where it must be a boolean (an operand of `&&`, `||`, `!`),
+    /// `None` otherwise (Rhai's error) or to defer. The same as [`Self::eval`] then a
+    /// check that it is a boolean, without passing operands around for the common
+    /// nodes.
+    fn test(&mut self, expr: &'v Expr) -> Option<bool> {
+        match expr {
+            Expr::Not(e) => Some(!self.test(e)?),
+            Expr::And(a, b) => Some(self.test(a)? && self.test(b)?),
+            Expr::Or(a, b) => Some(self.test(a)? || self.test(b)?),
+            Expr::Compare(op, a, b) => compare(*op, self.eval(a)?, self.eval(b)?),
+            Expr::CompareWith(op, var, c) => compare(*op, self.var(var), constant(c)),
+            other => boolean(self.eval(other)?),
         }
-        Expr::Or(a, b) => {
-            Operand::Bool(boolean(eval(a, case, ctx)?)? || boolean(eval(b, case, ctx)?)?)
-        }
-        Expr::Compare(op, a, b) => {
-            Operand::Bool(compare(*op, eval(a, case, ctx)?, eval(b, case, ctx)?)?)
-        }
-        Expr::In(item, within) => {
-            let item = eval(item, case, ctx)?;
-            Operand::Bool(match &**within {
-                Expr::List(list) => contains_constant(list, item)?,
-                other => match eval(other, case, ctx)? {
-                    Operand::Tags(tags) => contains_tag(tags, item)?,
+    }
+
+    fn var(&mut self, var: &'v Var) -> Operand<'v> {
+        self.look.get(var, self.case, self.ctx)
+    }
+
+    fn eval(&mut self, expr: &'v Expr) -> Option<Operand<'v>> {
+        Some(match expr {
+            Expr::Constant(c) => constant(c),
+            Expr::Variable(var) => self.var(var),
+            Expr::Not(_)
+            | Expr::And(..)
+            | Expr::Or(..)
+            | Expr::Compare(..)
+            | Expr::CompareWith(..) => Operand::Bool(self.test(expr)?),
+            Expr::In(item, within) => {
+                let item = self.eval(item)?;
+                Operand::Bool(match &**within {
+                    Expr::List(list) => contains_constant(list, item)?,
+                    other => match self.eval(other)? {
+                        Operand::Tags(tags) => contains_tag(tags, item)?,
+                        _ => return None,
+                    },
+                })
+            }
+            Expr::Call(helper, args) => self.call(helper, args)?,
+            // A list is only ever the right side of `in` (the parser sees to it).
+            Expr::List(_) => return None,
+        })
+    }
+
+    fn call(&mut self, helper: &'v Helper, args: &'v [Expr]) -> Option<Operand<'v>> {
+        let now = self.ctx.now;
+        let first = self.eval(args.first()?)?;
+        Some(match (helper, first) {
+            (Helper::Contains { keywords, all }, Operand::Text(text)) => {
+                Operand::Bool(contains(text, keywords, *all))
+            }
+            (Helper::Matches(pattern), Operand::Text(text)) => {
+                Operand::Bool(pattern.is_match(text))
+            }
+            (Helper::Contains { .. } | Helper::Matches(_), Operand::Unit) => Operand::Bool(false),
+            (Helper::DaysSince, Operand::Instant(t)) => {
+                Operand::Int(now.signed_duration_since(t).num_days())
+            }
+            (Helper::DaysSince, Operand::Date(d)) => {
+                Operand::Int(now.date_naive().signed_duration_since(d).num_days())
+            }
+            (Helper::HoursSince, Operand::Instant(t)) => {
+                Operand::Int(now.signed_duration_since(t).num_hours())
+            }
+            (Helper::DaysSince | Helper::HoursSince, Operand::Unit) => Operand::Unit,
+            (Helper::BusinessDaysBetween, a) => {
+                let b = self.eval(args.get(1)?)?;
+                match (a, b) {
+                    (Operand::Instant(a), Operand::Instant(b)) => {
+                        // A calendar that cannot answer is an error: Rhai words it.
+                        Operand::Int(self.ctx.calendar.business_days_between(a, b).ok()?)
+                    }
+                    (Operand::Unit | Operand::Instant(_), Operand::Unit | Operand::Instant(_)) => {
+                        Operand::Unit
+                    }
                     _ => return None,
-                },
-            })
-        }
-        Expr::Call(helper, args) => call(helper, args, case, ctx)?,
-        // A list is only ever the right side of `in` (the parser sees to it).
-        Expr::List(_) => return None,
-    })
+                }
+            }
+            _ => return None,
+        })
+    }
 }
 
 fn boolean(value: Operand<'_>) -> Option<bool> {
@@ -124,7 +255,7 @@ fn constant(c: &Constant) -> Operand<'_> {
     }
 }
 
-/// A variable's value, as [`super::convert::variable_value`] gives it to Rhai.
+/// A variable's value, as `convert::variable_value` gives it to Rhai.
 fn variable<'v>(source: &'v Source, case: &CaseView<'v>, ctx: &EvalContext) -> Operand<'v> {
     match source {
         Source::Field(name) => case.fields.get(name).map_or(Operand::Unit, field),
@@ -215,46 +346,6 @@ fn contains_tag(tags: &[String], item: Operand<'_>) -> Option<bool> {
         Operand::Tags(_) => None,
         _ => Some(false),
     }
-}
-
-fn call<'v>(
-    helper: &'v Helper,
-    args: &'v [Expr],
-    case: &CaseView<'v>,
-    ctx: &EvalContext,
-) -> Option<Operand<'v>> {
-    let first = eval(args.first()?, case, ctx)?;
-    Some(match (helper, first) {
-        (Helper::Contains { keywords, all }, Operand::Text(text)) => {
-            Operand::Bool(contains(text, keywords, *all))
-        }
-        (Helper::Matches(pattern), Operand::Text(text)) => Operand::Bool(pattern.is_match(text)),
-        (Helper::Contains { .. } | Helper::Matches(_), Operand::Unit) => Operand::Bool(false),
-        (Helper::DaysSince, Operand::Instant(t)) => {
-            Operand::Int(ctx.now.signed_duration_since(t).num_days())
-        }
-        (Helper::DaysSince, Operand::Date(d)) => {
-            Operand::Int(ctx.now.date_naive().signed_duration_since(d).num_days())
-        }
-        (Helper::HoursSince, Operand::Instant(t)) => {
-            Operand::Int(ctx.now.signed_duration_since(t).num_hours())
-        }
-        (Helper::DaysSince | Helper::HoursSince, Operand::Unit) => Operand::Unit,
-        (Helper::BusinessDaysBetween, a) => {
-            let b = eval(args.get(1)?, case, ctx)?;
-            match (a, b) {
-                (Operand::Instant(a), Operand::Instant(b)) => {
-                    // A calendar that cannot answer is an error: Rhai words it.
-                    Operand::Int(ctx.calendar.business_days_between(a, b).ok()?)
-                }
-                (Operand::Unit | Operand::Instant(_), Operand::Unit | Operand::Instant(_)) => {
-                    Operand::Unit
-                }
-                _ => return None,
-            }
-        }
-        _ => return None,
-    })
 }
 
 /// Whether `text` contains any (or, with `all`, every) of `keywords` (already in lower

@@ -55,17 +55,29 @@ pub(crate) enum Helper {
     BusinessDaysBetween,
 }
 
+/// A variable: where its value comes from, and its slot (its position among the
+/// schema's variables, the same for every condition compiled on that schema), by
+/// which a router's rules share one lookup of it.
+#[derive(Debug, Clone)]
+pub(crate) struct Var {
+    pub(crate) slot: usize,
+    pub(crate) source: Source,
+}
+
 /// A condition as a tree.
 #[derive(Debug, Clone)]
 pub(crate) enum Expr {
     Constant(Constant),
     /// A list literal; only ever the right side of `in`.
     List(Vec<Constant>),
-    Variable(Source),
+    Variable(Var),
     Not(Box<Expr>),
     And(Box<Expr>, Box<Expr>),
     Or(Box<Expr>, Box<Expr>),
     Compare(Comparison, Box<Expr>, Box<Expr>),
+    /// A variable compared with a literal (`amount > 10000`), the commonest node:
+    /// read without evaluating two operands.
+    CompareWith(Comparison, Var, Constant),
     In(Box<Expr>, Box<Expr>),
     /// A helper and its arguments (the keyword list and the pattern are in the helper).
     Call(Helper, Vec<Expr>),
@@ -76,6 +88,7 @@ impl Expr {
     pub(crate) fn size(&self) -> usize {
         match self {
             Expr::Constant(_) | Expr::Variable(_) => 1,
+            Expr::CompareWith(..) => 3,
             Expr::List(items) => 1 + items.len(),
             Expr::Not(e) => 1 + e.size(),
             Expr::And(a, b) | Expr::Or(a, b) | Expr::Compare(_, a, b) | Expr::In(a, b) => {
@@ -325,8 +338,9 @@ impl<'s> Parser<'s, '_> {
                 self.call(name)
             }
             Token::Name(name) => {
-                let v = self.known.iter().find(|v| v.name == name)?;
-                Some(Expr::Variable(v.source.clone()))
+                let slot = self.known.iter().position(|v| v.name == name)?;
+                let source = self.known[slot].source.clone();
+                Some(Expr::Variable(Var { slot, source }))
             }
             _ => None,
         }
@@ -452,9 +466,21 @@ fn binary(op: Token<'_>, lhs: Expr, rhs: Expr) -> Option<Expr> {
     match op {
         Token::Or => Some(Expr::Or(a, b)),
         Token::And => Some(Expr::And(a, b)),
-        Token::Compare(c) => Some(Expr::Compare(c, a, b)),
+        Token::Compare(c) => Some(match (*a, *b) {
+            (Expr::Variable(v), Expr::Constant(k)) => Expr::CompareWith(c, v, k),
+            (a, b) => Expr::Compare(c, Box::new(a), Box::new(b)),
+        }),
         // Only a list or the case's tags: other right sides (text, maps) are Rhai's.
-        Token::In if matches!(*b, Expr::List(_) | Expr::Variable(Source::Tags)) => {
+        Token::In
+            if matches!(
+                &*b,
+                Expr::List(_)
+                    | Expr::Variable(Var {
+                        source: Source::Tags,
+                        ..
+                    })
+            ) =>
+        {
             Some(Expr::In(a, b))
         }
         _ => None,
