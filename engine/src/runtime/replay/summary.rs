@@ -113,10 +113,14 @@ impl Summary {
         }
     }
 
-    /// Records a skipped line.
+    /// Records a skipped line; only the first [`MAX_LISTED_SKIPS`] are listed. Each
+    /// partial summary sees its lines in order, so the first of each, merged, hold the
+    /// first of all.
     pub fn skip(&mut self, line: usize, reason: String) {
         self.skipped.count += 1;
-        self.skipped.lines.push(SkippedLine { line, reason });
+        if self.skipped.lines.len() < MAX_LISTED_SKIPS {
+            self.skipped.lines.push(SkippedLine { line, reason });
+        }
     }
 
     /// Adds one finished case.
