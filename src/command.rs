@@ -1,6 +1,10 @@
-//! The subcommands, one file each.
+//! The subcommands, one file each, and what they share: the global options, the
+//! output formats, printing that ends quietly on a closed pipe.
 
+mod completions;
 mod graph;
+mod man;
+mod output;
 mod progress;
 mod replay;
 mod schema;
@@ -9,14 +13,18 @@ mod simulate;
 mod test;
 mod validate;
 
-use std::process::ExitCode;
-
 use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::exit_status::{EXIT_STATUS_HELP, ExitStatus};
+use crate::terminal::{ColorChoice, Colors};
 
 /// Redress: complaint-handling procedures as policy files, enforced.
 #[derive(Debug, Parser)]
-#[command(name = "redress", version, about, long_about = None)]
+#[command(name = "redress", version, about, long_about = None, after_help = EXIT_STATUS_HELP)]
 pub struct Cli {
+    /// When to colour the output (`auto` honours `NO_COLOR`).
+    #[arg(long, global = true, value_enum, default_value_t, value_name = "WHEN")]
+    color: ColorChoice,
     #[command(subcommand)]
     command: Command,
 }
@@ -37,6 +45,17 @@ enum Command {
     Simulate(simulate::Args),
     /// Run the service: the HTTP API, the deadline scheduler, the durable store.
     Serve(serve::Args),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(completions::Args),
+    /// Print the manual page (roff), or write one per subcommand into a folder.
+    Man(man::Args),
+}
+
+/// What every subcommand is given besides its own arguments.
+#[derive(Debug, Clone, Copy)]
+pub struct Context {
+    /// Whether standard output and standard error are coloured.
+    pub colors: Colors,
 }
 
 /// How results are printed.
@@ -49,16 +68,21 @@ pub enum Format {
     Json,
 }
 
-/// Runs a subcommand: `Ok` with the exit code (0 sound, 1 problems found), `Err`
-/// for bad usage (exit 2).
-pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+/// Runs a subcommand: `Ok` with its exit status, `Err` when it could not do its
+/// work (see [`ExitStatus::of_error`]).
+pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
+    let context = Context {
+        colors: Colors::new(cli.color),
+    };
     match cli.command {
-        Command::Validate(args) => validate::run(args),
-        Command::Graph(args) => graph::run(args),
+        Command::Validate(args) => validate::run(args, context),
+        Command::Graph(args) => graph::run(args, context),
         Command::Schema(args) => schema::run(args),
-        Command::Test(args) => test::run(args),
-        Command::Replay(args) => replay::run(args),
-        Command::Simulate(args) => simulate::run(args),
+        Command::Test(args) => test::run(args, context),
+        Command::Replay(args) => replay::run(args, context),
+        Command::Simulate(args) => simulate::run(args, context),
         Command::Serve(args) => serve::run(args),
+        Command::Completions(args) => completions::run(args),
+        Command::Man(args) => man::run(args),
     }
 }

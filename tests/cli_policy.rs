@@ -108,12 +108,12 @@ fn json_output_carries_codes_and_locations() {
 }
 
 #[test]
-fn bad_usage_exits_2() {
+fn bad_usage_exits_2_and_a_missing_file_3() {
     redress().arg("validate").assert().code(2);
     redress()
         .args(["validate", "no/such/policy.toml"])
         .assert()
-        .code(2)
+        .code(3)
         .stderr(contains("no such file or folder"));
     redress()
         .args(["graph", "--format", "png", "policies/bank.toml"])

@@ -20,6 +20,7 @@ fn replay_skips_bad_lines_with_their_numbers_and_goes_on() {
         .arg("--policy")
         .arg(root().join("policies/bank.toml"))
         .arg(root().join("examples/events/bank-sample.jsonl"))
+        .args(["--format", "json"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0));
@@ -59,6 +60,7 @@ fn simulate_is_deterministic_for_a_seed_and_replays_what_it_emits() {
             .arg(&policy)
             .arg("--emit")
             .arg(file)
+            .args(["--format", "json"])
             .output()
             .unwrap();
         assert_eq!(out.status.code(), Some(0));
@@ -74,6 +76,7 @@ fn simulate_is_deterministic_for_a_seed_and_replays_what_it_emits() {
         .arg("--policy")
         .arg(&policy)
         .arg(&a)
+        .args(["--format", "json"])
         .output()
         .unwrap();
     let replayed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();

@@ -18,7 +18,7 @@ fn cn() -> Calendar {
     Calendar::new(
         parse_calendar_file(&std::fs::read_to_string(path).unwrap())
             .unwrap()
-            .into_spec(),
+            .into_spec("cn-2026.toml"),
     )
     .unwrap()
 }

@@ -18,8 +18,13 @@
 //! - Business hours are half-open intervals `[open, close)` of local time on working
 //!   days; an empty list means the whole day. A business-hours deadline that uses up
 //!   exactly the last minute of a day ends at that day's close, not the next opening.
-//! - A date outside the calendar's `covers` range is an error
-//!   ([`CalendarError::OutOfRange`]), never a guess.
+//! - A calendar's data covers one or more ranges of dates ([`Coverage`], one per data
+//!   file; none means the calendar is complete by itself). A date before the data
+//!   begins is an error ([`CalendarError::BeforeData`]), never a guess. A date after
+//!   it, or in a gap between two files, is counted on the working week alone (no
+//!   holidays assumed), and a deadline that needed such a day, or a day of data
+//!   marked provisional, says so ([`Provisional`]): it is computed, used for
+//!   warnings and breaches, and shown as provisional until the data is loaded.
 //! - See [`duration`] for what each unit means and [`DeadlineOptions`] for rolling and
 //!   after-hours receipt.
 
@@ -27,6 +32,7 @@ pub mod data;
 pub mod deadline;
 pub mod duration;
 pub mod explain;
+pub mod provisional;
 
 use std::collections::BTreeMap;
 
@@ -40,6 +46,7 @@ use thiserror::Error;
 pub use deadline::{Deadline, DeadlineOptions};
 pub use duration::{DurationError, SlaDuration};
 pub use explain::{Interval, IntervalKind};
+pub use provisional::Provisional;
 
 /// A holiday: one day or an inclusive range of days when the institution is closed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -81,8 +88,30 @@ pub struct CalendarSpec {
     pub working_days: Vec<WorkingDay>,
     /// Observed-only holidays are working days (the US Federal Reserve Banks).
     pub open_on_observed: bool,
-    /// The inclusive range of dates the data covers; `None` means unbounded.
-    pub covers: Option<(NaiveDate, NaiveDate)>,
+    /// The ranges of dates the data covers, one per data file, in any order; empty
+    /// means the calendar is complete by itself (no date is out of its data).
+    pub covers: Vec<Coverage>,
+}
+
+/// One range of dates a calendar's data covers: what one data file holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Coverage {
+    /// The first day covered.
+    pub from: NaiveDate,
+    /// The last day covered, inclusive.
+    pub to: NaiveDate,
+    /// Where the data comes from (the data file's name), for messages.
+    pub source: String,
+    /// The data is marked `status = "provisional"`: deadlines that count its days
+    /// are provisional too.
+    pub provisional: bool,
+}
+
+impl Coverage {
+    /// Whether `date` lies in the range.
+    pub fn contains(&self, date: NaiveDate) -> bool {
+        self.from <= date && date <= self.to
+    }
 }
 
 /// A problem with a calendar spec, or arithmetic that left the calendar's data.
@@ -129,18 +158,23 @@ pub enum CalendarError {
         index: usize,
     },
     /// A covered range that ends before it starts.
-    #[error("the covered range ends before it starts")]
-    InvertedCovers,
+    #[error("the range `{file}` covers ends before it starts")]
+    InvertedCovers {
+        /// The data file.
+        file: String,
+    },
     /// A working week without any working day.
     #[error("the working week has no working day")]
     NoWorkingDays,
-    /// Arithmetic needed a date the calendar has no data for.
-    #[error("date `{date}` is outside the calendar's data ({} to {})", covers.0, covers.1)]
-    OutOfRange {
+    /// Arithmetic needed a date before the calendar's data begins.
+    #[error("date `{date}` is before the calendar's data begins ({begins}, `{file}`)")]
+    BeforeData {
         /// The date that was needed.
         date: NaiveDate,
-        /// The calendar's covered range.
-        covers: (NaiveDate, NaiveDate),
+        /// The first day of the data.
+        begins: NaiveDate,
+        /// The data file that begins it.
+        file: String,
     },
     /// A date beyond what the date type can hold.
     #[error("date arithmetic overflowed")]
@@ -157,9 +191,9 @@ impl CalendarError {
             CalendarError::WorkingDayIsHoliday { .. } => "working-day-is-holiday",
             CalendarError::HolidayOutsideCovers { .. } => "holiday-outside-calendar",
             CalendarError::WorkingDayOutsideCovers { .. } => "working-day-outside-calendar",
-            CalendarError::InvertedCovers => "inverted-covers",
+            CalendarError::InvertedCovers { .. } => "inverted-covers",
             CalendarError::NoWorkingDays => "no-working-days",
-            CalendarError::OutOfRange { .. } => "date-outside-calendar",
+            CalendarError::BeforeData { .. } => "date-outside-calendar",
             CalendarError::Overflow => "date-overflow",
         }
     }
@@ -204,7 +238,9 @@ pub struct Calendar {
     /// The first instant of every covered day, indexed like `dense` (empty if any
     /// could not be computed; then each is computed when needed).
     day_starts: Vec<DateTime<Utc>>,
-    /// `covers.0` as days from the common era, for indexing `dense`.
+    /// The first and last day of all the data, when the spec has coverage.
+    span: Option<(NaiveDate, NaiveDate)>,
+    /// The first day of the data as days from the common era, for indexing `dense`.
     dense_base: i32,
 }
 
@@ -212,8 +248,9 @@ impl Calendar {
     /// Checks a spec and precomputes the kind of each covered day.
     ///
     /// Reports every problem found, not only the first.
-    pub fn new(spec: CalendarSpec) -> Result<Calendar, Vec<CalendarError>> {
+    pub fn new(mut spec: CalendarSpec) -> Result<Calendar, Vec<CalendarError>> {
         let mut errors = Vec::new();
+        spec.covers.sort_by_key(|c| (c.from, c.to));
         let hours = check_hours(&spec.hours, &mut errors);
         check_covers(&spec, &mut errors);
         let exceptions = exceptions(&spec, &mut errors);
@@ -227,8 +264,13 @@ impl Calendar {
         for day in &spec.week {
             week[day.num_days_from_monday() as usize] = true;
         }
-        let spec_base = spec.covers.map_or(0, |(from, _)| from.num_days_from_ce());
+        let span = spec.covers.first().map(|first| {
+            let last = spec.covers.iter().map(|c| c.to).max().unwrap_or(first.to);
+            (first.from, last)
+        });
+        let spec_base = span.map_or(0, |(from, _)| from.num_days_from_ce());
         let mut calendar = Calendar {
+            span,
             spec,
             week,
             hours,
@@ -244,7 +286,7 @@ impl Calendar {
 
     /// The covered days, when there are few enough to precompute.
     fn dense_range(&self) -> Option<impl Iterator<Item = NaiveDate>> {
-        let (from, to) = self.spec.covers?;
+        let (from, to) = self.span?;
         ((to - from).num_days() <= MAX_DENSE_DAYS)
             .then(|| from.iter_days().take_while(move |d| *d <= to))
     }
@@ -293,13 +335,12 @@ impl Calendar {
         &self.hours
     }
 
-    /// What a day is; an error outside the covered range.
+    /// What a day is; an error before the data begins. A day after the data, or in
+    /// a gap between data files, is what the working week makes it.
     pub fn day_kind(&self, date: NaiveDate) -> Result<DayKind, CalendarError> {
-        match self.spec.covers {
+        match self.span {
             None => Ok(self.sparse_kind(date)),
-            Some(covers) if date < covers.0 || date > covers.1 => {
-                Err(CalendarError::OutOfRange { date, covers })
-            }
+            Some((begins, _)) if date < begins => Err(self.before_data(date)),
             Some(_) => Ok(self
                 .dense_index(date)
                 .and_then(|i| self.dense.get(i).copied())
@@ -307,9 +348,44 @@ impl Calendar {
         }
     }
 
+    fn before_data(&self, date: NaiveDate) -> CalendarError {
+        let first = self.spec.covers.first();
+        CalendarError::BeforeData {
+            date,
+            begins: first.map_or(date, |c| c.from),
+            file: first.map(|c| c.source.clone()).unwrap_or_default(),
+        }
+    }
+
+    /// The ranges of dates the data covers, sorted by their first day.
+    pub fn covers(&self) -> &[Coverage] {
+        &self.spec.covers
+    }
+
+    /// The first day of the data; `None` for a calendar complete by itself.
+    pub fn data_begins(&self) -> Option<NaiveDate> {
+        self.span.map(|(from, _)| from)
+    }
+
+    /// The last day of the firm data: every day from the data's first to this one is
+    /// covered by data not marked provisional. `None` for a calendar complete by
+    /// itself (it never runs out); the day before the data begins when its first
+    /// file is provisional.
+    pub fn firm_until(&self) -> Option<NaiveDate> {
+        let (begins, _) = self.span?;
+        let mut until = begins.pred_opt().unwrap_or(begins);
+        for c in &self.spec.covers {
+            if c.provisional || c.from > until.succ_opt().unwrap_or(until) {
+                break;
+            }
+            until = until.max(c.to);
+        }
+        Some(until)
+    }
+
     /// The index of a covered date in `dense`.
     fn dense_index(&self, date: NaiveDate) -> Option<usize> {
-        self.spec.covers?;
+        self.span?;
         usize::try_from(date.num_days_from_ce() - self.dense_base).ok()
     }
 
@@ -323,9 +399,7 @@ impl Calendar {
                 left -= 1;
                 if left == 0 {
                     let offset = i32::try_from(index).ok()?;
-                    return NaiveDate::from_num_days_from_ce_opt(
-                        self.spec.covers?.0.num_days_from_ce() + offset,
-                    );
+                    return NaiveDate::from_num_days_from_ce_opt(self.dense_base + offset);
                 }
             }
         }
@@ -470,11 +544,11 @@ fn check_hours(
     // The interval reaching furthest so far, to catch overlaps that are not adjacent.
     let mut furthest: Option<(usize, NaiveTime)> = None;
     for (index, (open, close)) in &valid {
-        if let Some((other, end)) = furthest {
-            if *open < end {
-                let (first, second) = (other.min(*index), other.max(*index));
-                errors.push(CalendarError::OverlappingHours { first, second });
-            }
+        if let Some((other, end)) = furthest
+            && *open < end
+        {
+            let (first, second) = (other.min(*index), other.max(*index));
+            errors.push(CalendarError::OverlappingHours { first, second });
         }
         if furthest.is_none_or(|(_, end)| *close > end) {
             furthest = Some((*index, *close));
@@ -484,14 +558,19 @@ fn check_hours(
 }
 
 fn check_covers(spec: &CalendarSpec, errors: &mut Vec<CalendarError>) {
-    let Some((from, to)) = spec.covers else {
-        return;
-    };
-    if to < from {
-        errors.push(CalendarError::InvertedCovers);
+    if spec.covers.is_empty() {
         return;
     }
-    let inside = |d: NaiveDate| from <= d && d <= to;
+    let mut inverted = false;
+    for c in spec.covers.iter().filter(|c| c.to < c.from) {
+        let file = c.source.clone();
+        errors.push(CalendarError::InvertedCovers { file });
+        inverted = true;
+    }
+    if inverted {
+        return;
+    }
+    let inside = |d: NaiveDate| spec.covers.iter().any(|c| c.contains(d));
     for (index, h) in spec.holidays.iter().enumerate() {
         if h.from <= h.to && !(inside(h.from) && inside(h.to)) {
             errors.push(CalendarError::HolidayOutsideCovers { index });
@@ -545,6 +624,15 @@ mod tests {
         NaiveTime::parse_from_str(s, "%H:%M").unwrap()
     }
 
+    fn cover(from: &str, to: &str, source: &str, provisional: bool) -> Coverage {
+        Coverage {
+            from: date(from),
+            to: date(to),
+            source: source.into(),
+            provisional,
+        }
+    }
+
     fn spec() -> CalendarSpec {
         CalendarSpec {
             name: "test".into(),
@@ -568,7 +656,7 @@ mod tests {
                 date: date("2026-02-14"),
             }],
             open_on_observed: false,
-            covers: Some((date("2026-01-01"), date("2026-12-31"))),
+            covers: vec![cover("2026-01-01", "2026-12-31", "cn-2026.toml", false)],
         }
     }
 
@@ -636,11 +724,69 @@ mod tests {
             cal.day_reason(cal.day_kind(date("2026-02-16")).unwrap()),
             "Spring Festival"
         );
-        let err = cal.is_working_day(date("2027-01-01")).unwrap_err();
+        let err = cal.is_working_day(date("2025-12-31")).unwrap_err();
         assert_eq!(err.code(), "date-outside-calendar");
         assert_eq!(
             err.to_string(),
-            "date `2027-01-01` is outside the calendar's data (2026-01-01 to 2026-12-31)"
+            "date `2025-12-31` is before the calendar's data begins (2026-01-01, `cn-2026.toml`)"
+        );
+        // After the data: the working week alone.
+        assert!(cal.is_working_day(date("2027-01-01")).unwrap(), "a Friday");
+        assert!(
+            !cal.is_working_day(date("2027-01-02")).unwrap(),
+            "a Saturday"
+        );
+    }
+
+    #[test]
+    fn days_beyond_the_data_or_in_a_gap_are_provisional() {
+        let mut s = spec();
+        s.covers = vec![
+            cover("2028-01-01", "2028-12-31", "cn-2028.toml", true),
+            cover("2026-01-01", "2026-12-31", "cn-2026.toml", false),
+        ];
+        let cal = Calendar::new(s).unwrap();
+        assert_eq!(cal.data_begins(), Some(date("2026-01-01")));
+        assert_eq!(cal.firm_until(), Some(date("2026-12-31")));
+        assert_eq!(
+            cal.provisional_in(date("2026-03-01"), date("2026-12-31")),
+            None
+        );
+        let gap = cal
+            .provisional_in(date("2026-12-20"), date("2027-01-10"))
+            .unwrap();
+        assert_eq!(gap.date, date("2027-01-01"));
+        assert_eq!(
+            gap.reason,
+            "2027 data not loaded: counted Monday to Friday, no holidays"
+        );
+        let marked = cal
+            .provisional_in(date("2028-05-01"), date("2028-05-02"))
+            .unwrap();
+        assert_eq!(marked.reason, "2028 data is provisional (`cn-2028.toml`)");
+        let after = cal
+            .provisional_in(date("2029-03-02"), date("2029-03-03"))
+            .unwrap();
+        assert_eq!(
+            after.reason,
+            "2029 data not loaded: counted Monday to Friday, no holidays"
+        );
+        assert_eq!(
+            cal.covers()[0].source,
+            "cn-2026.toml",
+            "sorted by first day"
+        );
+    }
+
+    #[test]
+    fn a_calendar_without_data_files_never_runs_out() {
+        let mut s = spec();
+        s.covers = Vec::new();
+        let cal = Calendar::new(s).unwrap();
+        assert_eq!(cal.firm_until(), None);
+        assert_eq!(
+            cal.provisional_in(date("2030-01-01"), date("2031-01-01")),
+            None
         );
     }
 
@@ -655,7 +801,7 @@ mod tests {
     fn local_instant_handles_gaps_and_overlaps() {
         let mut s = spec();
         s.timezone = chrono_tz::Europe::London;
-        s.covers = None;
+        s.covers = Vec::new();
         let cal = Calendar::new(s).unwrap();
         // 01:30 does not exist on 29 March 2026 in London: the gap ends at 01:00 UTC.
         let gap = cal
@@ -688,7 +834,7 @@ mod tests {
     #[test]
     fn a_very_long_covered_range_is_looked_up_day_by_day() {
         let mut s = spec();
-        s.covers = Some((date("1900-01-01"), date("2400-12-31")));
+        s.covers = vec![cover("1900-01-01", "2400-12-31", "long.toml", false)];
         let cal = Calendar::new(s).unwrap();
         assert!(cal.dense.is_empty());
         assert!(!cal.is_working_day(date("2026-02-16")).unwrap());
@@ -697,13 +843,17 @@ mod tests {
             cal.nth_working_day(date("2026-02-13"), 2).unwrap(),
             date("2026-02-24")
         );
-        assert!(cal.is_working_day(date("2401-01-01")).is_err());
+        assert!(cal.is_working_day(date("1899-12-31")).is_err());
+        assert!(
+            cal.is_working_day(date("2401-01-01")).unwrap(),
+            "after the data: a Monday"
+        );
     }
 
     #[test]
     fn unbounded_calendar_has_no_range_error() {
         let mut s = spec();
-        s.covers = None;
+        s.covers = Vec::new();
         let cal = Calendar::new(s).unwrap();
         assert!(cal.is_working_day(date("2030-01-02")).unwrap());
         assert!(!cal.is_working_day(date("2026-02-16")).unwrap());

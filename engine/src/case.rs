@@ -258,6 +258,7 @@ fn apply_clock(case: &mut Case, sla: &str, op: &ClockOp, on: DateTime<Utc>) {
         ClockOp::Pause => clock.pause(on),
         ClockOp::Resume => clock.resume(on),
         ClockOp::Stop => clock.stop(on),
+        ClockOp::Withdraw => clock.withdraw(on),
         ClockOp::Extend {
             target,
             reason,

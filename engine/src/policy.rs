@@ -5,6 +5,7 @@
 //! [`raw`] structs mirror the TOML; [`Policy`] and the types beside it can only be
 //! built by validation, so everything after loading may assume the policy is sound.
 
+pub mod complainant;
 pub mod discover;
 pub mod field;
 pub mod raw;
@@ -56,6 +57,7 @@ pub struct Policy {
     pub(crate) transitions: Vec<Transition>,
     pub(crate) slas: IndexMap<String, Sla>,
     pub(crate) routing: Routing,
+    pub(crate) complainant: Option<complainant::Complainant>,
     pub(crate) scenarios: Vec<Scenario>,
     pub(crate) graph: StageGraph,
     pub(crate) scripts: Arc<ScriptEngine>,
@@ -154,6 +156,10 @@ impl Policy {
     /// Routing.
     pub fn routing(&self) -> &Routing {
         &self.routing
+    }
+    /// What the complainant's status page says, when the policy says it.
+    pub fn complainant(&self) -> Option<&complainant::Complainant> {
+        self.complainant.as_ref()
     }
     /// The scenario tests declared in the policy file.
     pub fn scenarios(&self) -> &[Scenario] {

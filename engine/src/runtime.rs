@@ -314,13 +314,13 @@ fn check_preconditions(
     command: &Command,
     now: DateTime<Utc>,
 ) -> Result<(), Refusal> {
-    if let Some(expected) = command.expected_version {
-        if expected != case.version {
-            return Err(Refusal::StaleVersion {
-                expected,
-                actual: case.version,
-            });
-        }
+    if let Some(expected) = command.expected_version
+        && expected != case.version
+    {
+        return Err(Refusal::StaleVersion {
+            expected,
+            actual: case.version,
+        });
     }
     let intake = matches!(command.kind, CommandKind::Intake { .. });
     if case.is_received() == intake {

@@ -81,6 +81,9 @@ pub enum ClockState {
     Missed,
     /// Running at or past the deadline.
     Breached,
+    /// Stopped by the complainant's withdrawal: neither met nor missed, so that a
+    /// withdrawal is never counted as answered on time.
+    Withdrawn,
 }
 
 /// Something a running clock needs the runtime to do at an instant.
@@ -165,6 +168,9 @@ pub struct Explanation {
     pub deadline: Option<DateTime<Utc>>,
     /// The rules that made the deadline, one line each.
     pub rules: Vec<String>,
+    /// Why the deadline is provisional, when it is (a day beyond the calendar's
+    /// data, or of data marked provisional, was counted).
+    pub provisional: Option<String>,
     /// The extensions, in order.
     pub extensions: Vec<ExplainedExtension>,
     /// The current run's timeline, up to its stop, its open pause or its deadline.
@@ -219,9 +225,13 @@ impl fmt::Display for Explanation {
                 i.kind.as_str()
             )?;
         }
+        let provisional = match self.provisional {
+            Some(_) => " (provisional)",
+            None => "",
+        };
         match (self.stopped_at, self.deadline) {
             (Some(stop), _) => writeln!(f, "stopped {}", local(stop)),
-            (None, Some(deadline)) => writeln!(f, "deadline {}", local(deadline)),
+            (None, Some(deadline)) => writeln!(f, "deadline {}{provisional}", local(deadline)),
             (None, None) => Ok(()),
         }
     }

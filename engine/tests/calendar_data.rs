@@ -85,7 +85,8 @@ fn cross_check(name: &str, names: bool) {
         }
     }
     assert!(!file.source.is_empty(), "{name}: no source");
-    let calendar = Calendar::new(file.into_spec()).unwrap_or_else(|e| panic!("{name}: {e:?}"));
+    let calendar =
+        Calendar::new(file.into_spec("data.toml")).unwrap_or_else(|e| panic!("{name}: {e:?}"));
     for date in &expected.working_days {
         assert!(
             calendar.is_working_day(*date).unwrap(),
@@ -138,7 +139,7 @@ fn every_shipped_file_is_cross_checked() {
 #[test]
 fn cn_2026_make_up_saturday_is_a_working_day() {
     let (file, _) = load("cn-2026");
-    let calendar = Calendar::new(file.into_spec()).unwrap();
+    let calendar = Calendar::new(file.into_spec("data.toml")).unwrap();
     let saturday = NaiveDate::from_ymd_opt(2026, 2, 14).unwrap();
     assert!(calendar.is_working_day(saturday).unwrap());
     let kind = calendar.day_kind(saturday).unwrap();
@@ -152,7 +153,7 @@ fn cn_2026_make_up_saturday_is_a_working_day() {
 fn us_federal_observed_day_is_closed_unless_open_on_observed() {
     let (file, _) = load("us-federal-2026");
     let july_3 = NaiveDate::from_ymd_opt(2026, 7, 3).unwrap();
-    let mut spec = file.into_spec();
+    let mut spec = file.into_spec("data.toml");
     assert!(
         !Calendar::new(spec.clone())
             .unwrap()

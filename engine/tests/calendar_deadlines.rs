@@ -15,7 +15,7 @@ fn shipped(name: &str) -> Calendar {
         env!("CARGO_MANIFEST_DIR")
     );
     let file = parse_calendar_file(&std::fs::read_to_string(path).unwrap()).unwrap();
-    Calendar::new(file.into_spec()).unwrap()
+    Calendar::new(file.into_spec("data.toml")).unwrap()
 }
 
 fn t(s: &str) -> NaiveTime {
@@ -38,7 +38,7 @@ fn plain(tz: chrono_tz::Tz, hours: &[(&str, &str)]) -> Calendar {
         holidays: vec![],
         working_days: vec![],
         open_on_observed: false,
-        covers: None,
+        covers: Vec::new(),
     })
     .unwrap()
 }
@@ -457,28 +457,69 @@ fn plain_deadline_matches_deadline_with_defaults() {
     );
 }
 
+/// Past the data a deadline is counted on the working week alone and marked
+/// provisional; before the data begins it is an error, never a guess.
 #[test]
-fn outside_the_data_is_an_error_not_a_guess() {
-    let cal = calendar("cn");
-    let err = cal
-        .deadline(
-            at("2026-12-20T10:00:00+08:00"),
+fn past_the_data_is_provisional_before_it_an_error() {
+    let gb = calendar("gb");
+    // DISP 1.6.2A: 15 business days from Christmas Eve 2026 reach into January 2027.
+    let d = gb
+        .deadline_with(
+            at("2026-12-24T10:00:00Z"),
             &"15 business days".parse().unwrap(),
+            DeadlineOptions::default(),
+            &[],
         )
-        .unwrap_err();
-    assert_eq!(err.code(), "date-outside-calendar");
-    let err = cal.deadline(at("2026-12-20T10:00:00+08:00"), &"1 month".parse().unwrap());
-    assert!(err.is_ok(), "days need no working-day data: {err:?}");
+        .unwrap();
+    // 29, 30, 31 December, then Monday to Friday from 1 January (no holiday assumed).
+    assert_eq!(d.at, at("2027-01-19T00:00:00Z"));
+    let p = d.provisional.expect("provisional");
+    assert_eq!(p.date.to_string(), "2027-01-01");
+    assert_eq!(
+        p.reason,
+        "2027 data not loaded: counted Monday to Friday, no holidays"
+    );
+    // Within the data nothing is provisional; calendar days need no day's kind.
+    let within = gb
+        .deadline_with(
+            at("2026-03-02T10:00:00Z"),
+            &"15 business days".parse().unwrap(),
+            DeadlineOptions::default(),
+            &[],
+        )
+        .unwrap();
+    assert_eq!(within.provisional, None);
+    let month = gb
+        .deadline_with(
+            at("2026-12-20T10:00:00Z"),
+            &"1 month".parse().unwrap(),
+            DeadlineOptions::default(),
+            &[],
+        )
+        .unwrap();
+    assert_eq!(month.provisional, None, "days need no working-day data");
     let options = DeadlineOptions {
         roll_to_working_day: true,
         ..DeadlineOptions::default()
     };
-    let err = cal
+    let rolled = gb
         .deadline_with(
-            at("2026-12-20T10:00:00+08:00"),
-            &"12 days".parse().unwrap(),
+            at("2026-12-20T10:00:00Z"),
+            &"13 days".parse().unwrap(),
             options,
             &[],
+        )
+        .unwrap();
+    assert_eq!(
+        rolled.at,
+        at("2027-01-05T00:00:00Z"),
+        "Sat 2 Jan rolls to Mon 4 Jan"
+    );
+    assert!(rolled.provisional.is_some(), "the roll looked at 2027 days");
+    let err = calendar("cn")
+        .deadline(
+            at("1999-01-01T10:00:00+08:00"),
+            &"15 business days".parse().unwrap(),
         )
         .unwrap_err();
     assert_eq!(err.code(), "date-outside-calendar");

@@ -22,7 +22,7 @@ fn cn() -> &'static Calendar {
         Calendar::new(
             parse_calendar_file(&std::fs::read_to_string(path).unwrap())
                 .unwrap()
-                .into_spec(),
+                .into_spec("data.toml"),
         )
         .unwrap()
     })
@@ -40,7 +40,7 @@ fn london() -> &'static Calendar {
         let t = |h, m| NaiveTime::from_hms_opt(h, m, 0).unwrap();
         Calendar::new(CalendarSpec {
             hours: vec![(t(9, 0), t(12, 0)), (t(13, 30), t(17, 30))],
-            covers: None,
+            covers: Vec::new(),
             week: vec![
                 Weekday::Mon,
                 Weekday::Tue,
@@ -48,7 +48,7 @@ fn london() -> &'static Calendar {
                 Weekday::Thu,
                 Weekday::Fri,
             ],
-            ..file.into_spec()
+            ..file.into_spec("data.toml")
         })
         .unwrap()
     })

@@ -13,7 +13,7 @@ fn cn() -> Calendar {
         env!("CARGO_MANIFEST_DIR")
     );
     let file = parse_calendar_file(&std::fs::read_to_string(path).unwrap()).unwrap();
-    Calendar::new(file.into_spec()).unwrap()
+    Calendar::new(file.into_spec("data.toml")).unwrap()
 }
 
 fn at(s: &str) -> DateTime<Utc> {

@@ -19,7 +19,7 @@ fn cn() -> &'static Calendar {
             env!("CARGO_MANIFEST_DIR")
         );
         let text = std::fs::read_to_string(path).unwrap();
-        Calendar::new(parse_calendar_file(&text).unwrap().into_spec()).unwrap()
+        Calendar::new(parse_calendar_file(&text).unwrap().into_spec("data.toml")).unwrap()
     })
 }
 

@@ -30,6 +30,40 @@ pub struct ConfigFile {
     /// Webhooks: where events are sent as they are stored.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub webhooks: Vec<WebhookConfig>,
+    /// The web console: session lifetime, the status page's rate limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub console: Option<ConsoleConfig>,
+}
+
+/// The `[console]` table.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsoleConfig {
+    /// How long a console session lasts after signing in, in seconds; default
+    /// 28800 (8 hours).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_seconds: Option<u64>,
+    /// Requests a client address may make to `/track/...` per minute; default 30.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub track_per_minute: Option<u32>,
+}
+
+/// The console's settings, checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConsoleSettings {
+    /// How long a session lasts.
+    pub session: std::time::Duration,
+    /// Status-page requests a client address may make per minute.
+    pub track_per_minute: u32,
+}
+
+impl Default for ConsoleSettings {
+    fn default() -> Self {
+        ConsoleSettings {
+            session: std::time::Duration::from_secs(8 * 3600),
+            track_per_minute: 30,
+        }
+    }
 }
 
 /// A webhook: each stored event of the chosen types is POSTed to its URL, from an
@@ -130,12 +164,84 @@ pub struct TokenConfig {
     pub reload_policies: Option<bool>,
 }
 
-/// Request limits.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+/// Request and connection limits; each has a default.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Limits {
     /// The largest request body accepted, in bytes.
-    pub max_body_bytes: usize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_body_bytes: Option<usize>,
+    /// The largest request head (request line and headers), in bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_header_bytes: Option<usize>,
+    /// How long a client may take to send a request's head, and how long a
+    /// keep-alive connection may wait idle for its next request, in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header_timeout_seconds: Option<u64>,
+    /// How long a request may take from its head to its answer, in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_timeout_seconds: Option<u64>,
+    /// Connections served at once; more are answered 503. Default: the
+    /// file-descriptor limit less a reserve, at most 4096.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_connections: Option<usize>,
+    /// How long a stop waits for the requests in flight, in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drain_seconds: Option<u64>,
+}
+
+/// The limits, with their defaults filled in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limited {
+    /// The largest request body, in bytes.
+    pub max_body: usize,
+    /// The largest request head, in bytes.
+    pub max_header: usize,
+    /// The header-read and keep-alive idle timeout.
+    pub header_timeout: std::time::Duration,
+    /// The timeout from a request's head to its answer.
+    pub request_timeout: std::time::Duration,
+    /// Connections served at once.
+    pub max_connections: usize,
+    /// How long a stop waits for requests in flight.
+    pub drain: std::time::Duration,
+}
+
+/// Descriptors kept back from connections: the store's files and read connections,
+/// the webhook client's sockets, refusals in progress, logs.
+pub const DESCRIPTOR_RESERVE: usize = 512;
+
+/// This process's soft limit on open files, where the system tells it (Linux).
+pub fn descriptor_limit() -> Option<usize> {
+    let text = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = text.lines().find(|l| l.starts_with("Max open files"))?;
+    line.split_whitespace().nth(3)?.parse().ok()
+}
+
+impl Limits {
+    /// The limits with defaults, the connection limit kept below the descriptor limit.
+    pub fn resolve(&self) -> anyhow::Result<Limited> {
+        let seconds = std::time::Duration::from_secs;
+        let ceiling = descriptor_limit().map(|n| n.saturating_sub(DESCRIPTOR_RESERVE));
+        let max_connections = match (self.max_connections, ceiling) {
+            (Some(0), _) => bail!("`[limits] max_connections` must be at least 1"),
+            (Some(n), Some(c)) if n > c => bail!(
+                "`[limits] max_connections = {n}` is not below the open-file limit less \
+                 {DESCRIPTOR_RESERVE} kept for the store ({c}); raise `ulimit -n` or lower it"
+            ),
+            (Some(n), _) => n,
+            (None, Some(c)) => c.clamp(16, 4096),
+            (None, None) => 1024,
+        };
+        Ok(Limited {
+            max_body: self.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY),
+            max_header: self.max_header_bytes.unwrap_or(16 * 1024),
+            header_timeout: seconds(self.header_timeout_seconds.unwrap_or(10).max(1)),
+            request_timeout: seconds(self.request_timeout_seconds.unwrap_or(30).max(1)),
+            max_connections,
+            drain: seconds(self.drain_seconds.unwrap_or(30)),
+        })
+    }
 }
 
 /// Who a request comes from, as its token says.
@@ -164,8 +270,12 @@ pub struct Config {
     tokens: HashMap<String, Caller>,
     /// The largest request body accepted.
     pub max_body: usize,
+    /// Every limit, defaults filled in.
+    pub limits: Limited,
     /// Webhooks.
     pub webhooks: Vec<Webhook>,
+    /// The web console.
+    pub console: ConsoleSettings,
 }
 
 /// The SHA-256 of a token, in hex.
@@ -261,11 +371,30 @@ impl Config {
                 personal_data: w.personal_data.unwrap_or(false),
             });
         }
+        let limits = file.limits.unwrap_or_default().resolve()?;
+        let console = file.console.unwrap_or_default();
+        let defaults = ConsoleSettings::default();
+        let settings = ConsoleSettings {
+            session: console
+                .session_seconds
+                .map_or(defaults.session, std::time::Duration::from_secs),
+            track_per_minute: console
+                .track_per_minute
+                .unwrap_or(defaults.track_per_minute),
+        };
+        if settings.session.is_zero() {
+            bail!("`[console] session_seconds` must be at least 1");
+        }
+        if settings.track_per_minute == 0 {
+            bail!("`[console] track_per_minute` must be at least 1");
+        }
         Ok(Config {
             organisations: file.organisations,
             tokens,
-            max_body: file.limits.map_or(DEFAULT_MAX_BODY, |l| l.max_body_bytes),
+            max_body: limits.max_body,
+            limits,
             webhooks,
+            console: settings,
         })
     }
 
@@ -295,6 +424,7 @@ pub fn write_first_run(path: &Path) -> anyhow::Result<(Config, Vec<(String, Stri
         tokens: Vec::new(),
         limits: None,
         webhooks: Vec::new(),
+        console: None,
     };
     for role in DEV_ROLES {
         let token = format!("dev-{role}-{}", random_hex(16)?);
@@ -321,7 +451,7 @@ pub fn write_first_run(path: &Path) -> anyhow::Result<(Config, Vec<(String, Stri
     Ok((Config::check(file)?, tokens))
 }
 
-fn random_hex(bytes: usize) -> anyhow::Result<String> {
+pub(crate) fn random_hex(bytes: usize) -> anyhow::Result<String> {
     let mut buf = vec![0u8; bytes];
     getrandom::fill(&mut buf).map_err(|e| anyhow::anyhow!("no randomness for a token: {e}"))?;
     Ok(buf.iter().map(|b| format!("{b:02x}")).collect())

@@ -4,17 +4,20 @@
 //! flight before it exits.
 //!
 //! Layers, each using only those before it: `config` (tokens, organisations),
-//! `registry` (policy versions), `metrics`, `problem` (RFC 9457 errors), `service`
-//! (commands and timers on stored cases), `view` (JSON), `scheduler`, `webhooks`
-//! (outbox delivery), `http`.
+//! `registry` (policy versions), `metrics`, `slot` (a case in use), `view` (JSON),
+//! `service` (commands and timers on stored cases, answering domain outcomes),
+//! `problem` (RFC 9457 errors, mapped from those outcomes), `scheduler`,
+//! `webhooks` (outbox delivery), `http` (the router, one module per resource).
 
 pub mod config;
 pub mod http;
+pub mod listener;
 pub mod metrics;
 pub mod problem;
 pub mod registry;
 pub mod scheduler;
 pub mod service;
+pub mod slot;
 pub mod view;
 pub mod webhooks;
 
@@ -44,6 +47,34 @@ pub struct Options {
     pub database: String,
     /// The server configuration file; `None` for the default, written on first run.
     pub config: Option<PathBuf>,
+    /// How log lines are written.
+    pub log_format: LogFormat,
+}
+
+/// How log lines on standard error are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    /// For people: one line per event, coloured on a terminal.
+    #[default]
+    Text,
+    /// For log collectors: one JSON object per line.
+    Json,
+}
+
+/// Installs the log subscriber: the level from `RUST_LOG` (default `info`), the
+/// lines on standard error in `format`.
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
 }
 
 /// Opens the store a database URL names.
@@ -82,25 +113,28 @@ fn load_config(options: &Options) -> anyhow::Result<Config> {
 
 /// Runs the service until interrupted.
 pub fn run(options: Options) -> anyhow::Result<()> {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .try_init();
-    let registry = Registry::load(&options.policies).map_err(|failure| {
+    init_logging(options.log_format);
+    let config = load_config(&options)?;
+    let registry = Registry::load(&options.policies, &config.organisations).map_err(|failure| {
         anyhow::anyhow!(
             "the policies in `{}` have errors:\n{}",
             options.policies.display(),
             failure.human
         )
     })?;
-    let config = load_config(&options)?;
     for org in &config.organisations {
+        if let Some(failure) = registry.refusal(&org.id) {
+            tracing::error!(
+                org = org.id,
+                files = failure.files.join(", "),
+                "the organisation's policies have errors and are not loaded; the others serve:\n{}",
+                failure.human
+            );
+            continue;
+        }
+        let loaded = registry.current_of(&org.id);
         for id in org.policies.iter().flatten() {
-            if registry.current(id).is_none() {
+            if !loaded.iter().any(|p| p.id() == id) {
                 bail!(
                     "organisation `{}` runs policy `{id}`, which is not in `{}`",
                     org.id,
@@ -123,10 +157,7 @@ pub fn run(options: Options) -> anyhow::Result<()> {
 }
 
 async fn serve(service: Arc<Service>, options: Options) -> anyhow::Result<()> {
-    service
-        .save_policy_versions()
-        .await
-        .map_err(|p| anyhow::anyhow!(p.detail))?;
+    service.save_policy_versions().await?;
     let (open, corrected) = scheduler::rebuild(&service).await?;
     tracing::info!(open, corrected, "due index rebuilt");
     let listener = tokio::net::TcpListener::bind(options.listen)
@@ -138,9 +169,7 @@ async fn serve(service: Arc<Service>, options: Options) -> anyhow::Result<()> {
     let scheduler = tokio::spawn(scheduler::run(service.clone()));
     let deliveries = tokio::spawn(webhooks::run(service.clone()));
     let app = http::router(service.clone());
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown())
-        .await?;
+    listener::serve(listener, app, service.clone(), shutdown()).await;
     scheduler.abort();
     deliveries.abort();
     let _ = scheduler.await;

@@ -6,7 +6,7 @@ use prometheus::{
     Encoder, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
     Registry, TextEncoder,
 };
-use redress_store::{CaseCount, OutboxCounts};
+use redress_store::{CaseCount, OutboxCounts, StorageStats};
 
 /// The service's metrics.
 pub struct Metrics {
@@ -36,6 +36,14 @@ pub struct Metrics {
     /// Webhook delivery attempts, by webhook and outcome.
     pub webhooks: IntCounterVec,
     outbox: IntGaugeVec,
+    wal_bytes: IntGauge,
+    wal_truncations: prometheus::IntCounter,
+    /// Due timers that could not fire (a failing guard, a calendar beyond its data),
+    /// by organisation.
+    pub timers_failed: IntCounterVec,
+    /// Requests answered 503 because a limit was reached or the service is stopping,
+    /// by reason.
+    pub shed: IntCounterVec,
 }
 
 fn latency_buckets() -> Vec<f64> {
@@ -122,6 +130,32 @@ impl Metrics {
             ),
             &["state"],
         )?;
+        let wal_bytes = IntGauge::new(
+            "store_wal_bytes",
+            "The size of the store's write-ahead log after the last checkpoint",
+        )?;
+        let wal_truncations = prometheus::IntCounter::new(
+            "store_wal_truncations_total",
+            "Checkpoints that copied the whole write-ahead log back and truncated it",
+        )?;
+        let timers_failed = IntCounterVec::new(
+            Opts::new(
+                "timers_failed_total",
+                "Due timers that could not fire (recorded on the case as `timer-failed`)",
+            ),
+            &["org"],
+        )?;
+        let shed = IntCounterVec::new(
+            Opts::new(
+                "requests_shed_total",
+                "Requests answered 503 by a limit or while stopping",
+            ),
+            &["reason"],
+        )?;
+        registry.register(Box::new(wal_bytes.clone()))?;
+        registry.register(Box::new(wal_truncations.clone()))?;
+        registry.register(Box::new(timers_failed.clone()))?;
+        registry.register(Box::new(shed.clone()))?;
         registry.register(Box::new(webhooks.clone()))?;
         registry.register(Box::new(outbox.clone()))?;
         for c in [&requests, &events, &timers, &breaches, &conflicts] {
@@ -150,11 +184,27 @@ impl Metrics {
             cached_cases,
             webhooks,
             outbox,
+            wal_bytes,
+            wal_truncations,
+            timers_failed,
+            shed,
         })
     }
 
-    /// The text exposition, with case counts as given.
-    pub fn render(&self, counts: &[CaseCount], outbox: OutboxCounts) -> String {
+    /// The text exposition, with case counts, outbox and store figures as given.
+    pub fn render(
+        &self,
+        counts: &[CaseCount],
+        outbox: OutboxCounts,
+        storage: StorageStats,
+    ) -> String {
+        if let Some(bytes) = storage.wal_bytes {
+            self.wal_bytes.set(bytes as i64);
+        }
+        if let Some(total) = storage.wal_truncations {
+            self.wal_truncations
+                .inc_by(total.saturating_sub(self.wal_truncations.get()));
+        }
         self.outbox
             .with_label_values(&["waiting"])
             .set(outbox.waiting as i64);

@@ -8,6 +8,8 @@ use redress_engine::runtime::Refusal;
 use redress_store::StoreError;
 use serde_json::{Map, Value, json};
 
+use crate::service::ServiceError;
+
 /// A problem: status, stable code, a one-line title, the detail, and extra members.
 #[derive(Debug, Clone)]
 pub struct Problem {
@@ -67,6 +69,16 @@ impl Problem {
         )
     }
 
+    /// 503 with `Retry-After`: a limit is reached, or the service is stopping.
+    pub fn unavailable(detail: impl Into<String>) -> Self {
+        Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "Unavailable",
+            detail,
+        )
+    }
+
     /// 500, logged; the caller learns nothing of the internals.
     pub fn internal(error: impl std::fmt::Display) -> Self {
         tracing::error!(%error, "internal error");
@@ -101,6 +113,11 @@ impl IntoResponse for Problem {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             response
                 .headers_mut()
@@ -151,13 +168,50 @@ impl From<StoreError> for Problem {
                 "Conflict",
                 format!("case `{case}`: {reason}; read it again and retry"),
             ),
-            StoreError::Closed => Problem::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                "Unavailable",
-                "the service is shutting down",
-            ),
+            StoreError::Closed => Problem::unavailable("the service is shutting down"),
             other => Problem::internal(other),
+        }
+    }
+}
+
+impl From<ServiceError> for Problem {
+    fn from(error: ServiceError) -> Self {
+        match error {
+            ServiceError::CaseNotFound(id) => Problem::case_not_found(&id),
+            e @ ServiceError::UnknownPolicy { .. } => {
+                let known = match &e {
+                    ServiceError::UnknownPolicy { known, .. } => json!(known),
+                    _ => Value::Null,
+                };
+                Problem::new(
+                    StatusCode::NOT_FOUND,
+                    "unknown-policy",
+                    "No such policy",
+                    e.to_string(),
+                )
+                .with("known", known)
+            }
+            e @ ServiceError::PoliciesNotLoaded { .. } => Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "policies-not-loaded",
+                "Policies not loaded",
+                e.to_string(),
+            ),
+            e @ ServiceError::ReadOnly { .. } => Problem::new(
+                StatusCode::FORBIDDEN,
+                "read-only",
+                "Read-only token",
+                e.to_string(),
+            ),
+            e @ ServiceError::CaseExists(_) => Problem::new(
+                StatusCode::CONFLICT,
+                "case-exists",
+                "Case exists",
+                e.to_string(),
+            ),
+            ServiceError::Refused(refusal) => refusal.into(),
+            ServiceError::Store(error) => error.into(),
+            ServiceError::Internal(error) => Problem::internal(error),
         }
     }
 }
@@ -180,7 +234,10 @@ mod tests {
         "unsupported-media-type",
         "body-too-large",
         "invalid-policies",
+        "policies-not-loaded",
         "unavailable",
+        "timeout",
+        "headers-too-large",
         "internal",
     ];
 
@@ -191,7 +248,11 @@ mod tests {
         let sources = [
             include_str!("problem.rs"),
             include_str!("http.rs"),
-            include_str!("service.rs"),
+            include_str!("http/extract.rs"),
+            include_str!("http/cases.rs"),
+            include_str!("http/policies.rs"),
+            include_str!("http/operations.rs"),
+            include_str!("listener.rs"),
         ];
         let refusals = [
             "unknown-event",

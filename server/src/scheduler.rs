@@ -35,25 +35,20 @@ pub async fn rebuild(service: &Service) -> anyhow::Result<(usize, usize)> {
                 let cursor = cursor.as_ref().map(|(o, i)| (o.as_str(), i.as_str()));
                 s.open_cases(cursor, REBUILD_PAGE)
             })
-            .await
-            .map_err(|p| anyhow::anyhow!(p.detail))?;
+            .await?;
         let Some((org, last)) = page.last() else {
             break;
         };
         after = Some((org.clone(), last.case.id.clone()));
         for (org, stored) in page {
             open += 1;
-            let policy = service
-                .pinned(&org, &stored.case.policy)
-                .await
-                .map_err(|p| anyhow::anyhow!(p.detail))?;
+            let policy = service.pinned(&org, &stored.case.policy).await?;
             let summary = summarize(&policy, &stored.case, now, false);
             if summary != stored.summary {
                 let (id, version) = (stored.case.id.clone(), stored.case.version);
                 let set = service
                     .read(move |s| s.set_summary(&org, &id, version, &summary))
-                    .await
-                    .map_err(|p| anyhow::anyhow!(p.detail))?;
+                    .await?;
                 corrected += usize::from(set);
             }
         }
@@ -67,8 +62,8 @@ pub async fn run(service: Arc<Service>) {
         let now = Utc::now();
         let due = match service.read(move |s| s.due(now, BATCH)).await {
             Ok(due) => due,
-            Err(problem) => {
-                tracing::error!(detail = problem.detail, "scheduler cannot read the store");
+            Err(error) => {
+                tracing::error!(%error, "scheduler cannot read the store");
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 continue;
             }
@@ -79,11 +74,11 @@ pub async fn run(service: Arc<Service>) {
                 let service = service.clone();
                 batch.spawn(async move {
                     let org: Arc<str> = Arc::from(d.org.as_str());
-                    if let Err(problem) = service.fire(&org, &d.case).await {
+                    if let Err(error) = service.fire(&org, &d.case).await {
                         tracing::error!(
                             org = d.org,
                             case = d.case,
-                            detail = problem.detail,
+                            %error,
                             "timer firing failed"
                         );
                         tokio::time::sleep(Duration::from_millis(100)).await;

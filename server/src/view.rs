@@ -13,7 +13,7 @@ use redress_store::StoredEvent;
 use serde_json::{Map, Value, json};
 
 use crate::config::Caller;
-use crate::service::Slot;
+use crate::slot::Slot;
 
 /// What a masked personal field shows.
 pub const MASK: &str = "***";

@@ -60,8 +60,8 @@ pub async fn run(service: Arc<Service>) {
     loop {
         let due = match service.read(|s| s.outbox_due(Utc::now(), BATCH)).await {
             Ok(due) => due,
-            Err(problem) => {
-                tracing::error!(detail = problem.detail, "cannot read the outbox");
+            Err(error) => {
+                tracing::error!(%error, "cannot read the outbox");
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 continue;
             }
@@ -130,13 +130,13 @@ async fn deliver(service: Arc<Service>, client: reqwest::Client, message: Pendin
         .with_label_values(&[&message.webhook, label])
         .inc();
     let id = message.id;
-    if let Err(problem) = service
+    if let Err(error) = service
         .read(move |s| s.outbox_attempted(id, delivered, error, next))
         .await
     {
         tracing::error!(
             delivery = id,
-            detail = problem.detail,
+            %error,
             "cannot record a webhook attempt"
         );
     }

@@ -1,11 +1,12 @@
 //! `redress graph POLICY`: draw the stage graph.
 
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use clap::ValueEnum;
-use redress_engine::diagnostic::render_human;
-use redress_engine::policy::load_policy;
+
+use super::output::{Stdout, load_or_report};
+use super::{Context, Format};
+use crate::exit_status::ExitStatus;
 
 /// Arguments of `redress graph`.
 #[derive(Debug, clap::Args)]
@@ -23,19 +24,14 @@ enum GraphFormat {
     Dot,
 }
 
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    match load_policy(&args.policy) {
-        Ok(policy) => {
-            let graph = policy.graph();
-            match args.format {
-                GraphFormat::Mermaid => print!("{}", graph.to_mermaid()),
-                GraphFormat::Dot => print!("{}", graph.to_dot()),
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(e) => {
-            eprint!("{}", render_human(&e.diagnostics, &e.sources, false));
-            Ok(ExitCode::from(1))
-        }
-    }
+pub fn run(args: Args, context: Context) -> anyhow::Result<ExitStatus> {
+    let Some(policy) = load_or_report(&args.policy, Format::Human, context)? else {
+        return Ok(ExitStatus::Problems);
+    };
+    let graph = policy.graph();
+    Stdout::print(&match args.format {
+        GraphFormat::Mermaid => graph.to_mermaid(),
+        GraphFormat::Dot => graph.to_dot(),
+    })?;
+    Ok(ExitStatus::Success)
 }

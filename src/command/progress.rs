@@ -1,60 +1,36 @@
-//! A progress line on standard error, drawn only when it is a terminal.
+//! Progress on long work (replay, simulation), drawn with `indicatif` on standard
+//! error only when it is a terminal; indicatif limits how often it redraws.
 
-use std::io::{IsTerminal, Write};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-/// A progress bar (with a known total) or counter.
+/// A progress bar (with a known total) or a counter (without one).
 pub struct Progress {
-    label: &'static str,
-    total: Option<u64>,
-    shown: bool,
-    last_draw: AtomicU64,
-    started: Instant,
+    bar: ProgressBar,
 }
 
 impl Progress {
-    /// A progress line; drawn only when standard error is a terminal.
+    /// A bar labelled `label`, hidden when standard error is not a terminal.
     pub fn new(label: &'static str, total: Option<u64>) -> Self {
-        Progress {
-            label,
-            total,
-            shown: std::io::stderr().is_terminal(),
-            last_draw: AtomicU64::new(0),
-            started: Instant::now(),
-        }
-    }
-
-    /// Shows `done` items, at most ten times a second.
-    pub fn set(&self, done: u64) {
-        if !self.shown {
-            return;
-        }
-        let now = self.started.elapsed().as_millis() as u64;
-        if now.saturating_sub(self.last_draw.swap(now, Ordering::Relaxed)) < 100 && done > 0 {
-            return;
-        }
-        let line = match self.total {
-            Some(total) if total > 0 => {
-                let filled = (done.min(total) * 30 / total) as usize;
-                format!(
-                    "{} [{}{}] {done}/{total}",
-                    self.label,
-                    "#".repeat(filled),
-                    " ".repeat(30 - filled)
-                )
-            }
-            _ => format!("{} {done}", self.label),
+        let template = match total {
+            Some(_) => "{msg} [{bar:30}] {human_pos}/{human_len} ({per_sec}, {eta} left)",
+            None => "{msg} {human_pos} ({per_sec})",
         };
-        let mut err = std::io::stderr().lock();
-        let _ = write!(err, "\r{line}");
-        let _ = err.flush();
+        let style = ProgressStyle::with_template(template)
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("#>-");
+        let bar = ProgressBar::with_draw_target(total, ProgressDrawTarget::stderr())
+            .with_style(style)
+            .with_message(label);
+        Progress { bar }
     }
 
-    /// Clears the line.
+    /// Shows that `done` items are done.
+    pub fn set(&self, done: u64) {
+        self.bar.set_position(done);
+    }
+
+    /// Clears the bar.
     pub fn finish(&self) {
-        if self.shown {
-            eprint!("\r{}\r", " ".repeat(70));
-        }
+        self.bar.finish_and_clear();
     }
 }

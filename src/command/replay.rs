@@ -1,15 +1,18 @@
 //! `redress replay --policy P EVENTS.jsonl`: back-test recorded events on a policy.
 
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::io::BufReader;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
-use anyhow::Context;
+use anyhow::Context as _;
 use chrono::{DateTime, Utc};
-use redress_engine::policy::load_policy;
-use redress_engine::runtime::replay::{ReplayOptions, replay_reader};
+use redress_engine::runtime::replay::{ReplayOptions, Summary, replay_reader};
 
+use super::output::{Stdout, eprint, load_or_report};
 use super::progress::Progress;
+use super::{Context, Format};
+use crate::exit_status::ExitStatus;
 
 /// Arguments of `redress replay`.
 #[derive(Debug, clap::Args)]
@@ -25,10 +28,15 @@ pub struct Args {
     /// Run the clocks to this instant at the end (default: the last event's).
     #[arg(long)]
     until: Option<DateTime<Utc>>,
+    /// Output format (`json`: the summary as one JSON document).
+    #[arg(long, value_enum, default_value_t)]
+    format: Format,
 }
 
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let policy = load_policy(&args.policy).map_err(|e| anyhow::anyhow!("{e}"))?;
+pub fn run(args: Args, context: Context) -> anyhow::Result<ExitStatus> {
+    let Some(policy) = load_or_report(&args.policy, args.format, context)? else {
+        return Ok(ExitStatus::Problems);
+    };
     let mut options = ReplayOptions::default();
     if let Some(threads) = args.threads {
         options.threads = threads;
@@ -45,12 +53,75 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         replay_reader(&policy, reader, &options, &|n| progress.set(n))
     };
     progress.finish();
+    let mut warnings = String::new();
     for skipped in &summary.skipped.lines {
-        eprintln!(
+        let _ = writeln!(
+            warnings,
             "warning: line {}: skipped: {}",
             skipped.line, skipped.reason
         );
     }
-    println!("{}", serde_json::to_string_pretty(&summary)?);
-    Ok(ExitCode::SUCCESS)
+    eprint(&warnings);
+    print_summary(&summary, args.format)?;
+    Ok(ExitStatus::Success)
+}
+
+/// Prints a replay's (or simulation's) summary in the chosen format.
+pub fn print_summary(summary: &Summary, format: Format) -> anyhow::Result<()> {
+    match format {
+        Format::Json => Stdout::json(summary),
+        Format::Human => Ok(Stdout::print(&summary_text(summary))?),
+    }
+}
+
+/// The summary for people: one line per kind of count.
+fn summary_text(s: &Summary) -> String {
+    let p = &s.policy;
+    let e = &s.events;
+    let mut out = format!(
+        "policy `{}` version {} (hash {})\n",
+        p.id,
+        p.version,
+        &p.hash[..12.min(p.hash.len())]
+    );
+    let refused: u64 = e.refused.values().sum();
+    let _ = writeln!(out, "cases:    {}", s.cases);
+    let _ = writeln!(
+        out,
+        "events:   {} read, {} accepted, {refused} refused, {} timers fired, {} recorded",
+        e.read, e.accepted, e.timers, e.recorded
+    );
+    let _ = writeln!(out, "stages:   {}", counts(&s.by_stage));
+    let _ = writeln!(out, "queues:   {}", counts(&s.by_queue));
+    if refused > 0 {
+        let _ = writeln!(out, "refused:  {}", counts(&e.refused));
+    }
+    for (name, c) in &s.slas {
+        let _ = writeln!(
+            out,
+            "sla `{name}`: {} met, {} missed, {} breached, {} running, {} paused, {} not started",
+            c.met, c.missed, c.breached, c.running, c.paused, c.not_started
+        );
+    }
+    if s.skipped.count > 0 {
+        let _ = writeln!(out, "skipped:  {} lines", s.skipped.count);
+    }
+    if let Some(until) = s.until {
+        let _ = writeln!(out, "until:    {}", until.to_rfc3339());
+    }
+    let _ = writeln!(
+        out,
+        "took:     {:.2}s ({} lines/s, {} µs per line)",
+        s.elapsed_seconds, s.lines_per_second, s.microseconds_per_line
+    );
+    out
+}
+
+/// `a 3, b 1`, or `(none)`.
+fn counts(counts: &BTreeMap<String, u64>) -> String {
+    if counts.is_empty() {
+        return "(none)".to_string();
+    }
+    let items: Vec<String> = counts.iter().map(|(k, n)| format!("{k} {n}")).collect();
+    items.join(", ")
 }

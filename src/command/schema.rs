@@ -1,9 +1,10 @@
 //! `redress schema`: the JSON Schema of the policy format, for editors
 //! (taplo / Even Better TOML complete and check policy files with it).
 
-use std::process::ExitCode;
-
 use redress_engine::policy::raw::{RawPolicy, RawTestFile};
+
+use super::output::Stdout;
+use crate::exit_status::ExitStatus;
 
 /// Arguments of `redress schema`.
 #[derive(Debug, clap::Args)]
@@ -13,12 +14,12 @@ pub struct Args {
     tests: bool,
 }
 
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub fn run(args: Args) -> anyhow::Result<ExitStatus> {
     let schema = if args.tests {
         schemars::schema_for!(RawTestFile)
     } else {
         schemars::schema_for!(RawPolicy)
     };
-    println!("{}", serde_json::to_string_pretty(&schema)?);
-    Ok(ExitCode::SUCCESS)
+    Stdout::json(&schema)?;
+    Ok(ExitStatus::Success)
 }

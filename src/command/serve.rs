@@ -2,9 +2,10 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
-use redress_server::{Options, run as serve};
+use redress_server::{LogFormat, Options, run as serve};
+
+use crate::exit_status::ExitStatus;
 
 /// Arguments of `redress serve`; each may also come from the environment.
 #[derive(Debug, clap::Args)]
@@ -22,14 +23,30 @@ pub struct Args {
     /// written with development tokens on first run.
     #[arg(long, env = "REDRESS_CONFIG")]
     config: Option<PathBuf>,
+    /// How log lines on standard error are written: `text` for people, `json` (one
+    /// object a line) for log collectors. `RUST_LOG` sets the level (default `info`).
+    #[arg(long, env = "REDRESS_LOG_FORMAT", value_enum, default_value_t)]
+    log_format: LogChoice,
 }
 
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+/// `--log-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+enum LogChoice {
+    #[default]
+    Text,
+    Json,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitStatus> {
     serve(Options {
         policies: args.policies,
         listen: args.listen,
         database: args.database,
         config: args.config,
+        log_format: match args.log_format {
+            LogChoice::Text => LogFormat::Text,
+            LogChoice::Json => LogFormat::Json,
+        },
     })?;
-    Ok(ExitCode::SUCCESS)
+    Ok(ExitStatus::Success)
 }

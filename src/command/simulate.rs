@@ -3,16 +3,19 @@
 
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
-use std::process::ExitCode;
 use std::time::Instant;
 
-use anyhow::Context;
+use anyhow::Context as _;
 use chrono::{DateTime, Utc};
-use redress_engine::policy::{Policy, load_policy};
+use redress_engine::policy::Policy;
 use redress_engine::runtime::replay::{ReplayOptions, replay};
 use redress_engine::runtime::simulate::{Profile, generate, generate_each, numbered};
 
+use super::output::{eprint, load_or_report};
 use super::progress::Progress;
+use super::replay::print_summary;
+use super::{Context, Format};
+use crate::exit_status::ExitStatus;
 
 /// Arguments of `redress simulate`.
 #[derive(Debug, clap::Args)]
@@ -42,10 +45,15 @@ pub struct Args {
     /// Run the clocks to this instant at the end (default: the last event's).
     #[arg(long)]
     until: Option<DateTime<Utc>>,
+    /// Output format (`json`: the summary as one JSON document).
+    #[arg(long, value_enum, default_value_t)]
+    format: Format,
 }
 
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let policy = load_policy(&args.policy).map_err(|e| anyhow::anyhow!("{e}"))?;
+pub fn run(args: Args, context: Context) -> anyhow::Result<ExitStatus> {
+    let Some(policy) = load_or_report(&args.policy, args.format, context)? else {
+        return Ok(ExitStatus::Problems);
+    };
     let profile = match &args.profile {
         Some(path) => {
             let text = std::fs::read_to_string(path)
@@ -71,24 +79,24 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         &|n| progress.set(n),
     );
     progress.finish();
-    eprintln!(
-        "generated {} complaints, {} events (seed {}) in {:.2}s",
+    eprint(&format!(
+        "generated {} complaints, {} events (seed {}) in {:.2}s\n",
         args.cases,
         lines.len(),
         args.seed,
         started.elapsed().as_secs_f64()
-    );
+    ));
     if let Some(path) = &args.emit {
         emit(path, &lines)?;
     }
     if args.no_replay {
-        return Ok(ExitCode::SUCCESS);
+        return Ok(ExitStatus::Success);
     }
     let progress = Progress::new("replaying", Some(lines.len() as u64));
     let summary = replay(&policy, numbered(lines), &options, &|n| progress.set(n));
     progress.finish();
-    println!("{}", serde_json::to_string_pretty(&summary)?);
-    Ok(ExitCode::SUCCESS)
+    print_summary(&summary, args.format)?;
+    Ok(ExitStatus::Success)
 }
 
 /// Without `--emit`, each complaint is generated as the replay reaches it and its
@@ -99,7 +107,7 @@ fn simulate_streaming(
     policy: &Policy,
     profile: &Profile,
     options: &ReplayOptions,
-) -> anyhow::Result<ExitCode> {
+) -> anyhow::Result<ExitStatus> {
     let started = Instant::now();
     let lines = generate_each(policy, profile, args.cases, args.seed)
         .enumerate()
@@ -107,14 +115,14 @@ fn simulate_streaming(
     let progress = Progress::new("generating and replaying", None);
     let summary = replay(policy, lines, options, &|n| progress.set(n));
     progress.finish();
-    eprintln!(
-        "generated and replayed {} complaints (seed {}) in {:.2}s; the summary's timing includes generating",
+    eprint(&format!(
+        "generated and replayed {} complaints (seed {}) in {:.2}s; the summary's timing includes generating\n",
         args.cases,
         args.seed,
         started.elapsed().as_secs_f64()
-    );
-    println!("{}", serde_json::to_string_pretty(&summary)?);
-    Ok(ExitCode::SUCCESS)
+    ));
+    print_summary(&summary, args.format)?;
+    Ok(ExitStatus::Success)
 }
 
 fn emit(path: &PathBuf, lines: &[redress_engine::runtime::replay::Line]) -> anyhow::Result<()> {

@@ -1,15 +1,20 @@
 //! `redress test PATH...`: run policy scenario tests on a virtual clock.
 
-use std::path::{Path, PathBuf};
-use std::process::ExitCode;
+mod junit;
 
-use redress_engine::diagnostic::render_human;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use redress_engine::diagnostic::{Diagnostic, render_human};
+use redress_engine::policy::discover::{self as files, Kind};
 use redress_engine::policy::{LoadError, Policy, Scenario, load_policy, load_test_file};
 use redress_engine::runtime::scenario::{CaseExplanation, ScenarioResult, run_scenario};
 use serde::Serialize;
 
-use super::Format;
-use redress_engine::policy::discover::{self as files, Kind};
+use super::Context;
+use super::output::Stdout;
+use crate::exit_status::ExitStatus;
+use crate::terminal::{Style, paint};
 
 /// Arguments of `redress test`.
 #[derive(Debug, clap::Args)]
@@ -18,72 +23,115 @@ pub struct Args {
     /// them), test files, or folders holding them.
     #[arg(required = true)]
     paths: Vec<PathBuf>,
-    /// Output format.
+    /// Output format (`junit`: JUnit XML for CI systems).
     #[arg(long, value_enum, default_value_t)]
-    format: Format,
+    format: TestFormat,
+    /// Run only the tests whose name contains PATTERN.
+    #[arg(long, value_name = "PATTERN")]
+    run: Option<String>,
+    /// Succeed when no test is found (or none matches `--run`); by default that is
+    /// a failure, since it usually means a wrong path or pattern.
+    #[arg(long)]
+    allow_empty: bool,
     /// After each step, print why the case is where it is: the routing decision and
     /// each clock's counted, paused and skipped intervals.
     #[arg(long)]
     explain: bool,
 }
 
-/// A file that could not be loaded.
+/// `redress test --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+enum TestFormat {
+    /// For people.
+    #[default]
+    Human,
+    /// For machines: results, and broken files with their diagnostics.
+    Json,
+    /// JUnit XML.
+    Junit,
+}
+
+/// A file that could not be loaded, with its problems.
 #[derive(Debug, Serialize)]
-struct Broken {
+struct BrokenFile {
     file: String,
-    problems: String,
+    diagnostics: Vec<Diagnostic>,
 }
 
 #[derive(Debug, Serialize)]
 struct Summary {
     results: Vec<ScenarioResult>,
-    broken: Vec<Broken>,
+    broken: Vec<BrokenFile>,
     passed: usize,
     failed: usize,
+    /// Tests left out by `--run`.
+    filtered_out: usize,
 }
 
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub fn run(args: Args, context: Context) -> anyhow::Result<ExitStatus> {
+    let color = context.colors.stdout && args.format == TestFormat::Human;
     let files = with_test_files_beside(files::expand(&args.paths)?);
     let mut summary = Summary {
         results: Vec::new(),
         broken: Vec::new(),
         passed: 0,
         failed: 0,
+        filtered_out: 0,
     };
     for file in &files {
         match load(file) {
             Ok(None) => {}
             Ok(Some((policy, scenarios))) => {
                 for s in &scenarios {
+                    if !args
+                        .run
+                        .as_ref()
+                        .is_none_or(|p| s.name.contains(p.as_str()))
+                    {
+                        summary.filtered_out += 1;
+                        continue;
+                    }
                     let result = run_scenario(&policy, s, args.explain);
-                    if args.format == Format::Human {
-                        print_result(&result);
+                    if args.format == TestFormat::Human {
+                        Stdout::print(&result_text(&result, color))?;
                     }
                     summary.results.push(result);
                 }
             }
             Err(e) => {
-                let problems = render_human(&e.diagnostics, &e.sources, false);
-                if args.format == Format::Human {
-                    println!("error: cannot load {}\n{problems}", file.display());
+                if args.format == TestFormat::Human {
+                    Stdout::print(&format!(
+                        "{}: cannot load {}\n{}",
+                        paint("error", Style::Bad, color),
+                        file.display(),
+                        render_human(&e.diagnostics, &e.sources, color)
+                    ))?;
                 }
-                summary.broken.push(Broken {
+                summary.broken.push(BrokenFile {
                     file: file.display().to_string(),
-                    problems,
+                    diagnostics: e.diagnostics,
                 });
             }
         }
     }
     summary.passed = summary.results.iter().filter(|r| r.passed).count();
     summary.failed = summary.results.len() - summary.passed + summary.broken.len();
+    let empty = summary.results.is_empty() && summary.broken.is_empty();
     match args.format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&summary)?),
-        Format::Human => print_failures(&summary),
+        TestFormat::Json => Stdout::json(&summary)?,
+        TestFormat::Junit => Stdout::print(&junit::render(&summary))?,
+        TestFormat::Human => Stdout::print(&failures_text(&summary, color))?,
     }
-    Ok(match summary.failed {
-        0 => ExitCode::SUCCESS,
-        _ => ExitCode::from(1),
-    })
+    if empty && !args.allow_empty {
+        super::output::eprint(&match &args.run {
+            Some(p) => {
+                format!("error: no test name contains `{p}` (`--allow-empty` accepts that)\n")
+            }
+            None => "error: no tests found (`--allow-empty` accepts that)\n".to_string(),
+        });
+        return Ok(ExitStatus::Problems);
+    }
+    Ok(ExitStatus::problems_if(summary.failed > 0))
 }
 
 /// Adds, for each policy file, the test files in the `tests/` folder beside it.
@@ -125,50 +173,75 @@ fn load(file: &Path) -> Result<Option<(Policy, Vec<Scenario>)>, LoadError> {
     }
 }
 
-fn print_result(r: &ScenarioResult) {
-    let status = if r.passed { "ok" } else { "FAILED" };
-    println!("test {}:{} {} ... {status}", r.file, r.line, r.name);
+fn result_text(r: &ScenarioResult, color: bool) -> String {
+    let status = match r.passed {
+        true => paint("ok", Style::Good, color),
+        false => paint("FAILED", Style::Bad, color),
+    };
+    let mut out = format!("test {}:{} {} ... {status}\n", r.file, r.line, r.name);
     for e in &r.explanations {
-        print_explanation(e);
+        explanation_text(&mut out, e);
     }
+    out
 }
 
-fn print_explanation(e: &CaseExplanation) {
-    println!("    after {}: stage `{}` at {}", e.after, e.stage, e.at);
+fn explanation_text(out: &mut String, e: &CaseExplanation) {
+    let _ = writeln!(
+        out,
+        "    after {}: stage `{}` at {}",
+        e.after, e.stage, e.at
+    );
     if let Some(route) = &e.route {
-        println!("      route: {route}");
+        let _ = writeln!(out, "      route: {route}");
     }
     for clock in &e.clocks {
         let deadline = clock
             .deadline
             .map_or("(none)".to_string(), |d| d.to_rfc3339());
-        println!("      clock `{}`: deadline {deadline}", clock.rule);
+        let _ = writeln!(out, "      clock `{}`: deadline {deadline}", clock.rule);
         for rule in &clock.rules {
-            println!("        rule: {rule}");
+            let _ = writeln!(out, "        rule: {rule}");
         }
         for i in &clock.intervals {
-            println!("        {}", serde_json::to_string(i).unwrap_or_default());
+            let _ = writeln!(
+                out,
+                "        {}",
+                serde_json::to_string(i).unwrap_or_default()
+            );
         }
     }
 }
 
-fn print_failures(s: &Summary) {
+fn failures_text(s: &Summary, color: bool) -> String {
+    let mut out = String::new();
     let failed: Vec<&ScenarioResult> = s.results.iter().filter(|r| !r.passed).collect();
     if !failed.is_empty() {
-        println!("\nfailures:");
+        out.push_str("\nfailures:\n");
     }
     for r in failed {
-        println!("\n---- {} ({}:{}) ----", r.name, r.file, r.line);
+        let _ = writeln!(out, "\n---- {} ({}:{}) ----", r.name, r.file, r.line);
         for m in &r.failures {
             let place = match m.step {
                 Some(n) => format!("step {n}"),
                 None => "expect".to_string(),
             };
-            println!("  {}:{}: {place}: `{}` differs", r.file, m.line, m.what);
-            println!("    - expected: {}", m.expected);
-            println!("    + actual:   {}", m.actual);
+            let _ = writeln!(
+                out,
+                "  {}:{}: {place}: `{}` differs",
+                r.file, m.line, m.what
+            );
+            let _ = writeln!(out, "    - expected: {}", m.expected);
+            let _ = writeln!(out, "    + actual:   {}", m.actual);
         }
     }
-    println!();
-    println!("{} passed, {} failed", s.passed, s.failed);
+    let failed = match s.failed {
+        0 => "0 failed".to_string(),
+        n => paint(&format!("{n} failed"), Style::Bad, color),
+    };
+    let _ = write!(out, "\n{} passed, {failed}", s.passed);
+    if s.filtered_out > 0 {
+        let _ = write!(out, ", {} filtered out", s.filtered_out);
+    }
+    out.push('\n');
+    out
 }

@@ -1,14 +1,17 @@
 //! `redress validate PATH...`: check policies, test files and calendar data.
 
+use std::fmt::Write as _;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use redress_engine::diagnostic::{Diagnostic, Sources, render_human};
+use redress_engine::policy::discover::{self as files, Kind};
 use redress_engine::policy::{check_calendar_file, check_policy, load_test_file};
 use serde::Serialize;
 
-use super::Format;
-use redress_engine::policy::discover::{self as files, Kind};
+use super::output::Stdout;
+use super::{Context, Format};
+use crate::exit_status::ExitStatus;
+use crate::terminal::{Style, paint};
 
 /// Arguments of `redress validate`.
 #[derive(Debug, clap::Args)]
@@ -43,19 +46,15 @@ struct PolicySummary {
     hash: String,
 }
 
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub fn run(args: Args, context: Context) -> anyhow::Result<ExitStatus> {
     let files = files::expand(&args.paths)?;
     let results: Vec<FileResult> = files.iter().map(|f| check(f)).collect();
     let failed = results.iter().filter(|r| !r.ok).count();
     match args.format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&results)?),
-        Format::Human => print_human(&results, failed),
+        Format::Json => Stdout::json(&results)?,
+        Format::Human => Stdout::print(&human(&results, failed, context.colors.stdout))?,
     }
-    Ok(if failed == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(ExitStatus::problems_if(failed > 0))
 }
 
 fn check(path: &std::path::Path) -> FileResult {
@@ -115,11 +114,11 @@ fn check(path: &std::path::Path) -> FileResult {
     }
 }
 
-fn print_human(results: &[FileResult], failed: usize) {
-    let color = std::io::IsTerminal::is_terminal(&std::io::stdout());
+fn human(results: &[FileResult], failed: usize, color: bool) -> String {
+    let mut out = String::new();
     for r in results {
         if !r.diagnostics.is_empty() {
-            print!("{}", render_human(&r.diagnostics, &r.sources, color));
+            out.push_str(&render_human(&r.diagnostics, &r.sources, color));
         }
         let detail = match (&r.policy, r.tests) {
             (Some(p), _) => format!(
@@ -133,18 +132,27 @@ fn print_human(results: &[FileResult], failed: usize) {
         };
         let errors = r.diagnostics.iter().filter(|d| d.is_error()).count();
         if r.ok {
-            println!("ok: {}{detail}", r.file);
+            let _ = writeln!(
+                out,
+                "{}: {}{detail}",
+                paint("ok", Style::Good, color),
+                r.file
+            );
         } else {
-            println!(
-                "FAILED: {} ({errors} {})",
+            let _ = writeln!(
+                out,
+                "{}: {} ({errors} {})",
+                paint("FAILED", Style::Bad, color),
                 r.file,
                 if errors == 1 { "problem" } else { "problems" }
             );
         }
     }
-    println!(
+    let _ = writeln!(
+        out,
         "{} files checked, {} sound, {failed} with problems",
         results.len(),
         results.len() - failed
     );
+    out
 }

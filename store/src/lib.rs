@@ -308,6 +308,16 @@ pub struct CaseCount {
     pub count: u64,
 }
 
+/// What a store tells of its own files, for metrics; `None` where a backend has no
+/// such thing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StorageStats {
+    /// The write-ahead log's size, in bytes.
+    pub wal_bytes: Option<u64>,
+    /// Checkpoints that truncated the write-ahead log.
+    pub wal_truncations: Option<u64>,
+}
+
 /// The store the service runs on. Reads block (call them off the async runtime);
 /// writes resolve a [`Receipt`] once durable.
 pub trait Store: Send + Sync + 'static {
@@ -396,4 +406,39 @@ pub trait Store: Send + Sync + 'static {
 
     /// How many messages wait and how many were given up on.
     fn outbox_counts(&self) -> Result<OutboxCounts, StoreError>;
+
+    /// What the store tells of its files (none by default).
+    fn storage(&self) -> StorageStats {
+        StorageStats::default()
+    }
+
+    /// Keeps a complainant's tracking link to a case: the SHA-256 of its token
+    /// (never the token). Durable on return.
+    fn save_tracking_link(&self, link: &TrackingLink) -> Result<(), StoreError>;
+
+    /// The case a tracking link opens, by the SHA-256 of its token; `None` for an
+    /// unknown or revoked link (the two are not told apart).
+    fn tracking_link(&self, token_sha256: &str) -> Result<Option<TrackingLink>, StoreError>;
+
+    /// Revokes every working tracking link of a case; returns how many. Durable on
+    /// return.
+    fn revoke_tracking_links(
+        &self,
+        org: &str,
+        case: &str,
+        at: DateTime<Utc>,
+    ) -> Result<u64, StoreError>;
+}
+
+/// A complainant's tracking link to a case, as kept: the SHA-256 of its token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackingLink {
+    /// The hex SHA-256 of the token.
+    pub token_sha256: String,
+    /// The organisation.
+    pub org: String,
+    /// The case.
+    pub case: String,
+    /// When it was issued.
+    pub issued_at: DateTime<Utc>,
 }

@@ -7,8 +7,14 @@ use rusqlite::Connection;
 use crate::StoreError;
 
 /// Every migration, in order: its version, name and SQL.
-pub const MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "initial", include_str!("../migrations/0001_initial.sql"))];
+pub const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "initial", include_str!("../migrations/0001_initial.sql")),
+    (
+        2,
+        "tracking_links",
+        include_str!("../migrations/0002_tracking_links.sql"),
+    ),
+];
 
 fn db(e: rusqlite::Error) -> StoreError {
     StoreError::Database(e.to_string())

@@ -10,7 +10,7 @@ mod common;
 use chrono::TimeDelta;
 use redress_store::{
     CaseCount, CaseFilter, ClockSummary, Conflict, Due, MIGRATIONS, Page, PolicyVersion,
-    SqliteStore, Store, StoreError,
+    SqliteStore, Store, StoreError, TrackingLink,
 };
 
 use common::*;
@@ -526,8 +526,8 @@ fn assert_migrated_once(db: &Db) {
     let user_version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(user_version, 1);
-    assert_eq!(MIGRATIONS.last().map(|m| m.0), Some(1));
+    let last = MIGRATIONS.last().map(|m| m.0).unwrap();
+    assert_eq!(user_version, last);
     let rows: Vec<(i64, String)> = conn
         .prepare("SELECT version, name FROM schema_migrations ORDER BY version")
         .unwrap()
@@ -535,7 +535,12 @@ fn assert_migrated_once(db: &Db) {
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
-    assert_eq!(rows, [(1, "initial".to_string())]);
+    let expected: Vec<(i64, String)> = MIGRATIONS
+        .iter()
+        .map(|(v, name, _)| (*v, name.to_string()))
+        .collect();
+    assert_eq!(rows, expected);
+    assert_eq!(expected[0], (1, "initial".to_string()));
     let mode: String = conn
         .query_row("PRAGMA journal_mode", [], |r| r.get(0))
         .unwrap();
@@ -593,9 +598,14 @@ fn openers_racing_on_a_new_database_all_succeed() {
 
 #[test]
 fn a_database_from_a_newer_redress_is_refused() {
+    let known = MIGRATIONS.last().map(|m| m.0).unwrap();
     for (name, found, migrated_first) in [
         ("an empty database marked 99", 99, false),
-        ("a migrated database marked 2", 2, true),
+        (
+            "a migrated database marked one past the last",
+            known + 1,
+            true,
+        ),
     ] {
         let db = Db::new();
         if migrated_first {
@@ -605,11 +615,7 @@ fn a_database_from_a_newer_redress_is_refused() {
         conn.pragma_update(None, "user_version", found).unwrap();
         drop(conn);
         let refused = SqliteStore::open(db.path()).expect_err(name);
-        assert_eq!(
-            refused,
-            StoreError::NewerSchema { found, known: 1 },
-            "{name}"
-        );
+        assert_eq!(refused, StoreError::NewerSchema { found, known }, "{name}");
     }
 }
 
@@ -1361,4 +1367,53 @@ fn outbox_messages_are_written_with_their_events_and_retried_until_done() {
     assert_eq!(store.outbox_next().unwrap(), None);
     let counts = store.outbox_counts().unwrap();
     assert_eq!((counts.waiting, counts.dead), (0, 1));
+}
+
+#[test]
+fn a_tracking_link_opens_its_case_until_revoked_and_only_by_its_hash() {
+    let db = Db::new();
+    let store = db.open();
+    let link = |hash: &str, case: &str| TrackingLink {
+        token_sha256: hash.to_string(),
+        org: "bank".into(),
+        case: case.into(),
+        issued_at: at(0),
+    };
+    store.save_tracking_link(&link("aa01", "C-1")).unwrap();
+    store.save_tracking_link(&link("bb02", "C-1")).unwrap();
+    store.save_tracking_link(&link("cc03", "C-2")).unwrap();
+    assert_eq!(
+        store.tracking_link("aa01").unwrap(),
+        Some(link("aa01", "C-1"))
+    );
+    assert_eq!(
+        store.tracking_link("AA01").unwrap(),
+        None,
+        "hashes are compared exactly"
+    );
+    assert_eq!(store.tracking_link("dd04").unwrap(), None);
+    // The same hash twice is refused, not silently pointed at another case.
+    assert!(store.save_tracking_link(&link("aa01", "C-2")).is_err());
+    assert_eq!(
+        store.revoke_tracking_links("bank", "C-1", at(5)).unwrap(),
+        2
+    );
+    assert_eq!(
+        store.revoke_tracking_links("bank", "C-1", at(6)).unwrap(),
+        0
+    );
+    assert_eq!(
+        store.revoke_tracking_links("other", "C-2", at(6)).unwrap(),
+        0
+    );
+    assert_eq!(store.tracking_link("aa01").unwrap(), None);
+    assert_eq!(store.tracking_link("bb02").unwrap(), None);
+    drop(store);
+    // Kept across reopening: revoked stays revoked, the other still opens.
+    let store = db.open();
+    assert_eq!(store.tracking_link("bb02").unwrap(), None);
+    assert_eq!(
+        store.tracking_link("cc03").unwrap(),
+        Some(link("cc03", "C-2"))
+    );
 }

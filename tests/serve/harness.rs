@@ -94,6 +94,18 @@ impl Site {
         Site { dir }
     }
 
+    /// A site whose `[limits]` table has `lines` added (timeouts, connections).
+    pub fn with_limits(lines: &str) -> Self {
+        let site = Self::new();
+        let config = std::fs::read_to_string(site.path("server.toml")).unwrap();
+        let config = config.replace(
+            "max_body_bytes = 4096",
+            &format!("max_body_bytes = 4096\n{lines}"),
+        );
+        std::fs::write(site.path("server.toml"), config).unwrap();
+        site
+    }
+
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
@@ -235,6 +247,27 @@ impl Server {
     pub fn kill9(mut self) {
         self.child.kill().unwrap();
         self.child.wait().unwrap();
+    }
+
+    /// Sends SIGTERM and returns at once.
+    pub fn terminate(&self) {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    }
+
+    /// Waits for the process to end; whether it ended cleanly.
+    pub fn wait(mut self) -> bool {
+        self.child.wait().unwrap().success()
+    }
+
+    /// A raw TCP connection to the server, for what an HTTP client would not send.
+    pub fn connect(&self) -> std::net::TcpStream {
+        let address = self.url.trim_start_matches("http://");
+        let stream = std::net::TcpStream::connect(address).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        stream
     }
 
     /// Asks the process to stop (SIGTERM) and waits for it.

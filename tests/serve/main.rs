@@ -3,6 +3,7 @@
 
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
+mod hardening;
 mod harness;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -846,17 +847,24 @@ fn a_misconfigured_service_refuses_to_start_and_says_why() {
             "{args:?}: {stderr:?} should say {expected:?}"
         );
     }
-    // A broken policy in the folder: the diagnostics point at the line.
+    // A broken policy in the folder, run by the only organisation: the service
+    // does not start, and the diagnostics point at the line. (With other
+    // organisations, only its own is refused: see `hardening`.)
     let quick = site.path("policies/quick.toml");
     let text = std::fs::read_to_string(&quick).unwrap();
     std::fs::write(&quick, text.replace("to = \"closed\"", "to = \"closd\"")).unwrap();
+    std::fs::write(
+        site.path("only-bank.toml"),
+        "[[organisations]]\nid = \"bank\"\npolicies = [\"quick\"]\n",
+    )
+    .unwrap();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_redress"))
         .args([
             "serve",
             "--listen",
             "127.0.0.1:0",
             "--config",
-            "server.toml",
+            "only-bank.toml",
         ])
         .current_dir(site.dir.path())
         .output()

@@ -13,6 +13,7 @@
 //! week = ["mon", "tue", "wed", "thu", "fri"]       # optional, default mon-fri
 //! hours = ["09:00-12:00", "13:30-17:30"]           # optional, default the whole day
 //! open_on_observed = false                         # optional: work on observed days
+//! status = "official"                              # optional: or "provisional"
 //! source = "<citation>"
 //!
 //! [[holidays]]
@@ -35,7 +36,11 @@
 //! the list of every unknown key, stops parsing, so these come without the others), `invalid-date`, `invalid-timezone`,
 //! `invalid-weekday`, `invalid-hours`, `inverted-hours`, `holiday-dates`,
 //! `inverted-holiday`, `inverted-covers`, `duplicate-holiday`, `duplicate-working-day`,
-//! `date-outside-calendar`, `working-day-is-holiday`.
+//! `date-outside-calendar`, `working-day-is-holiday`, `invalid-status`.
+//!
+//! `status = "provisional"` marks data that is not yet the official text (a
+//! government's holiday notice not yet published): deadlines that count its days are
+//! computed on it and shown as provisional.
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -45,7 +50,7 @@ use serde::Deserialize;
 use toml::Spanned;
 use toml::de::{DeArray, DeTable, DeValue};
 
-use super::{CalendarSpec, Holiday, WorkingDay};
+use super::{CalendarSpec, Coverage, Holiday, WorkingDay};
 
 /// One problem in a calendar data file.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -72,6 +77,10 @@ pub struct CalendarFile {
     pub timezone: chrono_tz::Tz,
     /// The inclusive range of dates the data covers.
     pub covers: Option<(NaiveDate, NaiveDate)>,
+    /// The byte range of `covers` (of `[calendar]` when it has none).
+    pub covers_span: Range<usize>,
+    /// The data is marked `status = "provisional"`.
+    pub provisional: bool,
     /// The working week, when the file sets one.
     pub week: Option<Vec<Weekday>>,
     /// Business hours; empty means the whole day.
@@ -89,9 +98,9 @@ pub struct CalendarFile {
 }
 
 impl CalendarFile {
-    /// The spec for [`Calendar::new`](super::Calendar::new); the week defaults to
-    /// Monday to Friday.
-    pub fn into_spec(self) -> CalendarSpec {
+    /// The spec for [`Calendar::new`](super::Calendar::new), the data read from the
+    /// file named `file`; the week defaults to Monday to Friday.
+    pub fn into_spec(self, file: &str) -> CalendarSpec {
         let week = self.week.unwrap_or_else(|| {
             vec![
                 Weekday::Mon,
@@ -109,7 +118,16 @@ impl CalendarFile {
             holidays: self.holidays,
             working_days: self.working_days,
             open_on_observed: self.open_on_observed,
-            covers: self.covers,
+            covers: self
+                .covers
+                .map(|(from, to)| Coverage {
+                    from,
+                    to,
+                    source: file.to_owned(),
+                    provisional: self.provisional,
+                })
+                .into_iter()
+                .collect(),
         }
     }
 }
@@ -130,7 +148,8 @@ struct RawHeader {
     name: String,
     timezone: Spanned<String>,
     source: String,
-    covers: Option<RawCovers>,
+    status: Option<Spanned<String>>,
+    covers: Option<Spanned<RawCovers>>,
     week: Option<Vec<Spanned<String>>>,
     #[serde(default)]
     hours: Vec<Spanned<String>>,
@@ -217,6 +236,20 @@ impl Checker {
         parsed
     }
 
+    /// Reads `status`: true for `provisional`.
+    fn status(&mut self, raw: &Spanned<String>) -> bool {
+        match raw.get_ref().as_str() {
+            "official" => false,
+            "provisional" => true,
+            other => {
+                let help = Some("`status` is `official` (the default) or `provisional`".to_owned());
+                let msg = format!("`{other}` is not a status");
+                self.error("invalid-status", msg, raw.span(), help);
+                false
+            }
+        }
+    }
+
     fn weekday(&mut self, raw: &Spanned<String>) -> Option<Weekday> {
         let parsed = raw.get_ref().parse::<Weekday>().ok();
         if parsed.is_none() {
@@ -280,7 +313,12 @@ pub fn parse_calendar_file(text: &str) -> Result<CalendarFile, Vec<DataError>> {
     let mut check = Checker::default();
     let header = &raw.calendar;
     let timezone = check.timezone(&header.timezone);
-    let covers = header.covers.as_ref().and_then(|c| covers(&mut check, c));
+    let covers = header
+        .covers
+        .as_ref()
+        .and_then(|c| covers(&mut check, c.get_ref()));
+    let covers_span = header.covers.as_ref().map_or(0..0, |c| c.span());
+    let provisional = header.status.as_ref().is_some_and(|s| check.status(s));
     let week = header
         .week
         .as_ref()
@@ -295,6 +333,8 @@ pub fn parse_calendar_file(text: &str) -> Result<CalendarFile, Vec<DataError>> {
             source: header.source.clone(),
             timezone,
             covers,
+            covers_span,
+            provisional,
             week,
             hours,
             open_on_observed: header.open_on_observed,
@@ -312,6 +352,7 @@ const HEADER_KEYS: &[&str] = &[
     "name",
     "timezone",
     "source",
+    "status",
     "covers",
     "week",
     "hours",
@@ -581,8 +622,10 @@ date = "2026-01-04"
             "{span:?}: {}",
             &GOOD[span.clone()]
         );
-        let spec = file.into_spec();
+        let spec = file.into_spec("good.toml");
         assert_eq!(spec.week.len(), 5);
+        assert_eq!(spec.covers[0].source, "good.toml");
+        assert!(!spec.covers[0].provisional);
         assert!(crate::calendar::Calendar::new(spec).is_ok());
     }
 

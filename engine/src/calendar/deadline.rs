@@ -15,7 +15,7 @@
 
 use chrono::{DateTime, Days, Months, NaiveDate, TimeDelta, Utc};
 
-use super::{Calendar, CalendarError, SlaDuration, next_day};
+use super::{Calendar, CalendarError, Provisional, SlaDuration, next_day};
 
 /// Per-SLA options of the deadline arithmetic.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -68,6 +68,10 @@ pub struct Deadline {
     pub day: Option<NaiveDate>,
     /// The last day before rolling, when the deadline was rolled.
     pub rolled_from: Option<NaiveDate>,
+    /// Set when the deadline counted a day that firm data does not cover (see
+    /// [`Calendar::provisional_in`]): it is computed, enforced and shown as
+    /// provisional.
+    pub provisional: Option<Provisional>,
 }
 
 impl Calendar {
@@ -110,6 +114,7 @@ impl Calendar {
             shift: Shift::None,
             day: None,
             rolled_from: None,
+            provisional: None,
         };
         match target {
             SlaDuration::Minutes(_) | SlaDuration::Hours(_) => self.elapsed(&mut d)?,
@@ -121,7 +126,43 @@ impl Calendar {
             }
             SlaDuration::BusinessDays(n) => self.business_days(&mut d, *n, pauses)?,
         }
+        d.provisional = self.provisional_of(&d, pauses);
         Ok(d)
+    }
+
+    /// Whether the days the arithmetic looked at are all covered by firm data: the
+    /// days from receipt to the opening it counted from, every day a business target
+    /// counted (pauses included), and the days a roll looked at. Elapsed time and
+    /// calendar days need no day's kind.
+    fn provisional_of(
+        &self,
+        d: &Deadline,
+        pauses: &[(DateTime<Utc>, DateTime<Utc>)],
+    ) -> Option<Provisional> {
+        let date = |t: DateTime<Utc>| self.local_date(t);
+        let opened = (d.effective_start != d.start)
+            .then(|| self.provisional_in(date(d.start), date(d.effective_start)))
+            .flatten();
+        let counted = match d.target {
+            SlaDuration::BusinessMinutes(_)
+            | SlaDuration::BusinessHours(_)
+            | SlaDuration::BusinessDays(_) => {
+                let first = pauses
+                    .iter()
+                    .map(|p| date(p.0))
+                    .fold(date(d.effective_start), NaiveDate::min);
+                let last = pauses
+                    .iter()
+                    .map(|p| date(p.1))
+                    .fold(date(d.at), NaiveDate::max);
+                self.provisional_in(first, last)
+            }
+            _ => match (d.rolled_from, d.day) {
+                (Some(from), Some(day)) => self.provisional_in(from, day),
+                _ => None,
+            },
+        };
+        opened.or(counted)
     }
 
     fn elapsed(&self, d: &mut Deadline) -> Result<(), CalendarError> {

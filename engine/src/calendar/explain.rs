@@ -346,7 +346,8 @@ fn shift_line(cal: &Calendar, d: &Deadline) -> Option<String> {
 
 /// An instant in the calendar's local time, minutes precision, with its offset:
 /// `2026-03-09 14:30 +08:00`. Written by hand: chrono's format strings are slow.
-fn local(cal: &Calendar, at: DateTime<Utc>) -> String {
+/// An instant in the calendar's time zone with its offset: `2026-03-02 17:30 +08:00`.
+pub(crate) fn local(cal: &Calendar, at: DateTime<Utc>) -> String {
     let t = at.with_timezone(&cal.timezone());
     let offset = t.offset().fix().local_minus_utc();
     let (sign, offset) = if offset < 0 {
@@ -385,14 +386,13 @@ fn push(
     if to <= from {
         return;
     }
-    if let Some(last) = out.last_mut() {
-        if last.to == from
-            && last.kind == kind
-            && last.reason.as_deref() == reason.as_ref().map(Why::as_str)
-        {
-            last.to = to;
-            return;
-        }
+    if let Some(last) = out.last_mut()
+        && last.to == from
+        && last.kind == kind
+        && last.reason.as_deref() == reason.as_ref().map(Why::as_str)
+    {
+        last.to = to;
+        return;
     }
     out.push(Interval {
         from,

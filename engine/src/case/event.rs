@@ -233,6 +233,8 @@ pub enum ClockOp {
     Resume,
     /// Stopped.
     Stop,
+    /// Stopped because the complainant withdrew.
+    Withdraw,
     /// Extended to a longer target.
     Extend {
         /// The extension's name.

@@ -227,15 +227,15 @@ impl FieldDef {
             limit: limit.to_string(),
             got: value.to_string(),
         };
-        if let Some(min) = &self.min {
-            if compare(value, min).is_some_and(|o| o.is_lt()) {
-                return Err(out("at least", min));
-            }
+        if let Some(min) = &self.min
+            && compare(value, min).is_some_and(|o| o.is_lt())
+        {
+            return Err(out("at least", min));
         }
-        if let Some(max) = &self.max {
-            if compare(value, max).is_some_and(|o| o.is_gt()) {
-                return Err(out("at most", max));
-            }
+        if let Some(max) = &self.max
+            && compare(value, max).is_some_and(|o| o.is_gt())
+        {
+            return Err(out("at most", max));
         }
         Ok(())
     }

@@ -14,7 +14,8 @@ use toml::de::{DeTable, DeValue, ValueDeserializer};
 
 use super::locate::Locator;
 use super::raw::{
-    RawCalendar, RawField, RawHeader, RawRouting, RawScenario, RawSla, RawStage, RawTransition,
+    RawCalendar, RawComplainant, RawField, RawHeader, RawRouting, RawScenario, RawSla, RawStage,
+    RawTransition,
 };
 use crate::diagnostic::{Diagnostic, SourceId, Sources, did_you_mean};
 
@@ -29,6 +30,7 @@ pub(crate) const SECTIONS: &[&str] = &[
     "transitions",
     "slas",
     "routing",
+    "complainant",
     "tests",
 ];
 
@@ -47,6 +49,7 @@ pub(crate) struct Document {
     pub transitions: Vec<(usize, RawTransition)>,
     pub slas: IndexMap<String, RawSla>,
     pub routing: Option<RawRouting>,
+    pub complainant: Option<RawComplainant>,
     /// Each test with its index in the file.
     pub tests: Vec<(usize, RawScenario)>,
     pub damaged: Damaged,
@@ -198,6 +201,7 @@ impl Reader<'_> {
             "transitions" => doc.transitions = self.list(value, "transition", &mut doc.damaged),
             "tests" => doc.tests = self.list(value, "test", &mut doc.damaged),
             "routing" => doc.routing = self.one(value, "`[routing]`"),
+            "complainant" => doc.complainant = self.one(value, "`[complainant]`"),
             other => {
                 let d = Diagnostic::error("unknown-key", format!("unknown section `{other}`"))
                     .at(self.sources.locate(self.source, key.span()))

@@ -43,6 +43,9 @@ pub struct RawPolicy {
     pub slas: IndexMap<String, RawSla>,
     /// Where a complaint goes: ordered rules, first match wins.
     pub routing: Option<RawRouting>,
+    /// What the complainant is told on their status page: each stage in plain
+    /// words, what happens next, the deadline, how to escalate.
+    pub complainant: Option<RawComplainant>,
     /// Scenario tests, run by `redress test`.
     #[serde(default)]
     pub tests: Vec<RawScenario>,
@@ -373,6 +376,43 @@ pub struct RawRouteRule {
     pub description: Option<String>,
 }
 
+/// Text for the complainant: one string, or the same text in several languages
+/// keyed by language tag (`{ en = "Received", zh = "已受理" }`).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum RawText {
+    /// One text, in whatever language it is written.
+    One(String),
+    /// The text by language tag (`en`, `zh`).
+    Languages(IndexMap<String, String>),
+}
+
+/// The `[complainant]` table: what the complainant's status page says.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawComplainant {
+    /// The SLAs whose deadlines are the dates by which the organisation must
+    /// answer, in order: the page shows the first one running.
+    #[serde(default)]
+    pub deadlines: Vec<String>,
+    /// How to escalate if the complainant is not satisfied (an ombudsman, a review,
+    /// a regulator's hotline), in the policy's words.
+    pub escalation: Option<RawText>,
+    /// Each stage in plain words, and what happens next.
+    #[serde(default)]
+    pub stages: IndexMap<String, RawComplainantStage>,
+}
+
+/// What the complainant is told about one stage.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawComplainantStage {
+    /// The stage in plain words (`We are looking into your complaint`).
+    pub status: RawText,
+    /// What happens next.
+    pub next: Option<RawText>,
+}
+
 /// A scenario test, run on a virtual clock by `redress test`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -434,9 +474,14 @@ pub struct RawExpect {
     pub priority: Option<i64>,
     /// Tags it carries.
     pub tags: Option<Vec<String>>,
-    /// Each named clock's state: `not-started`, `running`, `paused`, `met`, `missed`, `breached`.
+    /// Each named clock's state: `not-started`, `running`, `paused`, `met`, `missed`,
+    /// `breached`, `withdrawn`, or `error` (its calendar cannot count its deadline).
     #[serde(default)]
     pub clock: IndexMap<String, String>,
+    /// Whether each named clock's deadline is provisional (it counts days beyond the
+    /// calendar's data, or of data marked provisional).
+    #[serde(default)]
+    pub provisional: IndexMap<String, bool>,
     /// Each named clock's exact deadline.
     #[serde(default)]
     pub deadline: IndexMap<String, String>,

@@ -85,6 +85,8 @@ pub struct Expect {
     pub clock: IndexMap<String, String>,
     /// Each named clock's deadline.
     pub deadline: IndexMap<String, DateTime<FixedOffset>>,
+    /// Whether each named clock's deadline is provisional.
+    pub provisional: IndexMap<String, bool>,
     /// The step was refused with this code.
     pub refused: Option<String>,
     /// Notifications sent, by recipient.
@@ -105,4 +107,6 @@ pub const CLOCK_STATES: &[&str] = &[
     "met",
     "missed",
     "breached",
+    "withdrawn",
+    "error",
 ];

@@ -81,6 +81,20 @@ impl StageGraph {
         self.graph.node_weights()
     }
 
+    /// The transitions: the numbers of the stages they leave and enter (as
+    /// [`Self::stages`] orders them) and the edge, in the order they were added.
+    pub fn transitions(&self) -> impl Iterator<Item = (usize, usize, &Edge)> {
+        self.graph.edge_indices().filter_map(|e| {
+            let (from, to) = self.graph.edge_endpoints(e)?;
+            Some((from.index(), to.index(), &self.graph[e]))
+        })
+    }
+
+    /// The SLA spans.
+    pub fn slas(&self) -> &[SlaSpan] {
+        &self.spans
+    }
+
     fn start(&self) -> Option<NodeIndex> {
         self.graph.node_indices().find(|&i| self.graph[i].start)
     }

@@ -5,6 +5,7 @@
 //! [`Validator`], which knows how to point a diagnostic at the right line.
 
 mod calendars;
+mod complainant;
 mod fields;
 mod routing;
 pub(crate) use calendars::data_diagnostic;
@@ -243,6 +244,7 @@ pub(crate) fn validate(
     let routing = v.routing(&fields);
     v.check_queue_references(&routing, &slas);
     let scenarios = v.scenarios(&fields, &slas, &transitions);
+    let complainant = v.complainant(&stages, &slas);
     // Any error at all, from parsing or from validation, refuses the policy.
     if v.diags.iter().any(Diagnostic::is_error) {
         return None;
@@ -271,6 +273,7 @@ pub(crate) fn validate(
         transitions,
         slas,
         routing: routing?,
+        complainant,
         scenarios,
         graph,
         scripts: v.engine.clone(),

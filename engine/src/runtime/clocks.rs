@@ -17,6 +17,17 @@ enum Status {
     Stopped,
 }
 
+/// The event of a withdrawal: the built-in one, or a policy's own transition of
+/// that name. Clocks it stops end withdrawn, not met.
+pub(super) const WITHDRAW: &str = "withdraw";
+
+fn stop_op(withdrawn: bool) -> ClockOp {
+    match withdrawn {
+        true => ClockOp::Withdraw,
+        false => ClockOp::Stop,
+    }
+}
+
 fn entered(triggers: &[Trigger], stage: &str) -> bool {
     triggers
         .iter()
@@ -73,7 +84,7 @@ impl Draft<'_> {
             self.enter(sla, event, to, on)?;
         }
         if closes {
-            self.stop_all(to, on);
+            self.stop_all(to, on, event == WITHDRAW);
         }
         Ok(())
     }
@@ -93,7 +104,7 @@ impl Draft<'_> {
         let stops = by_event(&sla.stop, event) || entered(&sla.stop, to);
         if stops && matches!(self.status(name), Status::Running | Status::Paused) {
             let trigger = self.trigger(|| format!("`{event}` into `{to}`"));
-            self.clock(name, ClockOp::Stop, on, trigger);
+            self.clock(name, stop_op(event == WITHDRAW), on, trigger);
         }
     }
 
@@ -131,8 +142,9 @@ impl Draft<'_> {
         }
     }
 
-    /// Stops every clock still running or paused (a terminal stage, a withdrawal).
-    pub(super) fn stop_all(&mut self, why: &str, on: DateTime<Utc>) {
+    /// Stops every clock still running or paused (a terminal stage, a withdrawal:
+    /// `withdrawn`).
+    pub(super) fn stop_all(&mut self, why: &str, on: DateTime<Utc>, withdrawn: bool) {
         let live: Vec<String> = self
             .case
             .clocks
@@ -142,8 +154,26 @@ impl Draft<'_> {
             .collect();
         for sla in live {
             let trigger = self.trigger(|| format!("case closed: `{why}`"));
-            self.clock(&sla, ClockOp::Stop, on, trigger);
+            self.clock(&sla, stop_op(withdrawn), on, trigger);
         }
+    }
+
+    /// Refuses a clock that starts before its calendar's data begins: its deadline
+    /// cannot be counted, and a clock without a deadline would never breach.
+    pub(super) fn check_data_begins(&self) -> Result<(), Refusal> {
+        for (name, sla) in self.policy.slas() {
+            let Some(run) = self.case.clocks.get(name).and_then(|c| c.runs().last()) else {
+                continue;
+            };
+            let calendar = self.policy.calendar_of(sla);
+            let day = calendar.local_date(run.started_at);
+            calendar
+                .day_kind(day)
+                .map_err(|e| Refusal::CalendarFailed {
+                    message: format!("clock `{name}`: {e}"),
+                })?;
+        }
+        Ok(())
     }
 
     /// Grants an extension of an SLA's clock.
@@ -177,23 +207,23 @@ impl Draft<'_> {
         })?;
         let event = format!("extend {sla}");
         let role = self.actor.and_then(|a| a.role.clone());
-        if let Some(allowed) = &ext.role {
-            if role.as_ref() != Some(allowed) {
-                return Err(Refusal::RoleNotAllowed {
-                    event,
-                    role,
-                    allowed: vec![allowed.clone()],
-                });
-            }
+        if let Some(allowed) = &ext.role
+            && role.as_ref() != Some(allowed)
+        {
+            return Err(Refusal::RoleNotAllowed {
+                event,
+                role,
+                allowed: vec![allowed.clone()],
+            });
         }
         self.check_requires(&event, &ext.requires)?;
-        if let Some(when) = &ext.when {
-            if !when.eval(policy.scripts(), &self.case.view(), &self.ctx)? {
-                return Err(Refusal::GuardFailed {
-                    event,
-                    condition: when.source().to_string(),
-                });
-            }
+        if let Some(when) = &ext.when
+            && !when.eval(policy.scripts(), &self.case.view(), &self.ctx)?
+        {
+            return Err(Refusal::GuardFailed {
+                event,
+                condition: when.source().to_string(),
+            });
         }
         let reason = self
             .case

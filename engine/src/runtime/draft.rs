@@ -218,7 +218,8 @@ impl<'a> Draft<'a> {
         });
         self.route()?;
         let closes = self.policy.stages().get(&stage).is_some_and(|s| s.terminal);
-        self.clocks_on_move("", "intake", &stage, false, closes, received_at)
+        self.clocks_on_move("", "intake", &stage, false, closes, received_at)?;
+        self.check_data_begins()
     }
 
     /// Reads input against the policy's field declarations.

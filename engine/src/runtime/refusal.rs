@@ -148,7 +148,7 @@ pub enum Refusal {
         /// What went wrong.
         message: String,
     },
-    /// The calendar could not compute a deadline (e.g. a date beyond its data).
+    /// The calendar could not compute a deadline (a date before its data begins).
     #[error("{message}")]
     CalendarFailed {
         /// What went wrong.

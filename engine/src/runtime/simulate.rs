@@ -56,7 +56,7 @@ pub fn generate(
                         let case = generate_case(policy, profile, i, &mut rng);
                         out.extend(case.into_iter().map(|l| (l.instant(), i, l)));
                         let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        if n % 1024 == 0 {
+                        if n.is_multiple_of(1024) {
                             progress(n);
                         }
                     }

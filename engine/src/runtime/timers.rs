@@ -13,8 +13,10 @@ use crate::script::EvalContext;
 use crate::sla::{Attention, RunningSpan, SlaClock};
 
 /// The earliest timer the case is waiting for: when it is due and what it is.
-/// `None` for a closed case or one with nothing pending. A calendar that cannot
-/// answer (a date beyond its data) leaves that clock out.
+/// `None` for a closed case or one with nothing pending. A clock whose calendar
+/// cannot answer (a date before its data begins) is never left out: its breach is
+/// due at once, so that firing it reports the calendar's error (the case is stuck,
+/// loudly) instead of a deadline silently vanishing.
 pub fn next_due(case: &Case, policy: &Policy) -> Option<(DateTime<Utc>, Timer)> {
     if !case.is_received() || case.closed {
         return None;
@@ -58,10 +60,12 @@ pub(super) fn next_clock_timer_with(
         let Some(clock) = case.clocks.get(name) else {
             continue;
         };
-        let Ok(Some(span)) = span_of(i, clock, sla) else {
-            continue;
+        let next = match span_of(i, clock, sla) {
+            Ok(Some(span)) => clock.next_attention_in(&sla.rule, span),
+            Ok(None) => None,
+            Err(_) => failing_clock(clock),
         };
-        let Some((at, attention)) = clock.next_attention_in(&sla.rule, span) else {
+        let Some((at, attention)) = next else {
             continue;
         };
         if best.is_none_or(|(b, n, _)| (at, name.as_str()) < (b, n)) {
@@ -113,6 +117,13 @@ pub(super) fn is_due(
     };
     let next = clock.next_attention(&rule.rule, policy.calendar_of(rule))?;
     Ok(next.is_some_and(|(at, a)| at <= ctx.now && timer_of(sla, a) == *timer))
+}
+
+/// The timer of a live clock whose deadline cannot be computed: its breach, due
+/// at its start.
+fn failing_clock(clock: &SlaClock) -> Option<(DateTime<Utc>, Attention)> {
+    let run = clock.runs().last().filter(|r| r.stopped_at.is_none())?;
+    Some((run.started_at, Attention::Breach))
 }
 
 fn timer_of(sla: &str, attention: Attention) -> Timer {

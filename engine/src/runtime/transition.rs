@@ -195,7 +195,7 @@ impl Draft<'_> {
     /// where it is and its clocks stop.
     fn withdraw(&mut self) -> Result<(), Refusal> {
         self.emit(EventKind::Withdrawn);
-        self.stop_all("withdrawn", self.now);
+        self.stop_all("withdrawn", self.now, true);
         Ok(())
     }
 }

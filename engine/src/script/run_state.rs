@@ -59,7 +59,7 @@ pub(crate) fn run<T>(
 
 /// The progress callback: stops the script once past its deadline.
 pub(crate) fn on_progress(operations: u64) -> Option<Dynamic> {
-    if operations % CLOCK_EVERY != 0 {
+    if !operations.is_multiple_of(CLOCK_EVERY) {
         return None;
     }
     let late = RUN.with(|run| {

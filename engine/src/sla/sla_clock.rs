@@ -5,7 +5,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{Attention, ClockState, ExplainedExtension, Explanation, SlaError, SlaRule};
-use crate::calendar::{Calendar, CalendarError, Deadline, SlaDuration};
+use crate::calendar::explain::local;
+use crate::calendar::{Calendar, CalendarError, Deadline, Provisional, SlaDuration};
 
 /// A pause of a run; `to` is `None` while it lasts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,6 +43,9 @@ pub struct Run {
     pub extensions: Vec<Extension>,
     /// Warnings and breaches already fired.
     pub fired: Vec<Attention>,
+    /// Stopped by the complainant's withdrawal ([`ClockState::Withdrawn`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub withdrawn: bool,
 }
 
 impl Run {
@@ -113,6 +117,7 @@ struct RunMark {
     stopped_at: Option<DateTime<Utc>>,
     extensions: usize,
     fired: usize,
+    withdrawn: bool,
 }
 
 /// One SLA's clock on one case.
@@ -179,6 +184,7 @@ impl SlaClock {
             stopped_at: None,
             extensions: vec![],
             fired: vec![],
+            withdrawn: false,
         };
         // Exact growth: a clock lives in a case for as long as the case is kept, and
         // most never get a second run (nor a second pause, extension or warning).
@@ -218,6 +224,16 @@ impl SlaClock {
         Ok(())
     }
 
+    /// Stops a running or paused clock because the complainant withdrew: it ends in
+    /// [`ClockState::Withdrawn`].
+    pub fn withdraw(&mut self, at: DateTime<Utc>) -> Result<(), SlaError> {
+        self.stop(at)?;
+        if let Some(run) = self.runs.last_mut() {
+            run.withdrawn = true;
+        }
+        Ok(())
+    }
+
     /// Records an extension of a running or paused clock to a longer target.
     pub fn extend(
         &mut self,
@@ -247,6 +263,7 @@ impl SlaClock {
                 stopped_at: r.stopped_at,
                 extensions: r.extensions.len(),
                 fired: r.fired.len(),
+                withdrawn: r.withdrawn,
             }),
         }
     }
@@ -265,16 +282,17 @@ impl SlaClock {
             run.stopped_at = m.stopped_at;
             run.extensions.truncate(m.extensions);
             run.fired.truncate(m.fired);
+            run.withdrawn = m.withdrawn;
         }
     }
 
     /// Records that an attention was fired, so that it is not fired twice.
     pub fn mark_fired(&mut self, attention: Attention) {
-        if let Some(run) = self.runs.last_mut() {
-            if !run.fired.contains(&attention) {
-                run.fired.reserve_exact(1);
-                run.fired.push(attention);
-            }
+        if let Some(run) = self.runs.last_mut()
+            && !run.fired.contains(&attention)
+        {
+            run.fired.reserve_exact(1);
+            run.fired.push(attention);
         }
     }
 
@@ -365,6 +383,22 @@ impl SlaClock {
         }
     }
 
+    /// Why the current run's deadline is provisional, when it is: it counted a day
+    /// beyond the calendar's data, or of data marked provisional.
+    pub fn provisional(
+        &self,
+        rule: &SlaRule,
+        cal: &Calendar,
+    ) -> Result<Option<Provisional>, CalendarError> {
+        let Some(run) = self.current() else {
+            return Ok(None);
+        };
+        Ok(self
+            .plan(run, rule, cal, run.open_pause())?
+            .deadline
+            .provisional)
+    }
+
     /// Where the clock stands at `now`.
     pub fn state(
         &self,
@@ -378,6 +412,7 @@ impl SlaClock {
         let planned = self.plan(run, rule, cal, run.open_pause())?;
         let deadline = planned.deadline.at;
         Ok(match run.stopped_at {
+            Some(_) if run.withdrawn => ClockState::Withdrawn,
             Some(stop) if stop < deadline => ClockState::Met,
             Some(_) => ClockState::Missed,
             None if planned.paused_now(run) => ClockState::Paused,
@@ -482,6 +517,7 @@ impl SlaClock {
             paused_since: None,
             deadline: None,
             rules: Vec::new(),
+            provisional: None,
             extensions,
             intervals: Vec::new(),
             earlier_runs: self
@@ -504,13 +540,21 @@ impl SlaClock {
         out.rules = cal.rules(plan);
         if let Some(late) = planned.late_pause {
             let line = format!(
-                "the pause from {late} began at or after the deadline: it does not move it"
+                "the pause from {} began at or after the deadline: it does not move it",
+                local(cal, late)
             );
             out.rules.push(line);
         }
         if let Some(since) = open {
-            let line = format!("paused since {since}: the deadline moves when the clock resumes");
+            let line = format!(
+                "paused since {}: the deadline moves when the clock resumes",
+                local(cal, since)
+            );
             out.rules.push(line);
+        }
+        if let Some(p) = &plan.provisional {
+            out.rules.push(format!("provisional: {}", p.reason));
+            out.provisional = Some(p.reason.clone());
         }
         (out.target, out.started_at, out.stopped_at) =
             (Some(target), Some(run.started_at), run.stopped_at);

@@ -36,6 +36,95 @@ struct Origins {
     /// Per holiday: its data file and span, or `None` for the policy's own entries.
     holidays: Vec<Option<(SourceId, std::ops::Range<usize>)>>,
     working_days: Vec<Option<(SourceId, std::ops::Range<usize>)>>,
+    /// The data files, in include order.
+    files: Vec<String>,
+}
+
+/// What one data file says about one date.
+#[derive(Debug)]
+enum Entry {
+    None,
+    Holiday {
+        index: usize,
+        name: String,
+        observed: bool,
+    },
+    WorkingDay {
+        index: usize,
+        name: String,
+    },
+}
+
+impl Entry {
+    fn of(file: &CalendarFile, date: NaiveDate) -> Entry {
+        if let Some((index, h)) = file
+            .holidays
+            .iter()
+            .enumerate()
+            .find(|(_, h)| h.from <= date && date <= h.to)
+        {
+            let (name, observed) = (h.name.clone(), h.observed);
+            return Entry::Holiday {
+                index,
+                name,
+                observed,
+            };
+        }
+        match file
+            .working_days
+            .iter()
+            .enumerate()
+            .find(|(_, w)| w.date == date)
+        {
+            Some((index, w)) => Entry::WorkingDay {
+                index,
+                name: w.name.clone(),
+            },
+            None => Entry::None,
+        }
+    }
+
+    /// Whether two entries say the same, wherever they are in their files.
+    fn says_same(&self, other: &Entry) -> bool {
+        match (self, other) {
+            (Entry::None, Entry::None) => true,
+            (
+                Entry::Holiday {
+                    name: a,
+                    observed: x,
+                    ..
+                },
+                Entry::Holiday {
+                    name: b,
+                    observed: y,
+                    ..
+                },
+            ) => a == b && x == y,
+            (Entry::WorkingDay { name: a, .. }, Entry::WorkingDay { name: b, .. }) => a == b,
+            _ => false,
+        }
+    }
+
+    fn span(&self, file: &CalendarFile) -> Option<std::ops::Range<usize>> {
+        match self {
+            Entry::None => None,
+            Entry::Holiday { index, .. } => file.holiday_spans.get(*index).cloned(),
+            Entry::WorkingDay { index, .. } => file.working_day_spans.get(*index).cloned(),
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Entry::None => "no entry (a plain day of the week)".to_string(),
+            Entry::Holiday {
+                name,
+                observed: true,
+                ..
+            } => format!("holiday `{name}` (observed)"),
+            Entry::Holiday { name, .. } => format!("holiday `{name}`"),
+            Entry::WorkingDay { name, .. } => format!("make-up working day `{name}`"),
+        }
+    }
 }
 
 impl Validator<'_, '_> {
@@ -151,7 +240,11 @@ impl Validator<'_, '_> {
                 for e in errors {
                     let location =
                         self.calendar_error_location(name, &e, &origins, own_holidays, own_days);
-                    let message = format!("calendar `{name}`: {}", describe(&e, &described));
+                    let message = format!(
+                        "calendar `{name}`{}: {}",
+                        files_text(&origins.files),
+                        describe(&e, &described)
+                    );
                     let d = Diagnostic::error(calendar_code(e.code()), message).at(location);
                     self.report(d);
                 }
@@ -160,7 +253,9 @@ impl Validator<'_, '_> {
         }
     }
 
-    /// Reads and merges the calendar's included data files.
+    /// Reads the calendar's included data files and joins them: their covered
+    /// ranges add up (a gap between two files stays uncovered), and a date two files
+    /// both cover must have the same entry in both.
     fn included(
         &mut self,
         name: &str,
@@ -169,27 +264,96 @@ impl Validator<'_, '_> {
     ) -> Option<CalendarSpec> {
         let files = raw.include.as_ref()?.as_slice().to_vec();
         let many = matches!(raw.include, Some(crate::policy::raw::OneOrMany::Many(_)));
-        let mut merged: Option<CalendarSpec> = None;
+        let mut read: Vec<(SourceId, CalendarFile)> = Vec::new();
+        let mut broken = false;
         for (i, file) in files.iter().enumerate() {
             let mut path = vec![Seg::Key("calendars"), Seg::Key(name), Seg::Key("include")];
             if many {
                 path.push(Seg::Index(i));
             }
-            let (id, text) = self.include(file, &path)?;
-            let data = match parse_calendar_file(&text) {
-                Ok(data) => data,
+            let Some((id, text)) = self.include(file, &path) else {
+                broken = true;
+                continue;
+            };
+            match parse_calendar_file(&text) {
+                Ok(data) => read.push((id, data)),
                 Err(errors) => {
+                    broken = true;
                     for e in errors {
                         self.report(data_diagnostic(e, self.sources.locate(id, 0..0), |span| {
                             self.sources.locate(id, span)
                         }));
                     }
-                    return None;
                 }
-            };
-            merged = Some(self.merge(merged, data, id, origins, &path));
+            }
+        }
+        if broken {
+            return None;
+        }
+        self.check_joined(name, &read);
+        let mut merged: Option<CalendarSpec> = None;
+        for (id, data) in read {
+            merged = Some(self.merge(merged, data, id, origins));
         }
         merged
+    }
+
+    /// Files of one calendar agree on the time zone, and on every date they both cover.
+    fn check_joined(&mut self, name: &str, files: &[(SourceId, CalendarFile)]) {
+        for (j, (b_id, b)) in files.iter().enumerate() {
+            for (a_id, a) in &files[..j] {
+                if a.timezone != b.timezone {
+                    let message = format!(
+                        "calendar `{name}`: `{}` and `{}` disagree on the time zone: `{}` and `{}`",
+                        self.sources.name(*a_id),
+                        self.sources.name(*b_id),
+                        a.timezone.name(),
+                        b.timezone.name()
+                    );
+                    let location = self.sources.locate(*b_id, b.covers_span.clone());
+                    self.report(Diagnostic::error("calendar-conflict", message).at(location));
+                }
+                self.check_overlap(name, (*a_id, a), (*b_id, b));
+            }
+        }
+    }
+
+    /// Reports the first date two files both cover where their entries differ.
+    fn check_overlap(
+        &mut self,
+        name: &str,
+        (a_id, a): (SourceId, &CalendarFile),
+        (b_id, b): (SourceId, &CalendarFile),
+    ) {
+        let (Some((a_from, a_to)), Some((b_from, b_to))) = (a.covers, b.covers) else {
+            return;
+        };
+        let (from, to) = (a_from.max(b_from), a_to.min(b_to));
+        for date in from.iter_days().take_while(|d| *d <= to) {
+            let (ea, eb) = (Entry::of(a, date), Entry::of(b, date));
+            if ea.says_same(&eb) {
+                continue;
+            }
+            let line = |id: SourceId, file: &CalendarFile, e: &Entry| {
+                let span = e.span(file).unwrap_or_else(|| file.covers_span.clone());
+                self.sources.locate(id, span)
+            };
+            let (la, lb) = (line(a_id, a, &ea), line(b_id, b, &eb));
+            let message = format!(
+                "calendar `{name}`: `{}` line {} and `{}` line {} disagree on {date}: {} and {}",
+                la.file,
+                la.line,
+                lb.file,
+                lb.line,
+                ea.describe(),
+                eb.describe()
+            );
+            let d = Diagnostic::error("calendar-conflict", message)
+                .at(lb)
+                .with_help("files of one calendar may overlap only where they say the same; remove the date from one of them");
+            self.report(d);
+            return;
+        }
     }
 
     fn merge(
@@ -198,7 +362,6 @@ impl Validator<'_, '_> {
         data: CalendarFile,
         id: SourceId,
         origins: &mut Origins,
-        path: &[Seg<'_>],
     ) -> CalendarSpec {
         origins
             .holidays
@@ -206,26 +369,12 @@ impl Validator<'_, '_> {
         origins
             .working_days
             .extend(data.working_day_spans.iter().map(|s| Some((id, s.clone()))));
-        let next = data.into_spec();
+        origins.files.push(self.sources.name(id).to_string());
+        let next = data.into_spec(self.sources.name(id));
         let Some(mut base) = base else { return next };
-        if base.timezone != next.timezone {
-            let d = Diagnostic::error(
-                "calendar-conflict",
-                format!(
-                    "included calendars disagree on the time zone: `{}` and `{}`",
-                    base.timezone.name(),
-                    next.timezone.name()
-                ),
-            )
-            .at(self.at(path));
-            self.report(d);
-        }
         base.holidays.extend(next.holidays);
         base.working_days.extend(next.working_days);
-        base.covers = match (base.covers, next.covers) {
-            (Some(a), Some(b)) => Some((a.0.max(b.0), a.1.min(b.1))),
-            (a, b) => a.or(b),
-        };
+        base.covers.extend(next.covers);
         base
     }
 
@@ -366,8 +515,10 @@ impl Validator<'_, '_> {
 fn describe(e: &CalendarError, spec: &CalendarSpec) -> String {
     let covers = spec
         .covers
-        .map(|(a, b)| format!("{a} to {b}"))
-        .unwrap_or_default();
+        .iter()
+        .map(|c| format!("{} to {}", c.from, c.to))
+        .collect::<Vec<_>>()
+        .join(", ");
     let holiday = |i: &usize| {
         spec.holidays
             .get(*i)
@@ -396,6 +547,17 @@ fn describe(e: &CalendarError, spec: &CalendarSpec) -> String {
     text.unwrap_or_else(|| e.to_string())
 }
 
+/// ` (from `a.toml`, `b.toml`)`, or nothing for a calendar without data files.
+fn files_text(files: &[String]) -> String {
+    match files.is_empty() {
+        true => String::new(),
+        false => {
+            let list: Vec<String> = files.iter().map(|f| format!("`{f}`")).collect();
+            format!(" (from {})", list.join(", "))
+        }
+    }
+}
+
 fn plain_spec(name: &str, timezone: Tz) -> CalendarSpec {
     CalendarSpec {
         name: name.to_string(),
@@ -411,7 +573,7 @@ fn plain_spec(name: &str, timezone: Tz) -> CalendarSpec {
         holidays: Vec::new(),
         working_days: Vec::new(),
         open_on_observed: false,
-        covers: None,
+        covers: Vec::new(),
     }
 }
 
@@ -421,7 +583,7 @@ fn calendar_code(code: &str) -> &'static str {
         "toml-syntax" => "toml-syntax",
         "unknown-key" => "unknown-key",
         "invalid-timezone" => "unknown-timezone",
-        "invalid-weekday" => "wrong-type",
+        "invalid-weekday" | "invalid-status" => "wrong-type",
         "invalid-hours" => "invalid-hours",
         "inverted-hours" => "inverted-hours",
         "overlapping-hours" => "overlapping-hours",

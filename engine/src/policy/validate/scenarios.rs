@@ -247,6 +247,10 @@ impl Validator<'_, '_> {
                 None => ok = false,
             }
         }
+        for sla in raw.provisional.keys() {
+            let p = [path, &[Seg::Key("provisional"), Seg::Key(sla)]].concat();
+            ok &= self.known_sla(sla, known, &p);
+        }
         let line = self.at(path).line;
         ok.then(|| Expect {
             stage: raw.stage.clone(),
@@ -255,6 +259,7 @@ impl Validator<'_, '_> {
             tags: raw.tags.clone(),
             clock: raw.clock.clone(),
             deadline,
+            provisional: raw.provisional.clone(),
             refused: raw.refused.clone(),
             notified: raw.notified.clone(),
             warnings: raw.warnings.clone(),

@@ -70,13 +70,14 @@ impl Validator<'_, '_> {
             .map(|c| self.condition(c, &at("applies_when")));
         let extensions = self.extensions(name, raw, target.as_ref());
         let on_breach = self.breach(raw);
-        if let (Some(start), Some(stop)) = (&start, &stop) {
-            if !self.graph_incomplete && !can_stop(start, stop, transitions, graph) {
-                let d = Diagnostic::error("sla-never-stops", format!("SLA `{name}` can never stop: no sequence of transitions leads from its start to its stop"))
+        if let (Some(start), Some(stop)) = (&start, &stop)
+            && !self.graph_incomplete
+            && !can_stop(start, stop, transitions, graph)
+        {
+            let d = Diagnostic::error("sla-never-stops", format!("SLA `{name}` can never stop: no sequence of transitions leads from its start to its stop"))
                     .at(self.at(&at("stop")))
                     .with_help("check `start` and `stop`: the stop stage (or event) must be reachable after the start");
-                self.report(d);
-            }
+            self.report(d);
         }
         Some(Sla {
             name: name.to_string(),
@@ -209,13 +210,13 @@ impl Validator<'_, '_> {
                 ]
             };
             let to = self.duration(&ext.to, &at("to"));
-            if let (Some(to), Some((secs, text))) = (&to, &longest) {
-                if to.approx_seconds() <= *secs {
-                    let d = Diagnostic::error("extension-not-longer", format!("extension to `{to}` is not longer than `{text}`, which it extends"))
+            if let (Some(to), Some((secs, text))) = (&to, &longest)
+                && to.approx_seconds() <= *secs
+            {
+                let d = Diagnostic::error("extension-not-longer", format!("extension to `{to}` is not longer than `{text}`, which it extends"))
                         .at(self.at(&at("to")))
                         .with_help("an extension must give more time than the target (and than the extension before it)");
-                    self.report(d);
-                }
+                self.report(d);
             }
             if let Some(to) = &to {
                 longest = Some((to.approx_seconds(), to.to_string()));

@@ -81,6 +81,8 @@ pub struct SlaCounts {
     pub paused: u64,
     /// Never started.
     pub not_started: u64,
+    /// Stopped by a withdrawal.
+    pub withdrawn: u64,
 }
 
 /// Lines skipped, with the first few.
@@ -158,6 +160,7 @@ impl Summary {
                 ClockState::Running => &mut counts.running,
                 ClockState::Paused => &mut counts.paused,
                 ClockState::NotStarted => &mut counts.not_started,
+                ClockState::Withdrawn => &mut counts.withdrawn,
             } += 1;
         }
     }
@@ -190,6 +193,7 @@ impl Summary {
             s.running += c.running;
             s.paused += c.paused;
             s.not_started += c.not_started;
+            s.withdrawn += c.withdrawn;
         }
         self.skipped.count += other.skipped.count;
         self.skipped.lines.extend(other.skipped.lines);

@@ -1,0 +1,146 @@
+//! Operations: health, metrics, the OpenAPI description, the fallbacks for unknown
+//! endpoints and methods, and the middleware that counts and times every request.
+
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use super::extract::json_response;
+use super::{ApiResult, App, OPENAPI};
+use crate::problem::Problem;
+
+/// Counts and times every request, and logs it (never its body).
+pub(super) async fn observe(State(app): App, request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched".to_string(), |m| m.as_str().to_string());
+    let method = request.method().clone();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let elapsed = started.elapsed().as_secs_f64();
+    let status = response.status().as_u16().to_string();
+    app.metrics
+        .requests
+        .with_label_values(&[method.as_str(), &route, &status])
+        .inc();
+    app.metrics
+        .latency
+        .with_label_values(&[method.as_str(), &route])
+        .observe(elapsed);
+    tracing::debug!(%method, route, status, ms = elapsed * 1000.0, "request");
+    response
+}
+
+/// Headers in one request, at most.
+const MAX_HEADERS: usize = 100;
+
+/// Admits a request, or answers it with a problem: `503` while the service stops,
+/// `431` for a head over the limits, `503` `timeout` when the answer takes longer
+/// than the request timeout. The handler runs in its own task, so a timeout never
+/// cuts a write in half: it completes, and only its answer is lost (a retry with the
+/// same idempotency key gets it).
+pub(super) async fn admit(State(app): App, request: Request, next: Next) -> Response {
+    if app.draining.load(Ordering::SeqCst) {
+        app.metrics.shed.with_label_values(&["stopping"]).inc();
+        return Problem::unavailable("the service is stopping; retry shortly").into_response();
+    }
+    let limits = app.config.limits;
+    let headers = request.headers();
+    let head = request.uri().to_string().len()
+        + headers
+            .iter()
+            .map(|(name, value)| name.as_str().len() + value.len() + 4)
+            .sum::<usize>();
+    if headers.len() > MAX_HEADERS || head > limits.max_header {
+        return Problem::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "headers-too-large",
+            "Request headers too large",
+            format!(
+                "the request head is {head} bytes in {} headers; at most {} bytes in {MAX_HEADERS} headers are accepted",
+                headers.len(),
+                limits.max_header
+            ),
+        )
+        .into_response();
+    }
+    let handler = tokio::spawn(next.run(request));
+    match tokio::time::timeout(limits.request_timeout, handler).await {
+        Ok(Ok(response)) => response,
+        Ok(Err(error)) => Problem::internal(error).into_response(),
+        Err(_) => {
+            app.metrics.shed.with_label_values(&["timeout"]).inc();
+            let mut response = Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "timeout",
+                "Timed out",
+                format!(
+                    "no answer within {} s; the request may have been applied, and is safe to retry with the same idempotency key",
+                    limits.request_timeout.as_secs()
+                ),
+            )
+            .into_response();
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            response
+        }
+    }
+}
+
+pub(super) async fn not_found() -> Problem {
+    Problem::new(
+        StatusCode::NOT_FOUND,
+        "not-found",
+        "Not found",
+        "no such endpoint; see /v1/openapi.json",
+    )
+}
+
+pub(super) async fn method_not_allowed(method: Method) -> Problem {
+    Problem::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method-not-allowed",
+        "Method not allowed",
+        format!("{method} is not allowed here; see /v1/openapi.json"),
+    )
+}
+
+/// `ok`, or `degraded` with the organisations whose policies did not load (the
+/// others serve, so the answer stays 200: restarting would not help).
+pub(super) async fn healthz(State(app): App) -> ApiResult {
+    app.read(|s| s.next_due()).await?;
+    let not_loaded = app.registry.not_loaded();
+    let body = match not_loaded.is_empty() {
+        true => json!({ "status": "ok" }),
+        false => json!({ "status": "degraded", "not_loaded": not_loaded }),
+    };
+    Ok(json_response(StatusCode::OK, body))
+}
+
+pub(super) async fn metrics(State(app): App) -> ApiResult {
+    let counts = app.read(|s| s.counts()).await?;
+    let outbox = app.read(|s| s.outbox_counts()).await?;
+    let text = app.metrics.render(&counts, outbox, app.store.storage());
+    let mut response = text.into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    Ok(response)
+}
+
+pub(super) async fn openapi() -> Response {
+    let mut response = OPENAPI.into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}

@@ -1,0 +1,151 @@
+//! Writing a case: its events, snapshot, summary and webhook messages in one durable
+//! append, and the counts kept of what they did.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use redress_engine::case::{Case, Event, EventKind};
+use redress_engine::policy::Policy;
+use redress_engine::runtime::next_due;
+use redress_engine::sla::{Attention, ClockState};
+use redress_store::{Append, ClockSummary, Message, StoreError, Summary};
+
+use super::Service;
+use crate::config::Caller;
+
+/// The summary of a case for the store: policy, worst clock state, next due.
+pub fn summarize(policy: &Policy, case: &Case, now: DateTime<Utc>, stuck: bool) -> Summary {
+    let mut worst = ClockSummary::None;
+    for (name, clock) in case.clocks.iter() {
+        let Some(sla) = policy.slas().get(name) else {
+            continue;
+        };
+        let calendar = policy.calendar_of(sla);
+        let warned = clock
+            .runs()
+            .last()
+            .is_some_and(|r| r.fired.iter().any(|a| matches!(a, Attention::Warning(_))));
+        let state = match clock.state(&sla.rule, calendar, now) {
+            Ok(ClockState::Breached) => ClockSummary::Breached,
+            Ok(ClockState::Running) if warned => ClockSummary::AtRisk,
+            Ok(ClockState::Running) => ClockSummary::Running,
+            Ok(ClockState::Paused) => ClockSummary::Paused,
+            _ => ClockSummary::None,
+        };
+        worst = worst.max(state);
+    }
+    Summary {
+        policy_id: policy.id().to_string(),
+        clock_state: worst,
+        next_due: match stuck {
+            true => None,
+            false => next_due(case, policy).map(|(at, _)| at),
+        },
+    }
+}
+
+impl Service {
+    /// Writes events and the case after them, durably; keeps count of what they did.
+    pub(super) async fn commit(
+        &self,
+        org: &Arc<str>,
+        policy: &Policy,
+        case: &Case,
+        events: Vec<Event>,
+        intake_key: Option<String>,
+        stuck: bool,
+    ) -> Result<Summary, StoreError> {
+        let now = Utc::now();
+        let summary = summarize(policy, case, now, stuck);
+        let breaches: Vec<String> = events
+            .iter()
+            .filter_map(|e| match &e.kind {
+                EventKind::Breached { sla, .. } => Some(sla.clone()),
+                _ => None,
+            })
+            .collect();
+        let count = events.len() as u64;
+        let outbox = self.messages(org, policy, &case.id, &events);
+        let has_messages = !outbox.is_empty();
+        let append = Append {
+            org: org.to_string(),
+            case: case.clone(),
+            summary: summary.clone(),
+            events,
+            intake_key,
+            recorded_at: now,
+            outbox,
+        };
+        let started = Instant::now();
+        let written = self
+            .store
+            .append(append)
+            .await
+            .unwrap_or(Err(StoreError::Closed));
+        self.metrics
+            .store_write
+            .observe(started.elapsed().as_secs_f64());
+        if let Err(StoreError::Conflict { .. }) = &written {
+            self.metrics.conflicts.with_label_values(&[org]).inc();
+        }
+        written?;
+        if has_messages {
+            self.outbox_wake.notify_one();
+        }
+        self.metrics.events.with_label_values(&[org]).inc_by(count);
+        for sla in breaches {
+            self.metrics
+                .breaches
+                .with_label_values(&[org, policy.id(), &sla])
+                .inc();
+        }
+        if let Some(due) = summary.next_due
+            && due.timestamp_micros() < self.planned_wake.load(Ordering::Relaxed)
+        {
+            self.wake.notify_one();
+        }
+        Ok(summary)
+    }
+
+    /// The webhook messages for events just decided: one per event of a type each
+    /// of the organisation's webhooks receives, personal fields masked unless the
+    /// webhook may see them.
+    pub(super) fn messages(
+        &self,
+        org: &str,
+        policy: &Policy,
+        case: &str,
+        events: &[Event],
+    ) -> Vec<Message> {
+        let mut out = Vec::new();
+        for hook in self.config.webhooks.iter().filter(|w| w.org == org) {
+            let reader = Caller {
+                name: hook.name.clone(),
+                org: Arc::from(org),
+                role: "webhook".into(),
+                read_only: true,
+                personal_data: hook.personal_data,
+                reload_policies: false,
+            };
+            let wanted = events
+                .iter()
+                .filter(|e| hook.events.iter().any(|t| t == e.kind.type_name()));
+            for event in wanted {
+                let body = serde_json::json!({
+                    "webhook": hook.name,
+                    "organisation": org,
+                    "case": case,
+                    "policy": { "id": policy.id(), "hash": policy.hash() },
+                    "event": crate::view::event(policy, event, &reader),
+                });
+                out.push(Message {
+                    webhook: hook.name.clone(),
+                    body: body.to_string(),
+                });
+            }
+        }
+        out
+    }
+}
