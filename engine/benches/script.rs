@@ -1,6 +1,8 @@
 //! Costs of evaluating precompiled scripts against the same logic as plain Rust:
 //! a guard (`amount > 10000 && category == "fraud"`) and a 15-rule routing decision
-//! where only the last rule matches.
+//! where only the last rule matches. `native` is a condition as a policy gets it
+//! (evaluated natively: every condition here is in the native subset); `rhai` the same
+//! compiled by an engine that evaluates every condition with Rhai.
 //!
 //! `cargo bench -p redress-engine --bench script -- --warm-up-time 1 --measurement-time 3`
 #![allow(clippy::panic)] // a benchmark that cannot set up should stop loudly
@@ -98,15 +100,17 @@ fn rust_rules() -> Vec<RustRule> {
     ]
 }
 
-fn router(engine: &ScriptEngine) -> Router {
+fn router(engine: &ScriptEngine, native: bool) -> Router {
     let mut rules: Vec<RouteRule> = RULES
         .iter()
         .enumerate()
         .map(|(i, source)| RouteRule {
-            condition: Some(
-                Condition::compile(engine, source, &schema())
-                    .unwrap_or_else(|e| panic!("rule {i}: {e}")),
-            ),
+            condition: Some({
+                let c = Condition::compile(engine, source, &schema())
+                    .unwrap_or_else(|e| panic!("rule {i}: {e}"));
+                assert_eq!(c.is_native(), native, "rule {i}: `{source}`");
+                c
+            }),
             queue: format!("queue-{i}"),
             priority: Some(2),
             assignee: None,
@@ -126,6 +130,10 @@ fn router(engine: &ScriptEngine) -> Router {
 fn guard(c: &mut Criterion) {
     let engine = ScriptEngine::default();
     let condition = Condition::compile(&engine, GUARD, &schema()).unwrap_or_else(|e| panic!("{e}"));
+    assert!(condition.is_native());
+    let scripted = ScriptEngine::default().scripted_only();
+    let rhai_condition =
+        Condition::compile(&scripted, GUARD, &schema()).unwrap_or_else(|e| panic!("{e}"));
     let mut case = fraud_case();
     case.fields.insert("amount".into(), support::money("20000"));
     let (view, ctx) = (case.view(), ctx());
@@ -134,8 +142,11 @@ fn guard(c: &mut Criterion) {
         |c: &CaseView| money_above(c, Decimal::from(10000)) && is_text(c, "category", "fraud");
     assert!(rust(&view));
     let mut group = c.benchmark_group("guard");
-    group.bench_function("rhai", |b| {
+    group.bench_function("native", |b| {
         b.iter(|| condition.eval(&engine, black_box(&view), &ctx))
+    });
+    group.bench_function("rhai", |b| {
+        b.iter(|| rhai_condition.eval(&scripted, black_box(&view), &ctx))
     });
     group.bench_function("rust", |b| b.iter(|| rust(black_box(&view))));
     group.bench_function("rhai-floor", |b| {
@@ -154,7 +165,9 @@ fn guard(c: &mut Criterion) {
 
 fn routing(c: &mut Criterion) {
     let engine = ScriptEngine::default();
-    let router = router(&engine);
+    let router = router(&engine, true);
+    let scripted = ScriptEngine::default().scripted_only();
+    let rhai_router = router_of(&scripted);
     let case = bench_case();
     let (view, ctx) = (case.view(), ctx());
     let decision = router
@@ -170,8 +183,11 @@ fn routing(c: &mut Criterion) {
     let rust = |c: &CaseView| rules.iter().position(|r| r(c, &ctx));
     assert_eq!(rust(&view), Some(14));
     let mut group = c.benchmark_group("routing-15-rules");
-    group.bench_function("rhai", |b| {
+    group.bench_function("native", |b| {
         b.iter(|| router.route(&engine, black_box(&view), &ctx))
+    });
+    group.bench_function("rhai", |b| {
+        b.iter(|| rhai_router.route(&scripted, black_box(&view), &ctx))
     });
     group.bench_function("rust", |b| b.iter(|| rust(black_box(&view))));
     group.bench_function("rhai-simple-rules", |b| {
@@ -185,7 +201,7 @@ fn routing(c: &mut Criterion) {
             .chain([r#"category == "cards""#])
             .map(|source| RouteRule {
                 condition: Some(
-                    Condition::compile(&engine, source, &schema())
+                    Condition::compile(&scripted, source, &schema())
                         .unwrap_or_else(|e| panic!("{e}")),
                 ),
                 queue: "q".into(),
@@ -202,9 +218,15 @@ fn routing(c: &mut Criterion) {
             }])
             .collect();
         let simple_router = Router::new(simple_rules, None).unwrap_or_else(|e| panic!("{e}"));
-        b.iter(|| simple_router.route(&engine, black_box(&view), &ctx))
+        b.iter(|| simple_router.route(&scripted, black_box(&view), &ctx))
     });
     group.finish();
+}
+
+fn router_of(scripted: &ScriptEngine) -> Router {
+    let router = router(scripted, false);
+    router.prepare(scripted);
+    router
 }
 
 criterion_group!(benches, guard, routing);

@@ -14,7 +14,8 @@ use rhai::Scope;
 use serde::Serialize;
 
 use crate::script::{
-    CaseView, Condition, ConditionChain, EvalContext, RoutingScript, ScriptEngine, ScriptError,
+    CaseView, Condition, ConditionChain, EvalContext, Memo, RoutingScript, ScriptEngine,
+    ScriptError,
 };
 
 /// One routing rule.
@@ -207,6 +208,9 @@ impl Router {
         case: &CaseView,
         ctx: &EvalContext,
     ) -> Result<RouteDecision, RouteError> {
+        if let Some(decided) = self.route_natively(case, ctx) {
+            return decided;
+        }
         let fast = self
             .chain(engine)
             .and_then(|chain| chain.first_match(engine, case, ctx));
@@ -215,6 +219,27 @@ impl Router {
             Some(None) => self.otherwise_decision(),
             None => self.route_one_by_one(engine, case, ctx),
         }
+    }
+
+    /// The first rule that holds, if every rule up to it has a native form that
+    /// answers; `None` to ask Rhai (conditions have no effects, so starting over
+    /// there gives the same result).
+    fn route_natively(
+        &self,
+        case: &CaseView,
+        ctx: &EvalContext,
+    ) -> Option<Result<RouteDecision, RouteError>> {
+        // Each variable is read from the case once for all rules.
+        let mut memo = Memo::default();
+        for (index, rule) in self.rules.iter().enumerate() {
+            let Some(condition) = &rule.condition else {
+                return Some(Ok(rule.decision(RouteReason::Otherwise { index })));
+            };
+            if condition.eval_native_memo(case, ctx, &mut memo)? {
+                return Some(self.rule_decision(index));
+            }
+        }
+        None
     }
 
     fn rule_decision(&self, index: usize) -> Result<RouteDecision, RouteError> {

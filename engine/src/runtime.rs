@@ -61,7 +61,7 @@ pub use refusal::{Refusal, RefusalCode};
 pub use timers::next_due;
 pub use virtual_case::{Counts, VirtualCase};
 
-use draft::Draft;
+use draft::{Draft, Record};
 
 /// Automatic transitions taken in a row after one command, at most.
 pub const MAX_AUTOMATIC: usize = 8;
@@ -208,12 +208,19 @@ pub(crate) struct How<'c> {
     /// A warning or breach timer taken from [`next_due`] of this very case at or
     /// before `now`: it need not be checked again.
     pub(crate) due_known: bool,
-    /// The events are only counted, then dropped: what folding them does not read
-    /// (who acted, why a clock moved) is left out of them.
-    pub(crate) counted: bool,
     /// The policy's default calendar as scripts see it, when the caller keeps one
     /// (else each command makes its own).
     pub(crate) calendar: Option<&'c Arc<CalendarDays>>,
+}
+
+/// What a command did to a case it was only folded into ([`folded`]): how many
+/// events it folded in. The events themselves are not kept, so they may leave out
+/// what folding does not read (who acted, why a clock moved, what a notification
+/// said); none of them leaves the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Folded {
+    /// Events folded into the case (none for a repeated idempotency key).
+    pub(crate) events: usize,
 }
 
 /// What `decide` and `decide_and_apply` share: the repeat check, the preconditions,
@@ -231,13 +238,53 @@ pub(crate) fn drafted(
             repeat_of: Some(*repeat),
         });
     }
+    let events = match run_draft(policy, case, command, now, how, Record::Kept(Vec::new()))? {
+        Record::Kept(events) => events,
+        Record::Folded(_) => Vec::new(),
+    };
+    Ok(Decision {
+        events,
+        repeat_of: None,
+    })
+}
+
+/// [`drafted`] for a caller that only folds the events into `case` and counts them
+/// (replay, simulation): the fast path, which builds less of each event.
+pub(crate) fn folded(
+    policy: &Policy,
+    case: &mut Case,
+    command: &Command,
+    now: DateTime<Utc>,
+    how: How<'_>,
+) -> Result<Folded, Refusal> {
+    if command
+        .key
+        .as_ref()
+        .is_some_and(|k| case.keys.contains_key(k))
+    {
+        return Ok(Folded { events: 0 });
+    }
+    let events = match run_draft(policy, case, command, now, how, Record::Folded(0))? {
+        Record::Kept(events) => events.len(),
+        Record::Folded(n) => n,
+    };
+    Ok(Folded { events })
+}
+
+/// The preconditions, then the command run on `case` in a draft recording as
+/// `record` says; on a refusal the case is put back.
+fn run_draft(
+    policy: &Policy,
+    case: &mut Case,
+    command: &Command,
+    now: DateTime<Utc>,
+    how: How<'_>,
+    record: Record,
+) -> Result<Record, Refusal> {
     check_preconditions(policy, case, command, now)?;
-    let mut draft = Draft::new(policy, case, command, now, how);
+    let mut draft = Draft::new(policy, case, command, now, how, record);
     match draft.run(&command.kind) {
-        Ok(()) => Ok(Decision {
-            events: draft.into_events(),
-            repeat_of: None,
-        }),
+        Ok(()) => Ok(draft.into_record()),
         Err(refusal) => {
             draft.undo();
             Err(refusal)

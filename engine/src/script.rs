@@ -73,6 +73,7 @@ mod error;
 mod helpers;
 mod lexical;
 mod names;
+mod native;
 mod routing_script;
 mod run_state;
 
@@ -90,6 +91,7 @@ pub use condition::Condition;
 pub(crate) use condition_chain::ConditionChain;
 pub use error::{ScriptError, ScriptErrorKind};
 pub use names::{BUILTIN_VARIABLES, RESERVED_NAMES, is_valid_name};
+pub(crate) use native::Memo;
 pub use routing_script::{RoutingScript, ScriptRoute};
 
 /// Limits that stop a runaway script. [`Default`] gives values that suit policy
@@ -146,6 +148,9 @@ pub struct ScriptEngine {
     /// The name of every function a script may call (registered helpers and Rhai's
     /// standard library), for the compile-time check of calls.
     functions: BTreeSet<String>,
+    /// Conditions in the native subset are evaluated without Rhai (see
+    /// [`Condition`]); off only to compare the two paths.
+    native: bool,
 }
 
 impl ScriptEngine {
@@ -160,6 +165,7 @@ impl ScriptEngine {
             engine,
             limits,
             functions,
+            native: true,
         }
     }
 
@@ -171,6 +177,18 @@ impl ScriptEngine {
     /// Every function a script may call.
     pub(crate) fn function_names(&self) -> impl Iterator<Item = &str> {
         self.functions.iter().map(String::as_str)
+    }
+
+    /// The same engine, but conditions it compiles are always evaluated by Rhai,
+    /// never natively: for differential tests and benchmarks of the two paths.
+    pub fn scripted_only(mut self) -> Self {
+        self.native = false;
+        self
+    }
+
+    /// Whether conditions compiled by this engine may be evaluated natively.
+    pub fn native_conditions(&self) -> bool {
+        self.native
     }
 
     /// The limits this engine enforces.
@@ -193,6 +211,7 @@ impl fmt::Debug for ScriptEngine {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ScriptEngine")
             .field("limits", &self.limits)
+            .field("native", &self.native)
             .finish()
     }
 }

@@ -111,8 +111,8 @@ fn summary_text(s: &Summary) -> String {
     }
     let _ = writeln!(
         out,
-        "took:     {:.2}s ({} events/s, {} µs per event)",
-        s.elapsed_seconds, s.events_per_second, s.microseconds_per_event
+        "took:     {:.2}s ({} lines/s, {} µs per line)",
+        s.elapsed_seconds, s.lines_per_second, s.microseconds_per_line
     );
     out
 }

@@ -14,6 +14,15 @@ use crate::routing::RouteReason;
 use crate::script::{BusinessDays, EvalContext};
 use crate::value::Fields;
 
+/// What a draft does with the events it decides, once folded into the case.
+pub(in crate::runtime) enum Record {
+    /// Keeps them whole, for the caller to append.
+    Kept(Vec<Event>),
+    /// Only counts them: what folding does not read is left out of them, so they
+    /// cannot leave the draft (see [`super::Folded`]).
+    Folded(usize),
+}
+
 /// A command being decided.
 pub(super) struct Draft<'a> {
     pub(super) policy: &'a Policy,
@@ -22,13 +31,11 @@ pub(super) struct Draft<'a> {
     pub(super) actor: Option<&'a Actor>,
     pub(super) ctx: EvalContext,
     key: Option<String>,
-    events: Vec<Event>,
+    record: Record,
     /// The policy hash every event records: the case's own copy once taken in.
     hash: Arc<str>,
     /// A warning or breach fired is known to be due (see [`How::due_known`]).
     due_known: bool,
-    /// The events are only counted (see [`How::counted`]).
-    counted: bool,
     /// What the events changed, when the case is to be put back on a refusal.
     undo: Option<Undo>,
 }
@@ -42,6 +49,7 @@ impl<'a> Draft<'a> {
         command: &'a Command,
         now: DateTime<Utc>,
         how: How<'_>,
+        record: Record,
     ) -> Self {
         let calendar: Arc<dyn BusinessDays> = match how.calendar {
             Some(calendar) => calendar.clone() as Arc<dyn BusinessDays>,
@@ -59,15 +67,14 @@ impl<'a> Draft<'a> {
             actor: command.actor.as_ref(),
             ctx: EvalContext { now, calendar },
             key: command.key.clone(),
-            events: Vec::new(),
+            record,
             due_known: how.due_known,
-            counted: how.counted,
             undo: how.in_place.then(Undo::default),
         }
     }
 
-    pub(super) fn into_events(self) -> Vec<Event> {
-        self.events
+    pub(super) fn into_record(self) -> Record {
+        self.record
     }
 
     /// Puts the case back as it was before the draft (when it was made undoable).
@@ -84,7 +91,7 @@ impl<'a> Draft<'a> {
             at: self.now,
             policy: self.hash.clone(),
             // Folding does not read who acted.
-            actor: if self.counted {
+            actor: if self.counted() {
                 None
             } else {
                 self.actor.cloned()
@@ -95,23 +102,28 @@ impl<'a> Draft<'a> {
         if let Some(undo) = &mut self.undo {
             undo.record(self.case, &event);
         }
-        let mut event = event;
-        match self.counted {
-            true => apply_taking(self.case, &mut event),
-            false => apply(self.case, &event),
+        match &mut self.record {
+            Record::Kept(events) => {
+                apply(self.case, &event);
+                events.push(event);
+            }
+            Record::Folded(count) => {
+                let mut event = event;
+                apply_taking(self.case, &mut event);
+                *count += 1;
+            }
         }
-        self.events.push(event);
     }
 
-    /// Whether the events are only counted (see [`How::counted`]).
+    /// Whether the events are only counted (see [`Record::Folded`]).
     pub(super) fn counted(&self) -> bool {
-        self.counted
+        matches!(self.record, Record::Folded(_))
     }
 
     /// A copy of `text` for an event, where folding it does not read it: empty
     /// when the events are only counted.
     pub(super) fn text(&self, text: &str) -> String {
-        match self.counted {
+        match self.counted() {
             true => String::new(),
             false => text.to_string(),
         }
@@ -119,7 +131,7 @@ impl<'a> Draft<'a> {
 
     /// The text saying why a clock moved, unless the events are only counted.
     pub(super) fn trigger(&self, text: impl FnOnce() -> String) -> String {
-        match self.counted {
+        match self.counted() {
             true => String::new(),
             false => text(),
         }

@@ -4,12 +4,22 @@
 //! Lines are in time order per case and cases are independent, so cases are spread
 //! over worker threads by a hash of their id; the reading thread hands lines out in
 //! batches. Reading an event file ([`replay_reader`]), the reading thread only finds
-//! each line's case (a line that starts `{"case":"…"` without escapes) and the worker
-//! parses it; any other line is parsed by the reading thread. A line that cannot be
+//! each line's case (the top-level `"case"` key, in any place and spelling of
+//! whitespace, when it and the keys before it have no escapes) and the worker parses
+//! the line; any other line is parsed by the reading thread. A line that cannot be
 //! parsed, or that names a case with no intake before it, is skipped and reported
 //! with its line number. At the end every case's clock runs on to the last instant
 //! read (or `until`), so deadlines that passed within the recorded period count as
 //! breaches.
+//!
+//! Replay streams: a case that closes is counted into its worker's summary there and
+//! then and dropped (a closed case's clocks are all stopped, so counting it later
+//! would count the same), so memory holds the open cases only. What is kept of a
+//! closed case is a 64-bit fingerprint of its id and its version, in [`ClosedCases`],
+//! so that a later line naming it is answered as the case would answer it: an intake
+//! is refused `already-received`, a stale version `stale-version`, a note accepted
+//! (one event), anything else refused `case-closed`. An idempotency key on such a line
+//! is not looked up (the case's keys went with it).
 
 mod instant;
 mod line;
@@ -23,7 +33,7 @@ use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 
-use super::VirtualCase;
+use super::{Refusal, VirtualCase};
 use crate::policy::Policy;
 
 pub use line::Line;
@@ -222,12 +232,97 @@ fn distribute(
     last
 }
 
-/// The case of a line that starts `{"case":"` and has no escape in the id: the same
-/// id as parsing the line gives, if it parses.
+/// The case of a line that is a JSON object with a top-level `"case"` key (in any
+/// place, with any whitespace) whose value and the keys before it have no escape:
+/// the same id as parsing the line gives, if it parses. `None` for anything else,
+/// which the reading thread then parses.
 fn case_of(text: &str) -> Option<&str> {
-    let rest = text.strip_prefix(r#"{"case":""#)?;
+    let b = text.as_bytes();
+    let mut i = skip_space(b, 0);
+    if b.get(i) != Some(&b'{') {
+        return None;
+    }
+    i += 1;
+    loop {
+        let (key, next) = plain_string(text, skip_space(b, i))?;
+        i = skip_space(b, next);
+        if b.get(i) != Some(&b':') {
+            return None;
+        }
+        i = skip_space(b, i + 1);
+        if key == "case" {
+            return plain_string(text, i).map(|(case, _)| case);
+        }
+        i = skip_space(b, skip_value(b, i)?);
+        if b.get(i) != Some(&b',') {
+            return None;
+        }
+        i += 1;
+    }
+}
+
+/// The first byte at or after `i` that is not JSON whitespace.
+fn skip_space(b: &[u8], mut i: usize) -> usize {
+    while matches!(b.get(i), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+        i += 1;
+    }
+    i
+}
+
+/// The string starting at `i` if it has no escape, and the index after it.
+fn plain_string(text: &str, i: usize) -> Option<(&str, usize)> {
+    let rest = text.get(i..)?.strip_prefix('"')?;
     let end = rest.find(['"', '\\'])?;
-    rest[end..].starts_with('"').then(|| &rest[..end])
+    rest[end..]
+        .starts_with('"')
+        .then(|| (&rest[..end], i + 1 + end + 1))
+}
+
+/// The index after the JSON value starting at `i` (strings, objects and arrays
+/// skipped whole, anything else up to the next delimiter); `None` if it does not end.
+fn skip_value(b: &[u8], i: usize) -> Option<usize> {
+    match *b.get(i)? {
+        b'"' => skip_string(b, i),
+        b'{' | b'[' => {
+            let (mut depth, mut j) = (0_usize, i);
+            loop {
+                match *b.get(j)? {
+                    b'"' => {
+                        j = skip_string(b, j)?;
+                        continue;
+                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth = depth.checked_sub(1)?;
+                        if depth == 0 {
+                            return Some(j + 1);
+                        }
+                    }
+                    _ => {}
+                }
+                j += 1;
+            }
+        }
+        _ => {
+            let end = b[i..]
+                .iter()
+                .position(|&c| matches!(c, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r'))
+                .map_or(b.len(), |n| i + n);
+            (end > i).then_some(end)
+        }
+    }
+}
+
+/// The index after the string starting at `i`.
+fn skip_string(b: &[u8], i: usize) -> Option<usize> {
+    let mut j = i + 1;
+    loop {
+        match *b.get(j)? {
+            b'\\' => j += 2,
+            b'"' => return Some(j + 1),
+            _ => j += 1,
+        }
+    }
 }
 
 fn shard_of(case: &str, shards: usize) -> usize {
@@ -238,6 +333,41 @@ fn shard_of(case: &str, shards: usize) -> usize {
 
 /// Cases by id, hashed with [`IdHasher`].
 type Cases<'p> = HashMap<String, VirtualCase<'p>, BuildHasherDefault<IdHasher>>;
+
+/// The cases that closed and were dropped: their version, by the fingerprint of their
+/// id ([`fingerprint`]). Sixteen bytes a case, where the case itself took kilobytes.
+/// Two ids with the same 64-bit fingerprint would be taken for one (for a million ids,
+/// a chance of about one in 10^7).
+type ClosedCases = HashMap<u64, u64, BuildHasherDefault<Fingerprinted>>;
+
+/// A case id's fingerprint: its SipHash (std's `DefaultHasher`, fixed keys), whose 64
+/// bits are all well mixed ([`IdHasher`], made for speed, is not fit for this: ids that
+/// differ in a digit or two can share its hash).
+fn fingerprint(case: &str) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    case.hash(&mut h);
+    h.finish()
+}
+
+/// A hasher for keys that are already hashes: it passes the fingerprint through.
+#[derive(Debug, Default, Clone, Copy)]
+struct Fingerprinted(u64);
+
+impl Hasher for Fingerprinted {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, i: u64) {
+        self.0 = i;
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
 
 /// A fast, unkeyed hash for case ids (FxHash's step, then a SplitMix64 finish so
 /// that every bit depends on every input bit). Not for untrusted input where
@@ -288,6 +418,7 @@ fn work(
     each: EachCase<'_>,
 ) -> Summary {
     let mut cases: Cases<'_> = Cases::default();
+    let mut closed = ClosedCases::default();
     let mut summary = Summary::default();
     let mut until = None;
     let mut last: Option<DateTime<Utc>> = None;
@@ -309,7 +440,13 @@ fn work(
                             }
                         },
                     };
-                    play(policy, &mut cases, &mut summary, n, line);
+                    let mut worker = Worker {
+                        policy,
+                        cases: &mut cases,
+                        closed: &mut closed,
+                        summary: &mut summary,
+                    };
+                    worker.play(n, line);
                 }
             }
             Message::Done => {
@@ -330,27 +467,75 @@ fn work(
     summary
 }
 
-fn play<'p>(
+/// What a worker holds while it plays lines.
+struct Worker<'w, 'p> {
     policy: &'p Policy,
-    cases: &mut Cases<'p>,
-    summary: &mut Summary,
-    n: usize,
-    line: Line,
-) {
-    let vc = match cases.get_mut(&line.case) {
-        Some(vc) => vc,
-        None if line.is_intake() => cases
-            .entry(line.case.clone())
-            .or_insert_with(|| VirtualCase::new(policy, &line.case, false)),
-        None => {
-            let reason = format!("unknown case `{}`: no intake before this line", line.case);
-            summary.skip(n, reason);
-            return;
+    cases: &'w mut Cases<'p>,
+    closed: &'w mut ClosedCases,
+    summary: &'w mut Summary,
+}
+
+impl Worker<'_, '_> {
+    /// Plays line `n` on its case; a case it closes is counted and dropped.
+    fn play(&mut self, n: usize, mut line: Line) {
+        let case = std::mem::take(&mut line.case);
+        let vc = match self.cases.get_mut(&case) {
+            Some(vc) => vc,
+            None => {
+                if let Some(version) = self.closed.get_mut(&fingerprint(&case)) {
+                    self.summary.events.read += 1;
+                    closed_line(self.summary, version, case, line);
+                    return;
+                }
+                if !line.is_intake() {
+                    let reason = format!("unknown case `{case}`: no intake before this line");
+                    self.summary.skip(n, reason);
+                    return;
+                }
+                let vc = VirtualCase::new(self.policy, &case, false);
+                self.cases.entry(case.clone()).or_insert(vc)
+            }
+        };
+        self.summary.events.read += 1;
+        let at = line.instant();
+        let _ = vc.send(&line.into_command(), at);
+        if vc.case.closed {
+            let version = vc.case.version;
+            self.summary.add_case(vc);
+            self.cases.remove(&case);
+            self.closed.insert(fingerprint(&case), version);
         }
+    }
+}
+
+/// Counts a line naming a case that closed and was dropped, as the case would have
+/// answered it (see the module's documentation).
+fn closed_line(summary: &mut Summary, version: &mut u64, case: String, line: Line) {
+    let refused = |summary: &mut Summary, refusal: Refusal| {
+        *summary
+            .events
+            .refused
+            .entry(refusal.code().to_string())
+            .or_default() += 1;
     };
-    summary.events.read += 1;
-    let at = line.instant();
-    let _ = vc.send(&line.into_command(), at);
+    if let Some(expected) = line.version.filter(|v| v != version) {
+        let actual = *version;
+        return refused(summary, Refusal::StaleVersion { expected, actual });
+    }
+    match line.event.as_str() {
+        "intake" => refused(summary, Refusal::AlreadyReceived { case }),
+        "note" => {
+            summary.events.accepted += 1;
+            summary.events.recorded += 1;
+            *version += 1;
+        }
+        _ => refused(
+            summary,
+            Refusal::CaseClosed {
+                stage: String::new(),
+            },
+        ),
+    }
 }
 
 #[cfg(test)]
@@ -360,15 +545,15 @@ mod tests {
 
     use super::*;
     use crate::policy::load_policy;
-    use crate::runtime::simulate::{Profile, generate};
+    use crate::runtime::simulate::{Profile, generate, generate_each};
 
     fn without_timing(summary: &Summary) -> serde_json::Value {
         let mut v = serde_json::to_value(summary).unwrap();
         let map = v.as_object_mut().unwrap();
         for key in [
             "elapsed_seconds",
-            "events_per_second",
-            "microseconds_per_event",
+            "lines_per_second",
+            "microseconds_per_line",
         ] {
             map.remove(key);
         }
@@ -376,14 +561,24 @@ mod tests {
     }
 
     #[test]
-    fn case_of_finds_only_a_plain_leading_case() {
+    fn case_of_finds_the_top_level_case_in_any_spelling() {
         assert_eq!(case_of(r#"{"case":"C-1","at":"x"}"#), Some("C-1"));
         assert_eq!(case_of(r#"{"case":"","at":"x"}"#), Some(""));
         assert_eq!(case_of(r#"{"case":"C\"1","at":"x"}"#), None);
         assert_eq!(case_of(r#"{"case":"C\u002d1"}"#), None);
-        assert_eq!(case_of(r#"{ "case":"C-1"}"#), None);
-        assert_eq!(case_of(r#"{"at":"x","case":"C-1"}"#), None);
+        assert_eq!(case_of(r#"{ "case" : "C-1"}"#), Some("C-1"));
+        assert_eq!(case_of(r#"{"at":"x","case":"C-1"}"#), Some("C-1"));
+        assert_eq!(
+            case_of(
+                r#"{"at": "x,\"}", "data": {"case": "no", "n": [1, {"a": "]"}]}, "n": -1.5e3, "case": "C-2"}"#
+            ),
+            Some("C-2")
+        );
+        assert_eq!(case_of(r#"{"data":{"case":"C-1"}}"#), None);
+        assert_eq!(case_of(r#"{"\u0063ase":"C-1"}"#), None);
         assert_eq!(case_of(r#"{"case":"C-1"#), None);
+        assert_eq!(case_of(r#"{"at":"x""#), None);
+        assert_eq!(case_of(r#"["case","C-1"]"#), None);
         assert_eq!(case_of(r#"{"case":"案件-1","at":"x"}"#), Some("案件-1"));
     }
 
@@ -428,5 +623,126 @@ mod tests {
                 assert_eq!(without_timing(&actual), without_timing(&expected));
             }
         }
+    }
+
+    /// Distinct ids of the shape replay meets most (sequential numbers) have distinct
+    /// fingerprints: a closed case is known by its fingerprint alone.
+    #[test]
+    fn sequential_ids_have_distinct_fingerprints() {
+        let mut seen = std::collections::HashSet::new();
+        for i in 0..1_000_000 {
+            assert!(seen.insert(fingerprint(&format!("S-{i:07}"))), "S-{i:07}");
+        }
+    }
+
+    /// The reference a streaming replay must match: every case kept to the end, then
+    /// run on to `until` and counted.
+    fn keeping_every_case(
+        policy: &Policy,
+        lines: &[Line],
+        until: Option<DateTime<Utc>>,
+    ) -> Summary {
+        let mut cases: std::collections::BTreeMap<String, VirtualCase<'_>> = Default::default();
+        let mut summary = Summary::new(policy);
+        let mut last = None;
+        for (i, line) in lines.iter().enumerate() {
+            last = last.max(Some(line.instant()));
+            if !cases.contains_key(&line.case) && !line.is_intake() {
+                summary.skip(
+                    i + 1,
+                    format!("unknown case `{}`: no intake before this line", line.case),
+                );
+                continue;
+            }
+            let vc = cases
+                .entry(line.case.clone())
+                .or_insert_with(|| VirtualCase::new(policy, &line.case, false));
+            summary.events.read += 1;
+            let _ = vc.send(&line.command(), line.instant());
+        }
+        let until = until.or(last);
+        for vc in cases.values_mut() {
+            vc.advance_to(until.unwrap());
+            summary.add_case(vc);
+        }
+        summary.until = until;
+        summary.finish(0.0);
+        summary
+    }
+
+    /// Dropping closed cases changes no figure, lines naming them afterwards included
+    /// (a note, a second intake, an event, a stale version), on one thread or several.
+    #[test]
+    fn dropping_closed_cases_counts_as_keeping_them() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/bank.toml");
+        let policy = load_policy(&path).unwrap();
+        let mut lines = generate(&policy, &Profile::default(), 300, 9, 1, &|_| {});
+        let reference = keeping_every_case(&policy, &lines, None);
+        assert!(
+            reference.by_stage.get("closed").copied().unwrap_or(0) > 50,
+            "{:?}",
+            reference.by_stage
+        );
+        let last = lines.last().unwrap().at;
+        let after = |case: &str, event: &str, version: Option<u64>| Line {
+            case: case.to_string(),
+            at: last,
+            event: event.to_string(),
+            data: Default::default(),
+            actor: None,
+            received_at: None,
+            key: None,
+            version,
+            text: Some("after closing".into()),
+            assignee: None,
+            sla: None,
+            extension: None,
+        };
+        for i in 0..300 {
+            let case = format!("S-{i:07}");
+            lines.push(after(&case, "note", None));
+            lines.push(after(&case, "intake", None));
+            lines.push(after(&case, "decide", None));
+            lines.push(after(&case, "note", Some(1)));
+            lines.push(after(&case, "note", None));
+        }
+        let expected = keeping_every_case(&policy, &lines, None);
+        for threads in [1, 2] {
+            let options = ReplayOptions {
+                threads,
+                until: None,
+            };
+            let actual = replay(
+                &policy,
+                crate::runtime::simulate::numbered(lines.clone()),
+                &options,
+                &|_| {},
+            );
+            assert_eq!(
+                without_timing(&actual),
+                without_timing(&expected),
+                "{threads} thread(s)"
+            );
+        }
+    }
+
+    /// Cases generated one after the other replay to the summary of the same cases
+    /// generated in time order.
+    #[test]
+    fn generated_case_by_case_replays_as_in_time_order() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/bank.toml");
+        let policy = load_policy(&path).unwrap();
+        let profile = Profile::default();
+        let sorted = generate(&policy, &profile, 200, 4, 2, &|_| {});
+        let each: Vec<Line> = generate_each(&policy, &profile, 200, 4).collect();
+        assert_eq!(sorted.len(), each.len());
+        let options = ReplayOptions {
+            threads: 2,
+            until: None,
+        };
+        let numbered = crate::runtime::simulate::numbered;
+        let a = replay(&policy, numbered(sorted), &options, &|_| {});
+        let b = replay(&policy, numbered(each), &options, &|_| {});
+        assert_eq!(without_timing(&a), without_timing(&b));
     }
 }

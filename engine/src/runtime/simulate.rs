@@ -75,6 +75,22 @@ pub fn generate(
     lines.into_iter().map(|(_, _, l)| l).collect()
 }
 
+/// Generates `cases` complaints one after the other, each case's lines in time order
+/// (the same lines as [`generate`], not sorted across cases). Replay needs time order
+/// only within a case, so replaying these gives [`generate`]'s summary while holding
+/// one case's lines at a time.
+pub fn generate_each<'p>(
+    policy: &'p Policy,
+    profile: &'p Profile,
+    cases: usize,
+    seed: u64,
+) -> impl Iterator<Item = Line> + 'p {
+    (0..cases).flat_map(move |i| {
+        let mut rng = Rng::for_item(seed, i as u64);
+        generate_case(policy, profile, i, &mut rng)
+    })
+}
+
 /// Generates and replays; the summary is replay's.
 pub fn simulate(
     policy: &Policy,

@@ -8,7 +8,7 @@ use std::sync::{Arc, Weak};
 use chrono::{DateTime, Utc};
 
 use super::timers::{after_guarded, earliest, next_after_timer, next_clock_timer_with};
-use super::{CalendarDays, Command, CommandKind, Decision, How, Refusal, Timer, drafted};
+use super::{CalendarDays, Command, CommandKind, How, Refusal, Timer, drafted, folded};
 use crate::case::{Case, Event};
 use crate::policy::Policy;
 use crate::sla::{Extension, Pause, RunningSpan, SlaClock};
@@ -129,16 +129,11 @@ impl<'p> VirtualCase<'p> {
             }
             let now = at.max(self.now);
             let command = Command::new(CommandKind::Fire(timer));
-            let how = How {
-                due_known: true,
-                ..Self::how(self.keep_events, &self.calendar)
-            };
-            let Ok(decision) = drafted(self.policy, &mut self.case, &command, now, how) else {
+            if self.run(&command, now, true).is_err() {
                 break;
-            };
+            }
             self.now = now;
             self.counts.timers += 1;
-            self.record(decision.events);
         }
         self.now = self.now.max(until);
     }
@@ -151,12 +146,9 @@ impl<'p> VirtualCase<'p> {
         } else {
             self.now = self.now.max(at);
         }
-        let how = Self::how(self.keep_events, &self.calendar);
-        match drafted(self.policy, &mut self.case, command, self.now, how) {
-            Ok(Decision { events, .. }) => {
+        match self.run(command, self.now, false) {
+            Ok(n) => {
                 self.counts.accepted += 1;
-                let n = events.len();
-                self.record(events);
                 Ok(n)
             }
             Err(refusal) => {
@@ -230,31 +222,45 @@ impl<'p> VirtualCase<'p> {
         earliest(clock, after)
     }
 
-    /// How commands are decided: in place, their events only counted unless kept.
-    fn how(keep_events: bool, calendar: &Arc<CalendarDays>) -> How<'_> {
-        How {
+    /// Runs `command` on the case itself at `now` (`due_known` as in [`How`]),
+    /// decided and kept when events are kept, else only folded in; records and
+    /// returns how many events it made.
+    fn run(
+        &mut self,
+        command: &Command,
+        now: DateTime<Utc>,
+        due_known: bool,
+    ) -> Result<usize, Refusal> {
+        let how = How {
             in_place: true,
-            due_known: false,
-            counted: !keep_events,
-            calendar: Some(calendar),
-        }
+            due_known,
+            calendar: Some(&self.calendar),
+        };
+        let n = match self.keep_events {
+            true => {
+                let events = drafted(self.policy, &mut self.case, command, now, how)?.events;
+                let n = events.len();
+                self.events.extend(events);
+                n
+            }
+            false => folded(self.policy, &mut self.case, command, now, how)?.events,
+        };
+        self.record(n);
+        Ok(n)
     }
 
     fn forget_timers(&mut self) {
         self.kept = None;
     }
 
-    /// Counts (and keeps) events already folded into the case.
-    fn record(&mut self, events: Vec<Event>) {
+    /// Counts `n` events already folded into the case.
+    fn record(&mut self, n: usize) {
         self.next = None;
         if self.case.closed {
             // Nothing is due on a closed case: what was kept for its timers can go.
             self.forget_timers();
         }
-        self.counts.events += events.len() as u64;
-        if self.keep_events {
-            self.events.extend(events);
-        }
+        self.counts.events += n as u64;
     }
 }
 

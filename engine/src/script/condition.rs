@@ -10,6 +10,7 @@ use rhai::{AST, Dynamic, Scope};
 use super::convert::{compile_scope, push_new_variables, push_variables};
 use super::lexical::Tokens;
 use super::names::{Variable, referenced, suggest, variables};
+use super::native::{Memo, NativeCondition};
 use super::{CaseView, EvalContext, Schema, ScriptEngine, ScriptError, ScriptErrorKind, run_state};
 
 thread_local! {
@@ -19,6 +20,12 @@ thread_local! {
 
 /// A compiled boolean expression and its source text. Cheap to clone (the compiled
 /// form is shared); `Send + Sync`.
+///
+/// A condition in the native subset (comparisons of fields with literals, `&&`, `||`,
+/// `!`, `in` lists, the keyword and clock helpers; see `script::native`) is also read
+/// into a tree evaluated without Rhai, with the same results; where that evaluation
+/// cannot answer exactly as Rhai would (an error, a type it does not handle), Rhai
+/// evaluates the condition. [`Condition::is_native`] says which it is.
 #[derive(Clone)]
 pub struct Condition {
     inner: Arc<Compiled>,
@@ -30,6 +37,8 @@ struct Compiled {
     ast: AST,
     /// The variables the expression may read: only these are supplied per evaluation.
     reads: Vec<Variable>,
+    /// The native form, when the expression is in the subset.
+    native: Option<NativeCondition>,
 }
 
 impl Condition {
@@ -72,11 +81,16 @@ impl Condition {
             .map_err(|e| name(e, origin))?;
         let reads = referenced(&known, source);
         let origin = origin.map(str::to_string);
+        let native = match engine.native_conditions() {
+            true => NativeCondition::compile(source, &known, engine.limits()),
+            false => None,
+        };
         let inner = Compiled {
             source: source.to_string(),
             origin,
             ast,
             reads,
+            native,
         };
         Ok(Condition {
             inner: Arc::new(inner),
@@ -91,6 +105,9 @@ impl Condition {
         case: &CaseView,
         ctx: &EvalContext,
     ) -> Result<bool, ScriptError> {
+        if let Some(holds) = self.eval_native(case, ctx) {
+            return Ok(holds);
+        }
         SCOPE.with(|cell| match cell.try_borrow_mut() {
             Ok(mut scope) => {
                 scope.clear();
@@ -113,8 +130,34 @@ impl Condition {
         case: &CaseView,
         ctx: &EvalContext,
     ) -> Result<bool, ScriptError> {
+        if let Some(holds) = self.eval_native(case, ctx) {
+            return Ok(holds);
+        }
         push_variables(scope, &self.inner.reads, case, ctx);
         self.eval_supplied(engine, scope, ctx)
+    }
+
+    /// The native evaluation's answer, or `None` when there is no native form or it
+    /// defers to Rhai.
+    pub(crate) fn eval_native(&self, case: &CaseView, ctx: &EvalContext) -> Option<bool> {
+        self.inner.native.as_ref()?.eval(case, ctx)
+    }
+
+    /// [`Self::eval_native`], sharing the variables read with other conditions
+    /// evaluated on the same case through `memo`.
+    pub(crate) fn eval_native_memo<'v>(
+        &'v self,
+        case: &CaseView<'v>,
+        ctx: &EvalContext,
+        memo: &mut Memo<'v>,
+    ) -> Option<bool> {
+        self.inner.native.as_ref()?.eval_memo(case, ctx, memo)
+    }
+
+    /// Whether the condition has a native form (evaluated without Rhai unless that
+    /// evaluation defers).
+    pub fn is_native(&self) -> bool {
+        self.inner.native.is_some()
     }
 
     /// Evaluates in a scope that already holds every variable the condition reads.
@@ -193,6 +236,7 @@ impl fmt::Debug for Condition {
         f.debug_struct("Condition")
             .field("source", &self.inner.source)
             .field("origin", &self.inner.origin)
+            .field("native", &self.inner.native.is_some())
             .finish_non_exhaustive()
     }
 }

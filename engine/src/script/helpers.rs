@@ -140,7 +140,7 @@ fn contains(text: &str, keywords: &Array, all: bool) -> RhaiResult<bool> {
 }
 
 /// `text` in lower case, borrowed when it already is (most keywords are).
-fn lowercase(text: &str) -> Cow<'_, str> {
+pub(crate) fn lowercase(text: &str) -> Cow<'_, str> {
     if text.chars().any(char::is_uppercase) {
         Cow::Owned(text.to_lowercase())
     } else {

@@ -33,10 +33,11 @@ pub struct Summary {
     pub until: Option<DateTime<Utc>>,
     /// Wall-clock seconds.
     pub elapsed_seconds: f64,
-    /// Event lines per second.
-    pub events_per_second: f64,
-    /// Microseconds per event line.
-    pub microseconds_per_event: f64,
+    /// Event lines used (`events.read`: accepted or refused, intakes included) per
+    /// second of wall-clock time; timers fired are not counted.
+    pub lines_per_second: f64,
+    /// Wall-clock microseconds per event line used.
+    pub microseconds_per_line: f64,
 }
 
 /// The policy a summary is about.
@@ -115,10 +116,14 @@ impl Summary {
         }
     }
 
-    /// Records a skipped line.
+    /// Records a skipped line; only the first [`MAX_LISTED_SKIPS`] are listed. Each
+    /// partial summary sees its lines in order, so the first of each, merged, hold the
+    /// first of all.
     pub fn skip(&mut self, line: usize, reason: String) {
         self.skipped.count += 1;
-        self.skipped.lines.push(SkippedLine { line, reason });
+        if self.skipped.lines.len() < MAX_LISTED_SKIPS {
+            self.skipped.lines.push(SkippedLine { line, reason });
+        }
     }
 
     /// Adds one finished case.
@@ -201,8 +206,8 @@ impl Summary {
         self.elapsed_seconds = elapsed_seconds;
         let n = self.events.read as f64;
         if elapsed_seconds > 0.0 && n > 0.0 {
-            self.events_per_second = (n / elapsed_seconds).round();
-            self.microseconds_per_event = (elapsed_seconds * 1e6 / n * 100.0).round() / 100.0;
+            self.lines_per_second = (n / elapsed_seconds).round();
+            self.microseconds_per_line = (elapsed_seconds * 1e6 / n * 100.0).round() / 100.0;
         }
     }
 }
