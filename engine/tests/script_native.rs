@@ -68,6 +68,12 @@ fn schema_of(policy: &Policy) -> Schema {
     Schema {
         fields: policy.fields().keys().cloned().collect(),
         stages: policy.stages().keys().cloned().collect(),
+        personal: policy
+            .fields()
+            .iter()
+            .filter(|(_, f)| f.personal)
+            .map(|(name, _)| name.clone())
+            .collect(),
     }
 }
 

@@ -497,6 +497,7 @@ mod tests {
         let schema = Schema {
             fields: vec!["amount".into(), "category".into(), "summary".into()],
             stages: vec!["decided".into()],
+            personal: Vec::new(),
         };
         parse(source, &variables(&schema), &ScriptLimits::default()).is_some()
     }
