@@ -106,7 +106,8 @@ pub fn replay(
 }
 
 /// Each finished case of a replay, seen by a [`replay_reader_each`] caller (on the
-/// worker threads, once every clock ran to the end instant).
+/// worker threads): a case that closes as it closes, one still open once every clock
+/// ran to the end instant.
 pub type EachCase<'a> = &'a (dyn Fn(&VirtualCase<'_>) + Sync);
 
 /// Replays the lines of an event file on `policy`, numbering them from 1 and leaving
@@ -445,6 +446,7 @@ fn work(
                         cases: &mut cases,
                         closed: &mut closed,
                         summary: &mut summary,
+                        each,
                     };
                     worker.play(n, line);
                 }
@@ -473,6 +475,9 @@ struct Worker<'w, 'p> {
     cases: &'w mut Cases<'p>,
     closed: &'w mut ClosedCases,
     summary: &'w mut Summary,
+    /// Shown each case as it closes (before it is dropped) and each still open at
+    /// the end.
+    each: EachCase<'w>,
 }
 
 impl Worker<'_, '_> {
@@ -502,6 +507,7 @@ impl Worker<'_, '_> {
         if vc.case.closed {
             let version = vc.case.version;
             self.summary.add_case(vc);
+            (self.each)(vc);
             self.cases.remove(&case);
             self.closed.insert(fingerprint(&case), version);
         }
