@@ -15,7 +15,7 @@
 //! Replay streams: a case that closes is counted into its worker's summary there and
 //! then and dropped (a closed case's clocks are all stopped, so counting it later
 //! would count the same), so memory holds the open cases only. What is kept of a
-//! closed case is a 64-bit fingerprint of its id and its version, in [`ClosedCases`],
+//! closed case is a 64-bit fingerprint of its id and its version, in `ClosedCases`,
 //! so that a later line naming it is answered as the case would answer it: an intake
 //! is refused `already-received`, a stale version `stale-version`, a note accepted
 //! (one event), anything else refused `case-closed`. An idempotency key on such a line
