@@ -11,12 +11,16 @@
 //! Modules: `i18n` (the interface in English and Chinese), `session` (sign-in
 //! sessions), `csrf`, `stage_svg` (the stage graph drawn as SVG), `present` (case
 //! data turned into what templates show), `pages` (queue, case, new complaint,
-//! policies), `tracking` (tracking links and the status page).
+//! policies), `refusal` (the engine's refusals in the interface's language),
+//! `reports` (the Reports page), `tracking` (tracking links and the
+//! status page).
 
 pub mod csrf;
 pub mod i18n;
 pub mod pages;
 pub mod present;
+pub mod refusal;
+pub mod reports;
 pub mod session;
 pub mod stage_svg;
 pub mod tracking;
@@ -70,6 +74,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(service: Arc<Service>) -> Router
         .route("/cases/{id}/tracking/revoke", post(tracking::revoke))
         .route("/policies", get(pages::policies))
         .route("/policies/{id}", get(pages::policy))
+        .route("/reports", get(reports::page))
         .route("/track/{token}", get(tracking::page))
         .with_state(console)
 }
@@ -114,6 +119,8 @@ pub struct Chrome {
     pub here: String,
     /// The page's title.
     pub title: String,
+    /// Whether the caller may read reports (the Reports link is shown).
+    pub reports: bool,
 }
 
 impl Chrome {
@@ -127,6 +134,7 @@ impl Chrome {
             csrf: String::new(),
             here: here.to_string(),
             title: title.to_string(),
+            reports: false,
         }
     }
 
@@ -136,6 +144,7 @@ impl Chrome {
         Chrome {
             user: Some((c.name.clone(), c.role.clone(), c.org.to_string())),
             csrf: signed.session.csrf.clone(),
+            reports: crate::service::reports::may_read_reports(c),
             ..Chrome::new(signed.lang, &signed.here, title)
         }
     }
