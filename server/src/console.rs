@@ -452,6 +452,22 @@ async fn sign_out(
     response
 }
 
+/// A path without its `lang` query parameter, which would otherwise outrank the
+/// language just chosen.
+fn without_lang(path: &str) -> String {
+    let Some((base, query)) = path.split_once('?') else {
+        return path.to_string();
+    };
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|p| !p.is_empty() && p.split('=').next() != Some("lang"))
+        .collect();
+    match kept.is_empty() {
+        true => base.to_string(),
+        false => format!("{base}?{}", kept.join("&")),
+    }
+}
+
 #[derive(Debug, Deserialize)]
 struct LanguageQuery {
     back: Option<String>,
@@ -464,7 +480,7 @@ async fn language(
     Query(q): Query<LanguageQuery>,
 ) -> Response {
     let lang = Lang::from_tag(&tag).unwrap_or(Lang::En);
-    let back = local_path(q.back.as_deref());
+    let back = without_lang(&local_path(q.back.as_deref()));
     let mut response = Redirect::to(&back).into_response();
     let value = set_cookie(&headers, LANG_COOKIE, lang.tag(), 365 * 86_400);
     if let Ok(value) = HeaderValue::from_str(&value) {
@@ -508,7 +524,23 @@ async fn asset(Path(name): Path<String>) -> Response {
 
 #[cfg(test)]
 mod tests {
-    use super::{cookie, local_path, url_encode};
+    use super::{cookie, local_path, url_encode, without_lang};
+
+    #[test]
+    fn switching_language_drops_the_lang_parameter_of_the_page_returned_to() {
+        for (path, back) in [
+            ("/reports?lang=en&kind=month", "/reports?kind=month"),
+            (
+                "/track/ab?tz=Asia%2FShanghai&lang=zh",
+                "/track/ab?tz=Asia%2FShanghai",
+            ),
+            ("/?lang=zh", "/"),
+            ("/cases/C-1", "/cases/C-1"),
+            ("/?language=x", "/?language=x"),
+        ] {
+            assert_eq!(without_lang(path), back, "{path}");
+        }
+    }
 
     #[test]
     fn only_local_paths_are_returned_to() {

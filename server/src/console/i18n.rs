@@ -138,6 +138,7 @@ pub struct Texts {
     pub days_left: &'static str,
     pub hours_left: &'static str,
     pub minutes_left: &'static str,
+    pub under_a_minute_left: &'static str,
     pub days_over: &'static str,
     pub hours_over: &'static str,
     pub fields: &'static str,
@@ -237,6 +238,7 @@ pub struct Texts {
     pub r_received: &'static str,
     pub r_closed: &'static str,
     pub r_withdrawn: &'static str,
+    pub r_withdrawn_series: &'static str,
     pub r_open_at_start: &'static str,
     pub r_open_at_end: &'static str,
     pub r_resolution_rate: &'static str,
@@ -267,6 +269,13 @@ pub struct Texts {
     pub case_closed: &'static str,
     pub routing_script: &'static str,
     pub queue_capped: &'static str,
+    pub dim_category: &'static str,
+    pub dim_product: &'static str,
+    pub dim_channel: &'static str,
+    pub dim_department: &'static str,
+    pub dim_queue: &'static str,
+    pub dim_root_cause: &'static str,
+    pub dim_outcome: &'static str,
     pub not_a_datetime: &'static str,
     pub unknown_action: &'static str,
 }
@@ -315,6 +324,7 @@ pub static EN: Texts = Texts {
     days_left: "{n} business days left",
     hours_left: "{n} hours left",
     minutes_left: "{n} minutes left",
+    under_a_minute_left: "under a minute left",
     days_over: "{n} business days overdue",
     hours_over: "{n} hours overdue",
     fields: "Fields",
@@ -414,6 +424,7 @@ pub static EN: Texts = Texts {
     r_received: "Received",
     r_closed: "Closed",
     r_withdrawn: "withdrawn",
+    r_withdrawn_series: "Withdrawn",
     r_open_at_start: "Open at start",
     r_open_at_end: "Open at end",
     r_resolution_rate: "Resolution rate",
@@ -444,6 +455,13 @@ pub static EN: Texts = Texts {
     case_closed: "closed",
     routing_script: "and a routing script",
     queue_capped: "Only the first 5,000 matching cases are sorted; narrow the filters to see the rest.",
+    dim_category: "Category",
+    dim_product: "Product",
+    dim_channel: "Channel",
+    dim_department: "Department",
+    dim_queue: "Queue",
+    dim_root_cause: "Root cause",
+    dim_outcome: "Outcome",
     not_a_datetime: "`{s}` is not a date and time",
     unknown_action: "unknown action `{s}`",
 };
@@ -492,6 +510,7 @@ pub static ZH: Texts = Texts {
     days_left: "剩余 {n} 个工作日",
     hours_left: "剩余 {n} 小时",
     minutes_left: "剩余 {n} 分钟",
+    under_a_minute_left: "剩余不到 1 分钟",
     days_over: "已超时 {n} 个工作日",
     hours_over: "已超时 {n} 小时",
     fields: "投诉信息",
@@ -591,6 +610,7 @@ pub static ZH: Texts = Texts {
     r_received: "受理",
     r_closed: "办结",
     r_withdrawn: "撤诉",
+    r_withdrawn_series: "撤诉",
     r_open_at_start: "期初未结",
     r_open_at_end: "期末未结",
     r_resolution_rate: "投诉解决率",
@@ -621,6 +641,13 @@ pub static ZH: Texts = Texts {
     case_closed: "已结案",
     routing_script: "另有分派脚本",
     queue_capped: "仅对前 5000 件符合条件的案件排序；请缩小筛选范围查看其余案件。",
+    dim_category: "业务类别",
+    dim_product: "产品",
+    dim_channel: "渠道",
+    dim_department: "部门",
+    dim_queue: "队列",
+    dim_root_cause: "投诉原因",
+    dim_outcome: "处理结果",
     not_a_datetime: "`{s}` 不是有效的日期和时间",
     unknown_action: "未知操作 `{s}`",
 };
@@ -658,6 +685,106 @@ mod tests {
         assert_eq!(Lang::of_request(Some("en"), &headers), Lang::En);
         headers.insert("cookie", "a=b; redress_lang=en".parse().unwrap());
         assert_eq!(Lang::of_request(None, &headers), Lang::En);
+    }
+
+    /// `(key, text)` of every text, read from the `Debug` form of [`Texts`].
+    fn pairs(texts: &super::Texts) -> Vec<(String, String)> {
+        let debug = format!("{texts:?}");
+        let mut out = Vec::new();
+        let mut rest = debug.as_str();
+        while let Some(at) = rest.find(": \"") {
+            let key = rest[..at]
+                .rsplit(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .next()
+                .unwrap()
+                .to_string();
+            let mut text = String::new();
+            let mut chars = rest[at + 3..].char_indices();
+            let end = loop {
+                match chars.next().unwrap() {
+                    (_, '\\') => text.push(chars.next().unwrap().1),
+                    (i, '"') => break at + 3 + i + 1,
+                    (_, c) => text.push(c),
+                }
+            };
+            out.push((key, text));
+            rest = &rest[end..];
+        }
+        out
+    }
+
+    #[test]
+    fn every_text_is_in_chinese_with_the_same_placeholders() {
+        let (en, zh) = (pairs(&super::EN), pairs(&super::ZH));
+        assert!(en.len() > 100, "{} texts read", en.len());
+        assert_eq!(
+            en.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            zh.iter().map(|(k, _)| k).collect::<Vec<_>>()
+        );
+        let placeholders = |text: &str| {
+            let mut found: Vec<&str> = ["{n}", "{s}"]
+                .into_iter()
+                .filter(|p| text.contains(p))
+                .collect();
+            found.sort();
+            found
+        };
+        for ((key, english), (_, chinese)) in en.iter().zip(&zh) {
+            let han = chinese
+                .chars()
+                .any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c));
+            assert!(han, "`{key}` is not in Chinese: {chinese:?}");
+            assert_ne!(english, chinese, "`{key}`");
+            assert_eq!(
+                placeholders(english),
+                placeholders(chinese),
+                "`{key}`: {english:?} / {chinese:?}"
+            );
+        }
+    }
+
+    /// Every word a template shows comes from the texts (or the policy): no
+    /// English left in the markup outside `{{ }}` and `{% %}`.
+    #[test]
+    fn templates_show_no_words_of_their_own() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/templates");
+        let allowed = ["Redress", "htmx", "BSD"];
+        let mut files = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let source = std::fs::read_to_string(&path).unwrap();
+            files += 1;
+            let mut visible = String::new();
+            let mut depth: Option<&str> = None;
+            let mut i = 0;
+            let bytes = source.as_bytes();
+            while i < bytes.len() {
+                let two = &bytes[i..(i + 2).min(bytes.len())];
+                match (depth, two) {
+                    (None, b"{{") => (depth, i) = (Some("}}"), i + 2),
+                    (None, b"{%") => (depth, i) = (Some("%}"), i + 2),
+                    (None, _) if bytes[i] == b'<' => (depth, i) = (Some(">"), i + 1),
+                    (Some(end), _) if bytes[i..].starts_with(end.as_bytes()) => {
+                        (depth, i) = (None, i + end.len());
+                        visible.push(' ');
+                    }
+                    (Some(_), _) => i += 1,
+                    (None, _) => {
+                        let c = source[i..].chars().next().unwrap();
+                        visible.push(c);
+                        i += c.len_utf8();
+                    }
+                }
+            }
+            for word in visible.split(|c: char| !c.is_ascii_alphabetic()) {
+                assert!(
+                    word.len() < 2 || allowed.contains(&word),
+                    "{}: `{word}` is not from the texts",
+                    path.display()
+                );
+            }
+        }
+        assert!(files >= 10, "templates read: {files}");
     }
 
     #[test]

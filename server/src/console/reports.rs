@@ -145,7 +145,7 @@ fn series_name(t: &'static Texts, key: &str) -> &'static str {
         "met" => t.r_met,
         "breached" => t.r_breached,
         "running-past-deadline" => t.r_running_past,
-        "withdrawn" => t.r_withdrawn,
+        "withdrawn" => t.r_withdrawn_series,
         "this-period" => t.r_this_period,
         "previous-period" => t.r_previous_period,
         _ => t.r_responses,
@@ -351,7 +351,7 @@ fn shown(policy: &Policy, report: Report, t: &'static Texts) -> Shown {
         dimensions: report
             .by
             .iter()
-            .map(|d| bulletin::dimension_label(policy, *d))
+            .map(|d| dimension_name(policy, *d, t))
             .collect(),
         groups,
         compliance: bulletin::compliance_sla(policy, &report).map(|sla| {
@@ -375,14 +375,37 @@ fn forbidden(signed: &Signed, role: &str) -> Response {
     )
 }
 
-fn dimension_choices(policy: &Policy, chosen: &[String]) -> Vec<(String, String, bool)> {
+/// A dimension as the page names it: the label of the policy's field for it, else
+/// the interface's word.
+fn dimension_name(policy: &Policy, d: Dimension, t: &'static Texts) -> String {
+    let label = bulletin::dimension_label(policy, d);
+    if label != d.as_str() {
+        return label;
+    }
+    match d {
+        Dimension::Category => t.dim_category,
+        Dimension::Product => t.dim_product,
+        Dimension::Channel => t.dim_channel,
+        Dimension::Department => t.dim_department,
+        Dimension::Queue => t.dim_queue,
+        Dimension::RootCause => t.dim_root_cause,
+        Dimension::Outcome => t.dim_outcome,
+    }
+    .to_string()
+}
+
+fn dimension_choices(
+    policy: &Policy,
+    chosen: &[String],
+    t: &'static Texts,
+) -> Vec<(String, String, bool)> {
     policy
         .reporting()
         .dimensions()
         .map(|d: Dimension| {
             let name = d.as_str().to_string();
             let on = chosen.contains(&name);
-            (name, bulletin::dimension_label(policy, d), on)
+            (name, dimension_name(policy, d, t), on)
         })
         .collect()
 }
@@ -447,7 +470,7 @@ pub async fn page(State(app): Ctx, signed: Signed, Query(inputs): Query<Inputs>)
         quarter: form.kind == Kind::Quarter,
         dates: form.kind == Kind::Dates,
         quarters,
-        dimensions: dimension_choices(&policy, &form.by),
+        dimensions: dimension_choices(&policy, &form.by, t),
         form_month: form.month,
         form_quarter: form.quarter,
         form_from: form.from,
