@@ -105,6 +105,11 @@ pub struct WebhookConfig {
     /// Sends fields marked `personal` unmasked. Default false.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub personal_data: Option<bool>,
+    /// The messages to the complainant (`notify = "complainant"`, by `message`,
+    /// e.g. `["acknowledgement"]`) whose `notified` webhook carries a new
+    /// tracking link to the case's status page. Default none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracking_links: Option<Vec<String>>,
 }
 
 /// A webhook, checked.
@@ -122,6 +127,8 @@ pub struct Webhook {
     pub secret: Option<String>,
     /// Sends personal fields unmasked.
     pub personal_data: bool,
+    /// Complainant messages whose notification carries a new tracking link.
+    pub tracking_links: Vec<String>,
 }
 
 /// One organisation.
@@ -374,6 +381,7 @@ impl Config {
                 events,
                 secret: w.secret.clone(),
                 personal_data: w.personal_data.unwrap_or(false),
+                tracking_links: w.tracking_links.clone().unwrap_or_default(),
             });
         }
         let limits = file.limits.unwrap_or_default().resolve()?;

@@ -11,12 +11,16 @@
 //! Modules: `i18n` (the interface in English and Chinese), `session` (sign-in
 //! sessions), `csrf`, `stage_svg` (the stage graph drawn as SVG), `present` (case
 //! data turned into what templates show), `pages` (queue, case, new complaint,
-//! policies), `tracking` (tracking links and the status page).
+//! policies), `refusal` (the engine's refusals in the interface's language),
+//! `reports` (the Reports page), `tracking` (tracking links and the
+//! status page).
 
 pub mod csrf;
 pub mod i18n;
 pub mod pages;
 pub mod present;
+pub mod refusal;
+pub mod reports;
 pub mod session;
 pub mod stage_svg;
 pub mod tracking;
@@ -70,6 +74,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(service: Arc<Service>) -> Router
         .route("/cases/{id}/tracking/revoke", post(tracking::revoke))
         .route("/policies", get(pages::policies))
         .route("/policies/{id}", get(pages::policy))
+        .route("/reports", get(reports::page))
         .route("/track/{token}", get(tracking::page))
         .with_state(console)
 }
@@ -114,6 +119,8 @@ pub struct Chrome {
     pub here: String,
     /// The page's title.
     pub title: String,
+    /// Whether the caller may read reports (the Reports link is shown).
+    pub reports: bool,
 }
 
 impl Chrome {
@@ -127,6 +134,7 @@ impl Chrome {
             csrf: String::new(),
             here: here.to_string(),
             title: title.to_string(),
+            reports: false,
         }
     }
 
@@ -136,6 +144,7 @@ impl Chrome {
         Chrome {
             user: Some((c.name.clone(), c.role.clone(), c.org.to_string())),
             csrf: signed.session.csrf.clone(),
+            reports: crate::service::reports::may_read_reports(c),
             ..Chrome::new(signed.lang, &signed.here, title)
         }
     }
@@ -443,6 +452,22 @@ async fn sign_out(
     response
 }
 
+/// A path without its `lang` query parameter, which would otherwise outrank the
+/// language just chosen.
+fn without_lang(path: &str) -> String {
+    let Some((base, query)) = path.split_once('?') else {
+        return path.to_string();
+    };
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|p| !p.is_empty() && p.split('=').next() != Some("lang"))
+        .collect();
+    match kept.is_empty() {
+        true => base.to_string(),
+        false => format!("{base}?{}", kept.join("&")),
+    }
+}
+
 #[derive(Debug, Deserialize)]
 struct LanguageQuery {
     back: Option<String>,
@@ -455,7 +480,7 @@ async fn language(
     Query(q): Query<LanguageQuery>,
 ) -> Response {
     let lang = Lang::from_tag(&tag).unwrap_or(Lang::En);
-    let back = local_path(q.back.as_deref());
+    let back = without_lang(&local_path(q.back.as_deref()));
     let mut response = Redirect::to(&back).into_response();
     let value = set_cookie(&headers, LANG_COOKIE, lang.tag(), 365 * 86_400);
     if let Ok(value) = HeaderValue::from_str(&value) {
@@ -499,7 +524,23 @@ async fn asset(Path(name): Path<String>) -> Response {
 
 #[cfg(test)]
 mod tests {
-    use super::{cookie, local_path, url_encode};
+    use super::{cookie, local_path, url_encode, without_lang};
+
+    #[test]
+    fn switching_language_drops_the_lang_parameter_of_the_page_returned_to() {
+        for (path, back) in [
+            ("/reports?lang=en&kind=month", "/reports?kind=month"),
+            (
+                "/track/ab?tz=Asia%2FShanghai&lang=zh",
+                "/track/ab?tz=Asia%2FShanghai",
+            ),
+            ("/?lang=zh", "/"),
+            ("/cases/C-1", "/cases/C-1"),
+            ("/?language=x", "/?language=x"),
+        ] {
+            assert_eq!(without_lang(path), back, "{path}");
+        }
+    }
 
     #[test]
     fn only_local_paths_are_returned_to() {

@@ -1,12 +1,14 @@
 //! The HTTP API under `/v1`, `/healthz` and `/metrics`. Handlers parse, call the
 //! service and render; every error is a problem document (RFC 9457). One module per
-//! resource: `cases`, `policies`, `operations`, over the shared `extract`ors.
+//! resource: `cases`, `policies`, `reports`, `tracking` (a case's tracking link),
+//! `operations`, over the shared `extract`ors.
 
 mod cases;
 mod extract;
 mod operations;
 mod policies;
 mod reports;
+mod tracking;
 
 use std::sync::Arc;
 
@@ -23,6 +25,7 @@ use cases::{get_case, history, intake, list_cases, post_event};
 use operations::{admit, healthz, method_not_allowed, metrics, not_found, observe, openapi};
 use policies::{get_policy, list_policies, migrate_policy, policy_graph, reload_policies};
 use reports::get_report;
+use tracking::{issue_link, revoke_links};
 
 /// The OpenAPI description of this API.
 pub const OPENAPI: &str = include_str!("../../docs/openapi.json");
@@ -45,6 +48,10 @@ pub fn router(service: Arc<Service>) -> Router {
         .route("/v1/cases/{id}", get(get_case))
         .route("/v1/cases/{id}/events", post(post_event))
         .route("/v1/cases/{id}/history", get(history))
+        .route(
+            "/v1/cases/{id}/tracking-link",
+            post(issue_link).delete(revoke_links),
+        )
         .route("/v1/reports", get(get_report))
         .merge(crate::console::router(service.clone()))
         .fallback(not_found)

@@ -28,7 +28,9 @@ mod error;
 pub mod fingerprint;
 mod intake;
 mod migrate;
+pub mod reports;
 mod timers;
+pub mod tracking;
 mod write;
 
 pub use error::ServiceError;

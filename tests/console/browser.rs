@@ -153,6 +153,30 @@ async fn set_value(client: &Client, css: &str, value: &str) {
         .unwrap();
 }
 
+/// Complaints of the autumn for the Reports page, one of them withdrawn.
+fn file_autumn(server: &Server) {
+    let autumn = [
+        ("fees", "web", "2026-10-09T10:00:00+08:00"),
+        ("cards", "phone", "2026-10-20T15:30:00+08:00"),
+        ("fees", "branch", "2026-11-03T09:10:00+08:00"),
+        ("loans", "web", "2026-11-18T11:00:00+08:00"),
+        ("cards", "regulator", "2026-11-25T14:00:00+08:00"),
+    ];
+    for (n, (category, channel, received)) in autumn.into_iter().enumerate() {
+        let case = server.file(
+            BANK_AGENT,
+            json!({"policy": "bank-cn", "received_at": received,
+                   "data": {"category": category, "channel": channel, "summary": "see the letter"}}),
+        );
+        if n == 1 {
+            let id = case["id"].as_str().unwrap();
+            let events = format!("/v1/cases/{id}/events");
+            let withdrawn = server.post(&events, BANK_AGENT, json!({"withdraw": true}));
+            assert_eq!(withdrawn.status, 200, "{withdrawn:?}");
+        }
+    }
+}
+
 #[test]
 fn people_handle_a_complaint_in_a_real_browser() {
     let Some((_driver, driver_url)) = start_driver() else {
@@ -275,6 +299,50 @@ fn people_handle_a_complaint_in_a_real_browser() {
                 .is_err()
         );
         shot(&client, "06-auditor").await;
+
+        // The auditor reads the reports: the autumn's complaints by category, from
+        // a plain form. (Filed from a thread of its own: the harness's client blocks.)
+        std::thread::scope(|scope| {
+            scope.spawn(|| file_autumn(&server)).join().unwrap();
+        });
+        client.goto(&format!("{url}/")).await.unwrap();
+        until_source(&client, "table class=\"queue\"").await;
+        shot(&client, "06a-queue-autumn").await;
+        click(&client, "#nav-reports").await;
+        client
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Css("#report-policy"))
+            .await
+            .unwrap()
+            .select_by_value("bank-cn")
+            .await
+            .unwrap();
+        click(&client, "#kind-dates").await;
+        set_value(&client, "#report-from", "2026-09-01").await;
+        set_value(&client, "#report-to", "2026-12-31").await;
+        click(&client, "input[name=by][value=category]").await;
+        click(&client, "#show-report").await;
+        until_source(&client, "id=\"groups\"").await;
+        let overview = text(&client, "#overview").await;
+        assert!(overview.contains("Received 6"), "{overview}");
+        let groups = text(&client, "#groups").await;
+        assert!(groups.contains("cards") && groups.contains("loans"), "{groups}");
+        assert!(
+            client
+                .find(Locator::Css("#trend-h + .chart svg"))
+                .await
+                .is_ok()
+        );
+        // Tall enough for the charts (this screenshot is docs/console-reports.png).
+        client.set_window_size(1280, 2600).await.unwrap();
+        shot(&client, "06b-reports").await;
+        client.set_window_size(1280, 1000).await.unwrap();
+        click(&client, "a.lang").await;
+        until_source(&client, "投诉解决率").await;
+        shot(&client, "06c-reports-zh").await;
+        click(&client, "a.lang").await;
+        until_source(&client, "Resolution rate").await;
         sign_out(&client).await;
 
         // Another organisation's token: the case's address answers as if it did not exist.
@@ -299,6 +367,21 @@ fn people_handle_a_complaint_in_a_real_browser() {
         click(&client, "#action-note form button[type=submit]").await;
         until_source(&client, "nothing was changed").await;
         shot(&client, "08-forged-csrf").await;
+
+        // At phone width the case page reflows: nothing wider than the screen.
+        client.set_window_size(390, 844).await.unwrap();
+        client.goto(&format!("{url}/cases/{id}")).await.unwrap();
+        until_source(&client, "id=\"trail\"").await;
+        let overflow = client
+            .execute(
+                "return document.documentElement.scrollWidth - document.documentElement.clientWidth;",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert!(overflow.as_i64().unwrap() <= 0, "wider than the phone by {overflow}");
+        shot(&client, "08b-case-phone").await;
+        client.set_window_size(1280, 1000).await.unwrap();
 
         // The complainant's link shows the deadline and no personal data.
         client.goto(&format!("{url}{link}")).await.unwrap();

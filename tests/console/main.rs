@@ -8,6 +8,8 @@ mod browser;
 #[allow(dead_code)]
 #[path = "../serve/harness.rs"]
 mod harness;
+mod reports;
+mod tracking_api;
 
 use std::collections::BTreeMap;
 

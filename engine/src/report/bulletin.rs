@@ -117,6 +117,48 @@ fn overview(page: &mut String, report: &Report) {
 
 fn trend(page: &mut String, report: &Report) {
     section(page, "trend", "投诉量趋势 Volume trend");
+    figure(page, "trend", &trend_chart(report));
+}
+
+/// One chart of the bulletin: its SVG and its legend, for a page that shows the
+/// charts with words of its own (the console's Reports page).
+#[derive(Debug, Clone)]
+pub struct Chart {
+    /// The chart, one `<svg>` element drawn with presentation attributes only (no
+    /// script, no style sheet).
+    pub svg: String,
+    /// Its series, in the order they are drawn.
+    pub legend: Vec<Legend>,
+}
+
+/// A series of a chart as its legend shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Legend {
+    /// A stable key: `received`, `closed`, `met`, `breached`,
+    /// `running-past-deadline`, `withdrawn`, `this-period`, `previous-period`,
+    /// `responses`.
+    pub key: &'static str,
+    /// The bulletin's own name of it, in Chinese and English.
+    pub name: &'static str,
+    /// Its colour (red, green, blue).
+    pub colour: (u8, u8, u8),
+}
+
+fn chart_of(svg: String, series: &[(&'static str, &Series<'static>)]) -> Chart {
+    let legend = series
+        .iter()
+        .map(|(key, s)| Legend {
+            key,
+            name: s.name,
+            colour: (s.colour.0, s.colour.1, s.colour.2),
+        })
+        .collect();
+    Chart { svg, legend }
+}
+
+/// Received (bars) and closed (a line) per month, or per day for a period of a
+/// month or less.
+pub fn trend_chart(report: &Report) -> Chart {
     let labels: Vec<String> = report
         .trend
         .iter()
@@ -135,12 +177,8 @@ fn trend(page: &mut String, report: &Report) {
         colour: TEAL,
         values: report.trend.iter().map(|p| p.closed).collect(),
     };
-    figure(
-        page,
-        "trend",
-        &chart::columns(&labels, &received, Some(&closed)),
-        &[&received, &closed],
-    );
+    let svg = chart::columns(&labels, &received, Some(&closed));
+    chart_of(svg, &[("received", &received), ("closed", &closed)])
 }
 
 fn groups(page: &mut String, policy: &Policy, report: &Report) {
@@ -184,17 +222,18 @@ fn groups(page: &mut String, policy: &Policy, report: &Report) {
     page.push_str("</tbody></table>\n");
 }
 
-fn compliance(page: &mut String, policy: &Policy, report: &Report) {
-    let sla = report
+/// The SLA whose compliance the bulletin charts: the report's resolution SLA,
+/// else the policy's first.
+pub fn compliance_sla(policy: &Policy, report: &Report) -> Option<String> {
+    report
         .resolution_sla
         .clone()
-        .or_else(|| policy.slas().keys().next().cloned());
-    let Some(sla) = sla else { return };
-    section(
-        page,
-        "compliance",
-        &format!("时限达标 SLA compliance: {}", escape(&sla)),
-    );
+        .or_else(|| policy.slas().keys().next().cloned())
+}
+
+/// Met, breached, running past the deadline and withdrawn, for `sla`: one bar
+/// for every case, or one per group when the report is grouped.
+pub fn compliance_chart(report: &Report, sla: &str) -> Chart {
     let rows: Vec<(String, &Figures)> = match report.groups.is_empty() {
         true => vec![("全部 All".to_string(), &report.total)],
         false => report
@@ -206,33 +245,46 @@ fn compliance(page: &mut String, policy: &Policy, report: &Report) {
     let labels: Vec<String> = rows.iter().map(|(l, _)| l.clone()).collect();
     let of = |pick: fn(&super::Compliance) -> u64| -> Vec<u64> {
         rows.iter()
-            .map(|(_, f)| f.slas.get(&sla).map_or(0, pick))
+            .map(|(_, f)| f.slas.get(sla).map_or(0, pick))
             .collect()
     };
-    let series = [
-        Series {
-            name: "按时 met",
-            colour: GREEN,
-            values: of(|c| c.met),
-        },
-        Series {
-            name: "超时 breached",
-            colour: RED,
-            values: of(|c| c.breached),
-        },
-        Series {
-            name: "逾期未结 running past deadline",
-            colour: AMBER,
-            values: of(|c| c.running_past_deadline),
-        },
-        Series {
-            name: "撤诉 withdrawn",
-            colour: GREY,
-            values: of(|c| c.withdrawn),
-        },
-    ];
+    let met = Series {
+        name: "按时 met",
+        colour: GREEN,
+        values: of(|c| c.met),
+    };
+    let breached = Series {
+        name: "超时 breached",
+        colour: RED,
+        values: of(|c| c.breached),
+    };
+    let past = Series {
+        name: "逾期未结 running past deadline",
+        colour: AMBER,
+        values: of(|c| c.running_past_deadline),
+    };
+    let withdrawn = Series {
+        name: "撤诉 withdrawn",
+        colour: GREY,
+        values: of(|c| c.withdrawn),
+    };
+    let series = [met, breached, past, withdrawn];
     let svg = chart::stacked_rows(&labels, &series, None);
-    figure(page, "compliance", &svg, &series.iter().collect::<Vec<_>>());
+    let keys = ["met", "breached", "running-past-deadline", "withdrawn"];
+    let keyed: Vec<_> = keys.into_iter().zip(series.iter()).collect();
+    chart_of(svg, &keyed)
+}
+
+fn compliance(page: &mut String, policy: &Policy, report: &Report) {
+    let Some(sla) = compliance_sla(policy, report) else {
+        return;
+    };
+    section(
+        page,
+        "compliance",
+        &format!("时限达标 SLA compliance: {}", escape(&sla)),
+    );
+    figure(page, "compliance", &compliance_chart(report, &sla));
     page.push_str("<table><thead><tr><th class=\"k\">SLA</th><th>按时<br>Met</th><th>超时<br>Breached</th><th>逾期未结<br>Running past deadline</th><th>撤诉<br>Withdrawn</th><th>达标率<br>Compliance</th></tr></thead><tbody>\n");
     for (name, c) in &report.total.slas {
         let _ = writeln!(
@@ -249,11 +301,11 @@ fn compliance(page: &mut String, policy: &Policy, report: &Report) {
     page.push_str("</tbody></table>\n");
 }
 
-fn root_causes(page: &mut String, report: &Report) {
-    section(page, "root-causes", "投诉原因 Root causes");
+/// The top root causes of the period (bars) with the previous period's counts
+/// (dots); `None` when none was recorded.
+pub fn root_cause_chart(report: &Report) -> Option<Chart> {
     if report.root_causes.is_empty() {
-        page.push_str("<p class=\"note\">没有记录原因 No root cause recorded in the period.</p>\n");
-        return;
+        return None;
     }
     let labels: Vec<String> = report.root_causes.iter().map(|c| c.cause.clone()).collect();
     let now = Series {
@@ -267,7 +319,19 @@ fn root_causes(page: &mut String, report: &Report) {
         values: report.root_causes.iter().map(|c| c.previous).collect(),
     };
     let svg = chart::stacked_rows(&labels, std::slice::from_ref(&now), Some(&before));
-    figure(page, "root-causes", &svg, &[&now, &before]);
+    Some(chart_of(
+        svg,
+        &[("this-period", &now), ("previous-period", &before)],
+    ))
+}
+
+fn root_causes(page: &mut String, report: &Report) {
+    section(page, "root-causes", "投诉原因 Root causes");
+    let Some(chart) = root_cause_chart(report) else {
+        page.push_str("<p class=\"note\">没有记录原因 No root cause recorded in the period.</p>\n");
+        return;
+    };
+    figure(page, "root-causes", &chart);
     page.push_str("<table><thead><tr><th class=\"k\">原因 Cause</th><th>本期<br>This period</th><th>上期<br>Previous</th><th>变化<br>Change</th></tr></thead><tbody>\n");
     for c in &report.root_causes {
         let _ = writeln!(
@@ -283,24 +347,29 @@ fn root_causes(page: &mut String, report: &Report) {
     page.push_str("</tbody></table>\n");
 }
 
-fn satisfaction(page: &mut String, report: &Report) {
+/// Responses per satisfaction score; `None` when the policy records no score.
+pub fn satisfaction_chart(report: &Report) -> Option<Chart> {
     let s = &report.total.satisfaction;
     if s.distribution.is_empty() {
-        return;
+        return None;
     }
-    section(page, "satisfaction", "满意度 Satisfaction");
     let labels: Vec<String> = s.distribution.keys().map(|k| k.to_string()).collect();
     let scores = Series {
         name: "评分 responses per score",
         colour: TEAL,
         values: s.distribution.values().copied().collect(),
     };
-    figure(
-        page,
-        "satisfaction",
-        &chart::columns(&labels, &scores, None),
-        &[&scores],
-    );
+    let svg = chart::columns(&labels, &scores, None);
+    Some(chart_of(svg, &[("responses", &scores)]))
+}
+
+fn satisfaction(page: &mut String, report: &Report) {
+    let Some(chart) = satisfaction_chart(report) else {
+        return;
+    };
+    let s = &report.total.satisfaction;
+    section(page, "satisfaction", "满意度 Satisfaction");
+    figure(page, "satisfaction", &chart);
     let _ = writeln!(
         page,
         "<p>均值 Mean <b>{}</b> · 回复 Responses {} · 回复率 Response rate {}</p>",
@@ -324,19 +393,17 @@ fn section(page: &mut String, id: &str, heading: &str) {
     // Sections are closed by the next one's heading; HTML allows the implied end.
 }
 
-fn figure(page: &mut String, id: &str, svg: &str, legend: &[&Series<'_>]) {
+fn figure(page: &mut String, id: &str, chart: &Chart) {
     let _ = write!(
         page,
-        "<figure class=\"chart\" id=\"chart-{id}\">\n{svg}\n<figcaption class=\"legend\">"
+        "<figure class=\"chart\" id=\"chart-{id}\">\n{}\n<figcaption class=\"legend\">",
+        chart.svg
     );
-    for s in legend {
-        let c = s.colour;
+    for s in &chart.legend {
+        let (r, g, b) = s.colour;
         let _ = write!(
             page,
-            "<span><i style=\"background:rgb({},{},{})\"></i>{}</span>",
-            c.0,
-            c.1,
-            c.2,
+            "<span><i style=\"background:rgb({r},{g},{b})\"></i>{}</span>",
             escape(s.name)
         );
     }
@@ -344,7 +411,7 @@ fn figure(page: &mut String, id: &str, svg: &str, legend: &[&Series<'_>]) {
 }
 
 /// A dimension's name as the policy labels it: the field's label, else its name.
-fn dimension_label(policy: &Policy, d: Dimension) -> String {
+pub fn dimension_label(policy: &Policy, d: Dimension) -> String {
     match policy.reporting().source(d) {
         Some(Source::Field(f)) => policy
             .fields()
@@ -355,8 +422,9 @@ fn dimension_label(policy: &Policy, d: Dimension) -> String {
     }
 }
 
-/// A group's value as people read it: a queue with its description.
-fn value_label(policy: &Policy, d: Dimension, value: Option<&str>) -> String {
+/// A group's value as people read it: a queue with its description; `(none)`
+/// for cases without one.
+pub fn value_label(policy: &Policy, d: Dimension, value: Option<&str>) -> String {
     let Some(value) = value else {
         return "(none)".to_string();
     };
@@ -392,11 +460,13 @@ fn repeat(t: &Figures) -> String {
     }
 }
 
-fn percent(rate: Option<f64>) -> String {
+/// A rate as a percentage to one decimal; `–` when there is none.
+pub fn percent(rate: Option<f64>) -> String {
     rate.map_or("–".into(), |r| format!("{:.1}%", r * 100.0))
 }
 
-fn number(x: Option<f64>) -> String {
+/// A number to two decimals; `–` when there is none.
+pub fn number(x: Option<f64>) -> String {
     x.map_or("–".into(), |x| format!("{x:.2}"))
 }
 

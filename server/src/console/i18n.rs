@@ -91,7 +91,8 @@ impl Lang {
 }
 
 /// Every text of the interface, in one language; each field is named after where
-/// it is used. Patterns with `{n}` are filled in by [`Texts::count`].
+/// it is used. Patterns with `{n}` are filled in by [`Texts::count`], with `{s}` by
+/// [`Texts::fill`].
 #[derive(Debug)]
 #[allow(missing_docs)]
 pub struct Texts {
@@ -137,6 +138,7 @@ pub struct Texts {
     pub days_left: &'static str,
     pub hours_left: &'static str,
     pub minutes_left: &'static str,
+    pub under_a_minute_left: &'static str,
     pub days_over: &'static str,
     pub hours_over: &'static str,
     pub fields: &'static str,
@@ -214,6 +216,68 @@ pub struct Texts {
     pub track_not_found: &'static str,
     pub too_many: &'static str,
     pub error_title: &'static str,
+    pub reports_choose: &'static str,
+    pub reports_period: &'static str,
+    pub reports_month: &'static str,
+    pub reports_quarter: &'static str,
+    pub reports_dates: &'static str,
+    pub reports_group_by: &'static str,
+    pub reports_show: &'static str,
+    pub reports_previous: &'static str,
+    pub reports_overview: &'static str,
+    pub reports_trend: &'static str,
+    pub reports_groups: &'static str,
+    pub reports_compliance: &'static str,
+    pub reports_causes: &'static str,
+    pub reports_cause: &'static str,
+    pub reports_change: &'static str,
+    pub reports_no_causes: &'static str,
+    pub reports_note: &'static str,
+    pub reports_forbidden: &'static str,
+    pub reports_bad_date: &'static str,
+    pub r_received: &'static str,
+    pub r_closed: &'static str,
+    pub r_withdrawn: &'static str,
+    pub r_withdrawn_series: &'static str,
+    pub r_open_at_start: &'static str,
+    pub r_open_at_end: &'static str,
+    pub r_resolution_rate: &'static str,
+    pub r_handling_days: &'static str,
+    pub r_handling_business_days: &'static str,
+    pub r_median_days: &'static str,
+    pub r_extensions: &'static str,
+    pub r_reopen_rate: &'static str,
+    pub r_upheld_rate: &'static str,
+    pub r_upheld: &'static str,
+    pub r_partly_upheld: &'static str,
+    pub r_not_upheld: &'static str,
+    pub r_redress: &'static str,
+    pub r_cases: &'static str,
+    pub r_satisfaction: &'static str,
+    pub r_response_rate: &'static str,
+    pub r_repeat: &'static str,
+    pub r_repeat_of: &'static str,
+    pub r_repeat_not_counted: &'static str,
+    pub r_met: &'static str,
+    pub r_breached: &'static str,
+    pub r_running_past: &'static str,
+    pub r_compliance_rate: &'static str,
+    pub r_this_period: &'static str,
+    pub r_previous_period: &'static str,
+    pub r_responses: &'static str,
+    pub nav_label: &'static str,
+    pub case_closed: &'static str,
+    pub routing_script: &'static str,
+    pub queue_capped: &'static str,
+    pub dim_category: &'static str,
+    pub dim_product: &'static str,
+    pub dim_channel: &'static str,
+    pub dim_department: &'static str,
+    pub dim_queue: &'static str,
+    pub dim_root_cause: &'static str,
+    pub dim_outcome: &'static str,
+    pub not_a_datetime: &'static str,
+    pub unknown_action: &'static str,
 }
 
 /// English.
@@ -260,6 +324,7 @@ pub static EN: Texts = Texts {
     days_left: "{n} business days left",
     hours_left: "{n} hours left",
     minutes_left: "{n} minutes left",
+    under_a_minute_left: "under a minute left",
     days_over: "{n} business days overdue",
     hours_over: "{n} hours overdue",
     fields: "Fields",
@@ -337,6 +402,68 @@ pub static EN: Texts = Texts {
     track_not_found: "This link does not open a complaint. It may be mistyped or no longer valid.",
     too_many: "Too many requests from your address. Please wait a minute and try again.",
     error_title: "Something went wrong",
+    reports_choose: "Choose a report",
+    reports_period: "Period",
+    reports_month: "Month",
+    reports_quarter: "Quarter",
+    reports_dates: "From – to",
+    reports_group_by: "Group by",
+    reports_show: "Show the report",
+    reports_previous: "previous period",
+    reports_overview: "Overview",
+    reports_trend: "Volume trend",
+    reports_groups: "By group",
+    reports_compliance: "Deadlines met",
+    reports_causes: "Root causes",
+    reports_cause: "Cause",
+    reports_change: "Change",
+    reports_no_causes: "No root cause was recorded in the period.",
+    reports_note: "Figures are counted as in docs/reporting.md: received and closed in the period; resolution rate is closed ÷ (open at start + received); handling time from receipt to closing. No personal data is shown.",
+    reports_forbidden: "role `{s}` may not read reports; `compliance` and `auditor` may",
+    reports_bad_date: "`{s}` is not a date (year-month-day)",
+    r_received: "Received",
+    r_closed: "Closed",
+    r_withdrawn: "withdrawn",
+    r_withdrawn_series: "Withdrawn",
+    r_open_at_start: "Open at start",
+    r_open_at_end: "Open at end",
+    r_resolution_rate: "Resolution rate",
+    r_handling_days: "Handling time, median / p90 (days)",
+    r_handling_business_days: "Handling time, median / p90 (business days)",
+    r_median_days: "Median days",
+    r_extensions: "Extensions granted",
+    r_reopen_rate: "Reopen rate",
+    r_upheld_rate: "Upheld rate",
+    r_upheld: "upheld",
+    r_partly_upheld: "partly",
+    r_not_upheld: "not upheld",
+    r_redress: "Redress paid",
+    r_cases: "{n} cases",
+    r_satisfaction: "Satisfaction",
+    r_response_rate: "response rate",
+    r_repeat: "Repeat complainants",
+    r_repeat_of: "{n} of {s} complainants",
+    r_repeat_not_counted: "not counted (no complainant key)",
+    r_met: "Met",
+    r_breached: "Breached",
+    r_running_past: "Running past deadline",
+    r_compliance_rate: "Compliance",
+    r_this_period: "This period",
+    r_previous_period: "Previous period",
+    r_responses: "Responses per score",
+    nav_label: "Main",
+    case_closed: "closed",
+    routing_script: "and a routing script",
+    queue_capped: "Only the first 5,000 matching cases are sorted; narrow the filters to see the rest.",
+    dim_category: "Category",
+    dim_product: "Product",
+    dim_channel: "Channel",
+    dim_department: "Department",
+    dim_queue: "Queue",
+    dim_root_cause: "Root cause",
+    dim_outcome: "Outcome",
+    not_a_datetime: "`{s}` is not a date and time",
+    unknown_action: "unknown action `{s}`",
 };
 
 /// Chinese.
@@ -383,6 +510,7 @@ pub static ZH: Texts = Texts {
     days_left: "剩余 {n} 个工作日",
     hours_left: "剩余 {n} 小时",
     minutes_left: "剩余 {n} 分钟",
+    under_a_minute_left: "剩余不到 1 分钟",
     days_over: "已超时 {n} 个工作日",
     hours_over: "已超时 {n} 小时",
     fields: "投诉信息",
@@ -460,12 +588,79 @@ pub static ZH: Texts = Texts {
     track_not_found: "此链接无法打开投诉，可能输入有误或已失效。",
     too_many: "来自您地址的请求过多，请一分钟后再试。",
     error_title: "出错了",
+    reports_choose: "选择报表",
+    reports_period: "报告期",
+    reports_month: "按月",
+    reports_quarter: "按季度",
+    reports_dates: "起止日期",
+    reports_group_by: "分组",
+    reports_show: "生成报表",
+    reports_previous: "上期",
+    reports_overview: "概况",
+    reports_trend: "投诉量趋势",
+    reports_groups: "分组情况",
+    reports_compliance: "时限达标",
+    reports_causes: "投诉原因",
+    reports_cause: "原因",
+    reports_change: "变化",
+    reports_no_causes: "本期没有记录投诉原因。",
+    reports_note: "统计口径见 docs/reporting.md：受理、办结均按报告期计；投诉解决率 = 办结 ÷（期初未结 + 受理）；处理时效自收到至办结。本页不显示任何个人信息。",
+    reports_forbidden: "角色 `{s}` 无权查看报表；`compliance`（合规）和 `auditor`（审计）可以查看",
+    reports_bad_date: "`{s}` 不是有效日期（年-月-日）",
+    r_received: "受理",
+    r_closed: "办结",
+    r_withdrawn: "撤诉",
+    r_withdrawn_series: "撤诉",
+    r_open_at_start: "期初未结",
+    r_open_at_end: "期末未结",
+    r_resolution_rate: "投诉解决率",
+    r_handling_days: "处理时效，中位数 / 90 分位（天）",
+    r_handling_business_days: "处理时效，中位数 / 90 分位（工作日）",
+    r_median_days: "时效中位数（天）",
+    r_extensions: "延期次数",
+    r_reopen_rate: "重开率",
+    r_upheld_rate: "支持率",
+    r_upheld: "支持",
+    r_partly_upheld: "部分支持",
+    r_not_upheld: "不支持",
+    r_redress: "赔付金额",
+    r_cases: "{n} 件",
+    r_satisfaction: "满意度",
+    r_response_rate: "回复率",
+    r_repeat: "重复投诉人",
+    r_repeat_of: "{s} 名投诉人中 {n} 名",
+    r_repeat_not_counted: "未统计（未配置投诉人密钥）",
+    r_met: "按时",
+    r_breached: "超时",
+    r_running_past: "逾期未结",
+    r_compliance_rate: "达标率",
+    r_this_period: "本期",
+    r_previous_period: "上期",
+    r_responses: "各评分回复数",
+    nav_label: "主导航",
+    case_closed: "已结案",
+    routing_script: "另有分派脚本",
+    queue_capped: "仅对前 5000 件符合条件的案件排序；请缩小筛选范围查看其余案件。",
+    dim_category: "业务类别",
+    dim_product: "产品",
+    dim_channel: "渠道",
+    dim_department: "部门",
+    dim_queue: "队列",
+    dim_root_cause: "投诉原因",
+    dim_outcome: "处理结果",
+    not_a_datetime: "`{s}` 不是有效的日期和时间",
+    unknown_action: "未知操作 `{s}`",
 };
 
 impl Texts {
     /// A pattern with its `{n}` filled in.
     pub fn count(pattern: &str, n: i64) -> String {
         pattern.replace("{n}", &n.to_string())
+    }
+
+    /// A pattern with its `{s}` filled in.
+    pub fn fill(pattern: &str, text: &str) -> String {
+        pattern.replace("{s}", text)
     }
 }
 
@@ -490,6 +685,106 @@ mod tests {
         assert_eq!(Lang::of_request(Some("en"), &headers), Lang::En);
         headers.insert("cookie", "a=b; redress_lang=en".parse().unwrap());
         assert_eq!(Lang::of_request(None, &headers), Lang::En);
+    }
+
+    /// `(key, text)` of every text, read from the `Debug` form of [`Texts`].
+    fn pairs(texts: &super::Texts) -> Vec<(String, String)> {
+        let debug = format!("{texts:?}");
+        let mut out = Vec::new();
+        let mut rest = debug.as_str();
+        while let Some(at) = rest.find(": \"") {
+            let key = rest[..at]
+                .rsplit(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .next()
+                .unwrap()
+                .to_string();
+            let mut text = String::new();
+            let mut chars = rest[at + 3..].char_indices();
+            let end = loop {
+                match chars.next().unwrap() {
+                    (_, '\\') => text.push(chars.next().unwrap().1),
+                    (i, '"') => break at + 3 + i + 1,
+                    (_, c) => text.push(c),
+                }
+            };
+            out.push((key, text));
+            rest = &rest[end..];
+        }
+        out
+    }
+
+    #[test]
+    fn every_text_is_in_chinese_with_the_same_placeholders() {
+        let (en, zh) = (pairs(&super::EN), pairs(&super::ZH));
+        assert!(en.len() > 100, "{} texts read", en.len());
+        assert_eq!(
+            en.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            zh.iter().map(|(k, _)| k).collect::<Vec<_>>()
+        );
+        let placeholders = |text: &str| {
+            let mut found: Vec<&str> = ["{n}", "{s}"]
+                .into_iter()
+                .filter(|p| text.contains(p))
+                .collect();
+            found.sort();
+            found
+        };
+        for ((key, english), (_, chinese)) in en.iter().zip(&zh) {
+            let han = chinese
+                .chars()
+                .any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c));
+            assert!(han, "`{key}` is not in Chinese: {chinese:?}");
+            assert_ne!(english, chinese, "`{key}`");
+            assert_eq!(
+                placeholders(english),
+                placeholders(chinese),
+                "`{key}`: {english:?} / {chinese:?}"
+            );
+        }
+    }
+
+    /// Every word a template shows comes from the texts (or the policy): no
+    /// English left in the markup outside `{{ }}` and `{% %}`.
+    #[test]
+    fn templates_show_no_words_of_their_own() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/templates");
+        let allowed = ["Redress", "htmx", "BSD"];
+        let mut files = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let source = std::fs::read_to_string(&path).unwrap();
+            files += 1;
+            let mut visible = String::new();
+            let mut depth: Option<&str> = None;
+            let mut i = 0;
+            let bytes = source.as_bytes();
+            while i < bytes.len() {
+                let two = &bytes[i..(i + 2).min(bytes.len())];
+                match (depth, two) {
+                    (None, b"{{") => (depth, i) = (Some("}}"), i + 2),
+                    (None, b"{%") => (depth, i) = (Some("%}"), i + 2),
+                    (None, _) if bytes[i] == b'<' => (depth, i) = (Some(">"), i + 1),
+                    (Some(end), _) if bytes[i..].starts_with(end.as_bytes()) => {
+                        (depth, i) = (None, i + end.len());
+                        visible.push(' ');
+                    }
+                    (Some(_), _) => i += 1,
+                    (None, _) => {
+                        let c = source[i..].chars().next().unwrap();
+                        visible.push(c);
+                        i += c.len_utf8();
+                    }
+                }
+            }
+            for word in visible.split(|c: char| !c.is_ascii_alphabetic()) {
+                assert!(
+                    word.len() < 2 || allowed.contains(&word),
+                    "{}: `{word}` is not from the texts",
+                    path.display()
+                );
+            }
+        }
+        assert!(files >= 10, "templates read: {files}");
     }
 
     #[test]

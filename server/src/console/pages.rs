@@ -549,7 +549,11 @@ pub async fn render_case(
 }
 
 /// The command a case form asks for, or why it is not one.
-fn command_of(policy: &Policy, inputs: &Inputs) -> Result<(String, CommandKind), String> {
+fn command_of(
+    policy: &Policy,
+    inputs: &Inputs,
+    t: &'static Texts,
+) -> Result<(String, CommandKind), String> {
     let action = input(inputs, "action").unwrap_or("");
     let text = |name: &str| input(inputs, name).unwrap_or("").trim().to_string();
     Ok(match action {
@@ -587,7 +591,7 @@ fn command_of(policy: &Policy, inputs: &Inputs) -> Result<(String, CommandKind),
                 },
             )
         }
-        other => return Err(format!("unknown action `{other}`")),
+        other => return Err(Texts::fill(t.unknown_action, other)),
     })
 }
 
@@ -608,7 +612,7 @@ pub async fn command(
         Ok(slot) => slot,
         Err(e) => return service_error(&signed, e),
     };
-    let (form, kind) = match command_of(&slot.policy, &inputs) {
+    let (form, kind) = match command_of(&slot.policy, &inputs, signed.lang.texts()) {
         Ok(c) => c,
         Err(message) => {
             let refused = Refused {
@@ -639,7 +643,7 @@ pub async fn command(
         Err(ServiceError::Refused(refusal)) => {
             let refused = Refused {
                 form,
-                message: refusal.to_string(),
+                message: super::refusal::text(signed.lang, &refusal),
                 inputs,
             };
             render_case(&app, &signed, &id, Some(refused), false, None, None).await
@@ -697,6 +701,17 @@ fn intake_fields(policy: &Policy) -> Vec<&redress_engine::policy::FieldDef> {
         .collect()
 }
 
+/// The organisation's policies as a select's options: id, name, chosen.
+pub fn policy_choices(policies: &[Arc<Policy>], chosen: &Policy) -> Vec<(String, String, bool)> {
+    policies
+        .iter()
+        .map(|p| {
+            let on = p.id() == chosen.id();
+            (p.id().to_string(), p.name().to_string(), on)
+        })
+        .collect()
+}
+
 fn new_page(
     signed: &Signed,
     policies: &[Arc<Policy>],
@@ -729,16 +744,7 @@ fn new_page(
         .collect();
     NewPage {
         chrome: Chrome::signed(signed, t.new_title),
-        policies: policies
-            .iter()
-            .map(|p| {
-                (
-                    p.id().to_string(),
-                    p.name().to_string(),
-                    p.id() == policy.id(),
-                )
-            })
-            .collect(),
+        policies: policy_choices(policies, policy),
         policy: policy.id().to_string(),
         fields,
         received_at: input(inputs, "received_at").unwrap_or("").to_string(),
@@ -807,7 +813,7 @@ pub async fn file(
                         &policy,
                         &inputs,
                         None,
-                        format!("`{raw}` is not a date and time"),
+                        Texts::fill(signed.lang.texts().not_a_datetime, raw),
                     );
                     return html(StatusCode::UNPROCESSABLE_ENTITY, &page);
                 }
@@ -835,10 +841,11 @@ pub async fn file(
         }
         Err(ServiceError::Refused(refusal)) => {
             let t = signed.lang.texts();
-            let field = refused_field(&refusal).map(|f| (f, refusal.to_string()));
+            let said = super::refusal::text(signed.lang, &refusal);
+            let field = refused_field(&refusal).map(|f| (f, said.clone()));
             let general = match field {
                 Some(_) => t.fix_fields.to_string(),
-                None => refusal.to_string(),
+                None => said,
             };
             let page = new_page(&signed, &policies, &policy, &inputs, field, general);
             html(StatusCode::UNPROCESSABLE_ENTITY, &page)

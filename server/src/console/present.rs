@@ -61,7 +61,10 @@ pub fn time_left(
     match (over, days >= 1, hours >= 1) {
         (false, true, _) => Texts::count(t.days_left, days),
         (false, false, true) => Texts::count(t.hours_left, hours),
-        (false, false, false) => Texts::count(t.minutes_left, (late - early).num_minutes()),
+        (false, false, false) => match (late - early).num_minutes() {
+            0 => t.under_a_minute_left.to_string(),
+            minutes => Texts::count(t.minutes_left, minutes),
+        },
         (true, true, _) => Texts::count(t.days_over, days),
         (true, false, _) => Texts::count(t.hours_over, hours.max(1)),
     }

@@ -1,7 +1,8 @@
 //! Complainants' tracking links and the status page they open.
 //!
 //! A link is `/track/{token}`: 32 random bytes (hex), shown once when issued and
-//! kept only as its SHA-256 in the store, so neither a copy of the database nor a
+//! kept only as its SHA-256 in the store (issued and revoked by
+//! `service::tracking`, as for the API), so neither a copy of the database nor a
 //! log opens anyone's page. Issuing a new link revokes the case's older ones; a
 //! handler can also revoke them all. The page shows the reference, the stage in
 //! the policy's plain words, what happens next, the date the organisation must
@@ -21,12 +22,11 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Utc;
 use chrono_tz::Tz;
-use redress_store::TrackingLink;
 use serde::Deserialize;
 
 use super::i18n::Lang;
 use super::{Chrome, Console, CsrfOnly, Ctx, Signed, check_csrf, html, service_error, url_encode};
-use crate::config::{Caller, random_hex, token_hash};
+use crate::config::{Caller, token_hash};
 use crate::service::ServiceError;
 
 /// Client addresses remembered before old windows are swept out.
@@ -88,29 +88,7 @@ pub async fn issue_link(
     caller: &Caller,
     case: &str,
 ) -> Result<String, ServiceError> {
-    if caller.read_only {
-        return Err(ServiceError::ReadOnly {
-            name: caller.name.clone(),
-            role: caller.role.clone(),
-        });
-    }
-    app.service.get(&caller.org, case).await?;
-    let token = random_hex(32).map_err(ServiceError::internal)?;
-    let link = TrackingLink {
-        token_sha256: token_hash(&token),
-        org: caller.org.to_string(),
-        case: case.to_string(),
-        issued_at: Utc::now(),
-    };
-    let (org, id) = (link.org.clone(), link.case.clone());
-    app.service
-        .read(move |s| {
-            s.revoke_tracking_links(&org, &id, link.issued_at)?;
-            s.save_tracking_link(&link)
-        })
-        .await?;
-    tracing::info!(by = caller.name, case, "tracking link issued");
-    Ok(format!("/track/{token}"))
+    Ok(app.service.issue_tracking_link(caller, case).await?.path)
 }
 
 /// `POST /cases/{id}/tracking`: a new link, shown once on the case page.
@@ -142,34 +120,12 @@ pub async fn revoke(
     if let Some(refused) = check_csrf(&signed, form.csrf.as_deref()) {
         return refused;
     }
-    let caller = signed.caller().clone();
-    if caller.read_only {
-        return service_error(
-            &signed,
-            ServiceError::ReadOnly {
-                name: caller.name.clone(),
-                role: caller.role.clone(),
-            },
-        );
-    }
-    if let Err(e) = app.service.get(&caller.org, &id).await {
-        return service_error(&signed, e);
-    }
-    let (org, case) = (caller.org.to_string(), id.clone());
     match app
         .service
-        .read(move |s| s.revoke_tracking_links(&org, &case, Utc::now()))
+        .revoke_tracking_links(signed.caller(), &id)
         .await
     {
-        Ok(n) => {
-            tracing::info!(
-                by = caller.name,
-                case = id,
-                revoked = n,
-                "tracking links revoked"
-            );
-            Redirect::to(&format!("/cases/{}?revoked={n}", url_encode(&id))).into_response()
-        }
+        Ok(n) => Redirect::to(&format!("/cases/{}?revoked={n}", url_encode(&id))).into_response(),
         Err(e) => service_error(&signed, e),
     }
 }

@@ -87,7 +87,8 @@ impl Service {
             })
             .collect();
         let count = events.len() as u64;
-        let outbox = self.messages(org, policy, &case.id, &events);
+        let link = self.notification_link(org, &case.id, &events).await?;
+        let outbox = self.messages(org, policy, &case.id, &events, link.as_deref());
         let has_messages = !outbox.is_empty();
         let append = Append {
             org: org.to_string(),
@@ -131,15 +132,57 @@ impl Service {
         Ok(summary)
     }
 
+    /// Whether a webhook of the organisation carries a tracking link with `event`:
+    /// a notification to the complainant of a message the webhook names.
+    fn carries_link(hook: &crate::config::Webhook, event: &Event) -> bool {
+        match &event.kind {
+            EventKind::Notified {
+                to,
+                message: Some(message),
+                ..
+            } => to == "complainant" && hook.tracking_links.contains(message),
+            _ => false,
+        }
+    }
+
+    /// A new tracking link, saved before the events that tell of it, when one of
+    /// the organisation's webhooks carries a link with one of `events`; older
+    /// links keep working (the complainant may hold them). Its path is returned.
+    async fn notification_link(
+        &self,
+        org: &str,
+        case: &str,
+        events: &[Event],
+    ) -> Result<Option<String>, StoreError> {
+        let wanted = self
+            .config
+            .webhooks
+            .iter()
+            .filter(|w| w.org == org)
+            .any(|hook| events.iter().any(|e| Self::carries_link(hook, e)));
+        if !wanted {
+            return Ok(None);
+        }
+        let (token, link) = super::tracking::new_link(org, case, Utc::now())
+            .map_err(|e| StoreError::Database(e.to_string()))?;
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || store.save_tracking_link(&link))
+            .await
+            .map_err(|e| StoreError::Database(e.to_string()))??;
+        Ok(Some(super::tracking::link_path(&token)))
+    }
+
     /// The webhook messages for events just decided: one per event of a type each
     /// of the organisation's webhooks receives, personal fields masked unless the
-    /// webhook may see them.
+    /// webhook may see them; a notification the webhook carries links with has
+    /// `tracking_link` (the status page's path).
     pub(super) fn messages(
         &self,
         org: &str,
         policy: &Policy,
         case: &str,
         events: &[Event],
+        link: Option<&str>,
     ) -> Vec<Message> {
         let mut out = Vec::new();
         for hook in self.config.webhooks.iter().filter(|w| w.org == org) {
@@ -155,13 +198,16 @@ impl Service {
                 .iter()
                 .filter(|e| hook.events.contains(&e.kind.event_type()));
             for event in wanted {
-                let body = serde_json::json!({
+                let mut body = serde_json::json!({
                     "webhook": hook.name,
                     "organisation": org,
                     "case": case,
                     "policy": { "id": policy.id(), "hash": policy.hash() },
                     "event": crate::view::event(policy, event, &reader),
                 });
+                if let Some(path) = link.filter(|_| Self::carries_link(hook, event)) {
+                    body["tracking_link"] = serde_json::json!(path);
+                }
                 out.push(Message {
                     webhook: hook.name.clone(),
                     body: body.to_string(),
