@@ -44,7 +44,8 @@ use serde_json::{Map, Value, json};
 #[derive(Debug, Parser)]
 #[command(name = "load")]
 struct Args {
-    /// The server's base address.
+    /// The server's base address; several, comma-separated, share the notes out
+    /// (nodes on one PostgreSQL): complaints are filed and metrics read on the first.
     #[arg(long, default_value = "http://127.0.0.1:8080")]
     url: String,
     /// A bearer token allowed to file complaints and write notes (the `agent` one).
@@ -99,7 +100,12 @@ async fn main() -> Result<()> {
     if args.cases == 0 || args.concurrency == 0 || args.seconds == 0 {
         bail!("--cases, --concurrency and --seconds must be at least 1");
     }
-    let base = args.url.trim_end_matches('/').to_string();
+    let bases: Vec<String> = args
+        .url
+        .split(',')
+        .map(|u| u.trim().trim_end_matches('/').to_string())
+        .collect();
+    let base = bases[0].clone();
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(args.concurrency * 2)
         .tcp_nodelay(true)
@@ -128,7 +134,8 @@ async fn main() -> Result<()> {
     let deadline = started + Duration::from_secs(args.seconds);
     let mut workers = Vec::with_capacity(args.concurrency);
     for worker in 0..args.concurrency {
-        let (client, base, auth) = (client.clone(), base.clone(), auth.clone());
+        let base = bases[worker % bases.len()].clone();
+        let (client, auth) = (client.clone(), auth.clone());
         let (cases, turn, keys) = (cases.clone(), turn.clone(), !args.no_keys);
         let full = args.full;
         workers.push(tokio::spawn(async move {

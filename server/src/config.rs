@@ -32,6 +32,9 @@ pub struct ConfigFile {
     /// Webhooks: where events are sent as they are stored.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub webhooks: Vec<WebhookConfig>,
+    /// Several nodes on one PostgreSQL: how long a node's claim on due work lasts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<ClusterConfig>,
     /// Who may read `/metrics` (anyone, when not given).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metrics: Option<MetricsConfig>,
@@ -82,6 +85,19 @@ impl Default for ConsoleSettings {
         }
     }
 }
+
+/// Several nodes sharing one database.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// How long a node holds the due timers and webhook messages it claimed, in
+    /// seconds (default 30): a node that dies holding some delays them by up to
+    /// this much. Longer than a webhook's answer may take (10 s).
+    pub lease_seconds: u64,
+}
+
+/// How long a claim on due work lasts, by default.
+pub const DEFAULT_LEASE: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// A webhook: each stored event of the chosen types is POSTed to its URL, from an
 /// outbox written with the events, retried until it is accepted.
@@ -286,6 +302,8 @@ pub struct Config {
     pub limits: Limited,
     /// Webhooks.
     pub webhooks: Vec<Webhook>,
+    /// How long a claim on due work lasts.
+    pub lease: std::time::Duration,
     /// The SHA-256 of the token `/metrics` requires, if it requires one.
     pub metrics_token: Option<String>,
     /// The web console.
@@ -417,6 +435,13 @@ impl Config {
             max_body: limits.max_body,
             limits,
             webhooks,
+            lease: match file.cluster {
+                None => DEFAULT_LEASE,
+                Some(ClusterConfig { lease_seconds: 0 }) => {
+                    bail!("`[cluster]` `lease_seconds = 0`: a claim must last at least a second")
+                }
+                Some(c) => std::time::Duration::from_secs(c.lease_seconds),
+            },
             metrics_token,
             console: settings,
         })
@@ -453,6 +478,7 @@ impl Config {
             max_body: limits.max_body,
             limits,
             webhooks: Vec::new(),
+            lease: DEFAULT_LEASE,
             metrics_token: None,
             console: ConsoleSettings::default(),
         })
@@ -480,6 +506,7 @@ pub fn write_first_run(path: &Path) -> anyhow::Result<(Config, Vec<(String, Stri
         tokens: Vec::new(),
         limits: None,
         webhooks: Vec::new(),
+        cluster: None,
         metrics: None,
         console: None,
     };

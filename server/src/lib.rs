@@ -3,12 +3,14 @@
 //! the HTTP API until interrupted (Ctrl-C or SIGTERM), finishing the writes in
 //! flight before it exits.
 //!
-//! Layers, each using only those before it: `config` (tokens, organisations),
+//! Layers, each using only those before it: `clock` (the time, an input), `config`
+//! (tokens, organisations),
 //! `registry` (policy versions), `metrics`, `slot` (a case in use), `view` (JSON),
 //! `service` (commands and timers on stored cases, answering domain outcomes),
 //! `problem` (RFC 9457 errors, mapped from those outcomes), `scheduler`,
 //! `webhooks` (outbox delivery), `http` (the router, one module per resource).
 
+pub mod clock;
 pub mod config;
 pub mod console;
 pub mod http;
@@ -28,7 +30,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use redress_store::{SqliteStore, Store};
+use redress_store::{PostgresStore, SqliteStore, Store};
 
 use config::Config;
 use registry::Registry;
@@ -44,7 +46,7 @@ pub struct Options {
     pub policies: PathBuf,
     /// The address to listen on.
     pub listen: SocketAddr,
-    /// The database URL (`sqlite://FILE`, or a file path).
+    /// The database URL (`sqlite://FILE`, a file path, or `postgres://...`).
     pub database: String,
     /// The server configuration file; `None` for the default, written on first run.
     pub config: Option<PathBuf>,
@@ -81,7 +83,8 @@ fn init_logging(format: LogFormat) {
 /// Opens the store a database URL names.
 pub fn open_store(url: &str) -> anyhow::Result<Arc<dyn Store>> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        bail!("the PostgreSQL store is not available yet; use `sqlite://FILE` (the default)");
+        let store = PostgresStore::connect(url).context("cannot open the PostgreSQL store")?;
+        return Ok(Arc::new(store));
     }
     let path = url
         .strip_prefix("sqlite://")

@@ -18,6 +18,7 @@ use redress_engine::runtime::Data;
 use redress_store::{Store, StoreError};
 use tokio::sync::Notify;
 
+use crate::clock::{Clock, SystemClock};
 use crate::config::{Caller, Config};
 use crate::metrics::Metrics;
 use crate::registry::{Registry, stored_version};
@@ -87,6 +88,10 @@ pub struct Service {
     pub planned_wake: AtomicI64,
     /// Woken when a write puts messages in the outbox.
     pub outbox_wake: Notify,
+    /// The time (an input: virtual in tests).
+    pub clock: Arc<dyn Clock>,
+    /// This node's name among the nodes sharing the database, for its claims.
+    pub node: String,
     /// Set once a stop began: new requests are answered 503.
     pub draining: AtomicBool,
     slots: Mutex<HashMap<(Arc<str>, String), Shared>>,
@@ -116,10 +121,23 @@ impl Service {
             wake: Notify::new(),
             planned_wake: AtomicI64::new(i64::MAX),
             outbox_wake: Notify::new(),
+            clock: Arc::new(SystemClock),
+            node: node_name(),
             draining: AtomicBool::new(false),
             slots: Mutex::new(HashMap::new()),
             numbers: tokio::sync::Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The same service on another clock (a virtual one, in tests).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Now, by the service's clock.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
     }
 
     /// Runs a blocking store read off the async runtime.
@@ -263,10 +281,41 @@ impl Service {
     }
 
     /// A case as stored now; `CaseNotFound` when it does not exist in the caller's
-    /// organisation.
+    /// organisation. When other nodes write the same database, read from the
+    /// store, not from this node's memory.
     pub async fn get(&self, org: &Arc<str>, id: &str) -> ServiceResult<Slot> {
+        self.forget_if_shared(org, id).await;
         Ok(self.locked(org, id).await?.1)
     }
+
+    /// Drops this node's copy of a case when other nodes may have written it, so
+    /// that the next use reads it from the store.
+    async fn forget_if_shared(&self, org: &Arc<str>, id: &str) {
+        if self.store.shared() {
+            *self.shared(org, id).lock_owned().await = None;
+        }
+    }
+}
+
+/// A name for this node, unique among those sharing a database: the process
+/// id and a random suffix.
+fn node_name() -> String {
+    let mut bytes = [0u8; 4];
+    let _ = getrandom::fill(&mut bytes);
+    let suffix: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("node-{}-{suffix}", std::process::id())
+}
+
+/// Whether a write lost the version race (another node, or a timer, wrote the
+/// case first): the case is reloaded and the command decided again.
+fn raced(error: &ServiceError) -> bool {
+    matches!(
+        error,
+        ServiceError::Store(StoreError::Conflict {
+            reason: redress_store::Conflict::Version,
+            ..
+        })
+    )
 }
 
 fn read_only(caller: &Caller) -> ServiceError {

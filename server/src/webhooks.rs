@@ -9,13 +9,16 @@
 //! HMAC-SHA256 of `{id}.{timestamp}.{body}`, so a receiver can check the body and
 //! refuse a replayed or stale message. A secret written `whsec_<base64>` is used as
 //! those bytes (as the standard's libraries expect); any other, as its UTF-8 bytes.
+//!
+//! Several nodes on one database: each batch is claimed for this node under a
+//! lease, so each attempt is made by one node; a node that dies mid-delivery
+//! leaves its messages due again when the lease ends. The clock is the service's.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
 use hmac::{Hmac, Mac};
-use redress_store::Pending;
+use redress_store::{Lease, Pending};
 use sha2::Sha256;
 use tokio::task::JoinSet;
 
@@ -90,7 +93,13 @@ pub async fn run(service: Arc<Service>) {
         }
     };
     loop {
-        let due = match service.read(|s| s.outbox_due(Utc::now(), BATCH)).await {
+        let now = service.now();
+        let lease = Lease {
+            node: service.node.clone(),
+            now,
+            until: now + service.config.lease,
+        };
+        let due = match service.read(move |s| s.claim_outbox(&lease, BATCH)).await {
             Ok(due) => due,
             Err(error) => {
                 tracing::error!(%error, "cannot read the outbox");
@@ -108,9 +117,9 @@ pub async fn run(service: Arc<Service>) {
         }
         let next = service.read(|s| s.outbox_next()).await.ok().flatten();
         let wait = next
-            .map(|at| (at - Utc::now()).to_std().unwrap_or(Duration::ZERO))
+            .map(|at| (at - service.now()).to_std().unwrap_or(Duration::ZERO))
             .unwrap_or(Duration::from_secs(60))
-            .min(Duration::from_secs(60));
+            .clamp(crate::scheduler::MIN_RECHECK, Duration::from_secs(60));
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
             _ = service.outbox_wake.notified() => {}
@@ -127,7 +136,8 @@ async fn deliver(service: Arc<Service>, client: reqwest::Client, message: Pendin
     let outcome = match hook {
         None => Err("the webhook is no longer configured".to_string()),
         Some(hook) => {
-            let (id, timestamp) = (message_id(message.id), Utc::now().timestamp());
+            // The wall clock, not the service's: the receiver checks the timestamp against its own.
+            let (id, timestamp) = (message_id(message.id), chrono::Utc::now().timestamp());
             let mut request = client
                 .post(&hook.url)
                 .header("content-type", "application/json")
@@ -156,7 +166,7 @@ async fn deliver(service: Arc<Service>, client: reqwest::Client, message: Pendin
         }
         Err(error) => {
             tracing::warn!(webhook = message.webhook, delivery = message.id, %error, "webhook failed; will retry");
-            let next = Utc::now() + jittered(message.attempts, random_unit());
+            let next = service.now() + jittered(message.attempts, random_unit());
             (false, Some(error), Some(next), "failed")
         }
     };
@@ -165,9 +175,9 @@ async fn deliver(service: Arc<Service>, client: reqwest::Client, message: Pendin
         .webhooks
         .with_label_values(&[&message.webhook, label])
         .inc();
-    let id = message.id;
+    let (org, id) = (message.org.clone(), message.id);
     if let Err(error) = service
-        .read(move |s| s.outbox_attempted(id, delivered, error, next))
+        .read(move |s| s.outbox_attempted(&org, id, delivered, error, next))
         .await
     {
         tracing::error!(

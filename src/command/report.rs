@@ -29,7 +29,7 @@ pub struct Args {
     /// Events as JSON lines (as `redress replay` reads them, `simulate --emit` writes them).
     #[arg(long, conflicts_with = "database")]
     events: Option<PathBuf>,
-    /// A store: `sqlite://FILE`.
+    /// A store: `sqlite://FILE` or `postgres://USER@HOST:PORT/DB` (as `serve` takes).
     #[arg(long, required_unless_present = "events")]
     database: Option<String>,
     /// The organisation whose cases a store report covers.
@@ -142,13 +142,18 @@ fn from_store(
     policy_id: &str,
     builder: &mut ReportBuilder<'_>,
 ) -> anyhow::Result<()> {
-    let path = url
-        .strip_prefix("sqlite://")
-        .with_context(|| format!("`{url}` is not a `sqlite://FILE` URL"))?;
-    if !std::path::Path::new(path).exists() {
-        bail!("no database at `{path}`");
-    }
-    let store = redress_store::SqliteStore::open(path)?;
+    let store: std::sync::Arc<dyn Store> =
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            redress_server::open_store(url)?
+        } else {
+            let path = url.strip_prefix("sqlite://").with_context(|| {
+                format!("`{url}` is not a `sqlite://FILE` or `postgres://...` URL")
+            })?;
+            if !std::path::Path::new(path).exists() {
+                bail!("no database at `{path}`");
+            }
+            std::sync::Arc::new(redress_store::SqliteStore::open(path)?)
+        };
     let (from, to) = builder.window();
     let mut add = |facts: CaseFacts| builder.add(&facts);
     store.report_facts(org, policy_id, from, to, &mut add)?;

@@ -9,9 +9,15 @@
 //! and an intake's idempotency key, or nothing) and durable before its [`Receipt`]
 //! resolves. [`SqliteStore`] commits writes in groups: while one transaction is being
 //! synced to disk, the next requests queue up and share the next sync, so throughput
-//! does not hinge on one fsync per request.
+//! does not hinge on one fsync per request. [`PostgresStore`] keeps the same
+//! tables in a PostgreSQL that several nodes share: each write is one transaction
+//! answered after its `COMMIT`, and due timers and webhook messages are claimed by
+//! one node at a time under a [`Lease`].
 
+mod codec;
 mod migrations;
+mod postgres;
+mod prepared;
 mod sqlite;
 
 use chrono::{DateTime, Utc};
@@ -20,6 +26,7 @@ use redress_engine::report::CaseFacts;
 use serde::{Deserialize, Serialize};
 
 pub use migrations::MIGRATIONS;
+pub use postgres::{POSTGRES_MIGRATIONS, PostgresOptions, PostgresStore, Tls};
 pub use sqlite::SqliteStore;
 
 /// Resolves when a write is durable (or has failed). Await it in async code, or
@@ -51,6 +58,12 @@ pub enum StoreError {
         /// Why it could not be read.
         detail: String,
     },
+    /// The database cannot be reached or refused the connection.
+    #[error("cannot connect to the database: {0}")]
+    Connect(String),
+    /// The database URL or one of its options is not one this store reads.
+    #[error("invalid database URL: {0}")]
+    Url(String),
     /// The database was written by a newer Redress.
     #[error("the database has schema version {found}; this build knows up to {known}")]
     NewerSchema {
@@ -287,6 +300,19 @@ pub struct Due {
     pub at: DateTime<Utc>,
 }
 
+/// A node's claim on due work (a case's timers, a webhook message): no other node
+/// takes the same work until the lease ends, so a node that dies holding it only
+/// delays that work until then.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    /// The node claiming (unique among the nodes sharing the database).
+    pub node: String,
+    /// Now, for the node: work due at or before it is claimed.
+    pub now: DateTime<Utc>,
+    /// When the claim ends.
+    pub until: DateTime<Utc>,
+}
+
 /// A policy version as stored: enough to load it again after its files changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PolicyVersion {
@@ -368,8 +394,37 @@ pub trait Store: Send + Sync + 'static {
     /// earliest first, at most `limit`.
     fn due(&self, until: DateTime<Utc>, limit: usize) -> Result<Vec<Due>, StoreError>;
 
-    /// The earliest due instant of any case.
+    /// The earliest due instant of any case. A case claimed by a node counts from
+    /// the end of its claim, when another node may take it.
     fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError>;
+
+    /// Claims cases due at or before `lease.now` that no other node holds under a
+    /// lease still running, earliest first, at most `limit`, for `lease.node` until
+    /// `lease.until`. An append to the case ends its claim (a corrected summary
+    /// does not: the node holding the claim may still be firing). Durable on
+    /// return.
+    fn claim_due(&self, lease: &Lease, limit: usize) -> Result<Vec<Due>, StoreError>;
+
+    /// Whether other processes write the same database (several nodes), so that a
+    /// case kept in memory may be stale and due work must be claimed.
+    fn shared(&self) -> bool {
+        false
+    }
+
+    /// Tells the other nodes that a write set a case due at `at`, earlier than
+    /// they may have planned to look (PostgreSQL: `NOTIFY`). A no-op for a store
+    /// only this process writes.
+    fn announce_due(&self, at: DateTime<Utc>) -> Result<(), StoreError> {
+        let _ = at;
+        Ok(())
+    }
+
+    /// Calls `wake` whenever another node announces an earlier due instant (and
+    /// after the store reconnected, when an announcement may have been missed).
+    fn listen_due(&self, wake: Box<dyn Fn() + Send + Sync>) -> Result<(), StoreError> {
+        drop(wake);
+        Ok(())
+    }
 
     /// Open cases of every organisation, after `(org, id)`, at most `limit`: for
     /// rebuilding the due index at start-up.
@@ -398,6 +453,12 @@ pub trait Store: Send + Sync + 'static {
     /// Outbox messages due for delivery at `now`, oldest first, at most `limit`.
     fn outbox_due(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Pending>, StoreError>;
 
+    /// Claims outbox messages due at `lease.now`, oldest first, at most `limit`:
+    /// each is not due again for any node until `lease.until`, by when its attempt
+    /// has been recorded (or the node died, and another node tries). Durable on
+    /// return.
+    fn claim_outbox(&self, lease: &Lease, limit: usize) -> Result<Vec<Pending>, StoreError>;
+
     /// When the next outbox message is due.
     fn outbox_next(&self) -> Result<Option<DateTime<Utc>>, StoreError>;
 
@@ -405,6 +466,7 @@ pub trait Store: Send + Sync + 'static {
     /// attempt (`None`: given up). Durable on return.
     fn outbox_attempted(
         &self,
+        org: &str,
         id: i64,
         delivered: bool,
         error: Option<String>,

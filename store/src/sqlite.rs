@@ -20,6 +20,7 @@ mod reads;
 mod rows;
 mod writer;
 
+use crate::codec::{from_json, instant, micros, to_json};
 use crate::migrations::{check_version, migrate};
 use crate::{Receipt, StoreError};
 use checkpointer::{TRUNCATE_AT, WalStats, run_checkpoints};
@@ -62,34 +63,6 @@ impl std::fmt::Debug for SqliteStore {
 
 fn db(e: rusqlite::Error) -> StoreError {
     StoreError::Database(e.to_string())
-}
-
-fn micros(at: DateTime<Utc>) -> i64 {
-    at.timestamp_micros()
-}
-
-fn instant(micros: i64) -> Result<DateTime<Utc>, StoreError> {
-    DateTime::from_timestamp_micros(micros).ok_or_else(|| StoreError::Corrupt {
-        what: "instant",
-        detail: format!("{micros} is out of range"),
-    })
-}
-
-fn to_json<T: serde::Serialize>(what: &'static str, value: &T) -> Result<String, StoreError> {
-    serde_json::to_string(value).map_err(|e| StoreError::Corrupt {
-        what,
-        detail: e.to_string(),
-    })
-}
-
-fn from_json<T: serde::de::DeserializeOwned>(
-    what: &'static str,
-    text: &str,
-) -> Result<T, StoreError> {
-    serde_json::from_str(text).map_err(|e| StoreError::Corrupt {
-        what,
-        detail: e.to_string(),
-    })
 }
 
 fn is_constraint(e: &rusqlite::Error) -> bool {

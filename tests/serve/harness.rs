@@ -85,11 +85,13 @@ impl Site {
     pub fn with_config(extra: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
         copy_dir(&root().join("policies"), &dir.path().join("policies"));
-        std::fs::copy(
-            root().join("tests/serve/quick.toml"),
-            dir.path().join("policies/quick.toml"),
-        )
-        .unwrap();
+        for policy in ["quick.toml", "ticks.toml"] {
+            std::fs::copy(
+                root().join("tests/serve").join(policy),
+                dir.path().join("policies").join(policy),
+            )
+            .unwrap();
+        }
         std::fs::write(dir.path().join("server.toml"), format!("{CONFIG}{extra}")).unwrap();
         Site { dir }
     }
@@ -112,6 +114,11 @@ impl Site {
 
     /// Starts a server and waits until it listens.
     pub fn start(&self) -> Server {
+        self.start_on("sqlite://cases.db")
+    }
+
+    /// Starts a server on the database `url` and waits until it listens.
+    pub fn start_on(&self, url: &str) -> Server {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -120,7 +127,7 @@ impl Site {
         let mut child = Command::new(env!("CARGO_BIN_EXE_redress"))
             .args(["serve", "--listen", "127.0.0.1:0"])
             .args(["--policies", "policies"])
-            .args(["--database", "sqlite://cases.db"])
+            .args(["--database", url])
             .args(["--config", "server.toml"])
             .env("RUST_LOG", "debug")
             .current_dir(self.dir.path())
@@ -381,5 +388,78 @@ impl Receiver {
 
     pub fn received(&self) -> Vec<Received> {
         self.got.lock().unwrap().clone()
+    }
+}
+
+/// The PostgreSQL server the multi-node tests create their databases on.
+pub const POSTGRES_ENV: &str = "REDRESS_TEST_POSTGRES";
+
+/// A database of its own on the PostgreSQL server, dropped with it.
+pub struct Postgres {
+    server: String,
+    pub url: String,
+    name: String,
+}
+
+fn psql(url: &str, sql: &str) -> String {
+    let out = Command::new("psql")
+        .args([
+            "-X",
+            "-q",
+            "-A",
+            "-t",
+            "-v",
+            "ON_ERROR_STOP=1",
+            url,
+            "-c",
+            sql,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "psql `{sql}`: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+impl Postgres {
+    /// A fresh database; `None`, said loudly, when no server is configured.
+    pub fn new(test: &str) -> Option<Self> {
+        let Ok(server) = std::env::var(POSTGRES_ENV) else {
+            eprintln!("SKIPPED {test}: {POSTGRES_ENV} is not set (CI sets it)");
+            return None;
+        };
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("pg_redress_serve_{}_{n}", std::process::id());
+        psql(
+            &server,
+            &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+        );
+        psql(&server, &format!("CREATE DATABASE {name}"));
+        let base = server.split('?').next().unwrap_or(&server);
+        let (scheme, rest) = base.split_once("://").unwrap();
+        let host = rest.split('/').next().unwrap();
+        let url = format!("{scheme}://{host}/{name}");
+        Some(Postgres { server, url, name })
+    }
+
+    /// What a query prints.
+    pub fn query(&self, sql: &str) -> String {
+        psql(&self.url, sql)
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        let _ = Command::new("psql")
+            .args(["-X", "-q", &self.server, "-c"])
+            .arg(format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ))
+            .output();
     }
 }

@@ -5,6 +5,7 @@
 
 mod hardening;
 mod harness;
+mod nodes;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -817,10 +818,10 @@ fn a_misconfigured_service_refuses_to_start_and_says_why() {
                 "--config",
                 "server.toml",
                 "--database",
-                "postgres://localhost/test",
+                "postgres://localhost/test?pool_size=0",
             ],
             &[],
-            "PostgreSQL store is not available yet",
+            "`pool_size=0`: give a number of connections",
         ),
         // Settings also come from the environment.
         (

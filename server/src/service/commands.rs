@@ -1,15 +1,19 @@
-//! Commands on a case: fire its due timers, decide, write.
+//! Commands on a case: fire its due timers, decide, write. A write that loses the
+//! version race (another node wrote the case since this one last read it) is
+//! decided once more on the case as stored, and only then answered.
 
-use chrono::Utc;
 use redress_engine::runtime::{Command, CommandKind, Refusal, decide_and_apply, fire_due};
 
 use super::write::Keyed;
-use super::{Outcome, Service, ServiceError, ServiceResult, Slot, actor, fingerprint, read_only};
+use super::{
+    Outcome, Service, ServiceError, ServiceResult, Slot, actor, fingerprint, raced, read_only,
+};
 use crate::config::Caller;
 
 impl Service {
     /// Runs a command on a case: fires its due timers, decides, writes. A refused
-    /// command writes nothing of its own (the timers that fell due are kept).
+    /// command writes nothing of its own (the timers that fell due are kept). A
+    /// write that lost the version race reloads the case and decides again, once.
     pub async fn command(
         &self,
         caller: &Caller,
@@ -21,6 +25,28 @@ impl Service {
         if caller.read_only {
             return Err(read_only(caller));
         }
+        let first = self
+            .decide(caller, id, kind.clone(), key.clone(), expected_version)
+            .await;
+        match first {
+            Err(e) if raced(&e) => {
+                tracing::debug!(case = id, "lost the version race; deciding again");
+                self.decide(caller, id, kind, key, expected_version).await
+            }
+            other => other,
+        }
+    }
+
+    /// One attempt at a command, on the case as this node holds it (reloaded from
+    /// the store after a lost race).
+    async fn decide(
+        &self,
+        caller: &Caller,
+        id: &str,
+        kind: CommandKind,
+        key: Option<String>,
+        expected_version: Option<u64>,
+    ) -> ServiceResult<Outcome> {
         let org = &caller.org;
         let fingerprint = key.as_ref().map(|_| fingerprint::of_command(id, &kind));
         let (mut slot, current) = self.locked(org, id).await?;
@@ -42,7 +68,7 @@ impl Service {
             }
             .into());
         }
-        let now = Utc::now().max(current.case.updated_at);
+        let now = self.now().max(current.case.updated_at);
         let mut case = current.case.clone();
         let fired = fire_due(&current.policy, &mut case, now);
         self.observe(&fired, org, id, false);

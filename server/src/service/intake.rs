@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use chrono::Utc;
 use redress_engine::case::Case;
 use redress_engine::runtime::{Command, CommandKind, decide_and_apply, fire_due};
 use redress_store::{Conflict, StoreError};
@@ -48,7 +47,7 @@ impl Service {
             return Ok(existing);
         }
         let policy = self.policy_of(org, &intake.policy)?;
-        let received_at = intake.received_at.unwrap_or_else(Utc::now);
+        let received_at = intake.received_at.unwrap_or_else(|| self.now());
         let command = |now| Command {
             kind: CommandKind::Intake {
                 received_at: intake.received_at.unwrap_or(now),
@@ -64,7 +63,7 @@ impl Service {
             &policy,
             &mut Case::new(""),
             &command(received_at),
-            Utc::now(),
+            self.now(),
         )?;
         for _ in 0..16 {
             let id = match &intake.id {
@@ -81,7 +80,7 @@ impl Service {
             }
             // A back-dated complaint is taken in at its receipt, so that timers
             // already due fire stamped with their due instants, in order.
-            let now = Utc::now();
+            let now = self.now();
             let at = intake.received_at.map_or(now, |r| r.min(now));
             let mut case = Case::new(&id);
             let decision = decide_and_apply(&policy, &mut case, &command(at), at)?;
@@ -122,7 +121,11 @@ impl Service {
                     drop(slot);
                     self.forget(org, &id);
                     match (reason, &intake.id) {
-                        (Conflict::CaseExists, None) => continue,
+                        (Conflict::CaseExists, None) => {
+                            // Another node numbered a case meanwhile: count again.
+                            self.numbers.lock().await.remove(org);
+                            continue;
+                        }
                         (Conflict::CaseExists, Some(_)) => return Err(case_exists(&id)),
                         _ => {
                             if let Some(existing) =

@@ -5,7 +5,6 @@
 
 use std::sync::Arc;
 
-use chrono::Utc;
 use redress_engine::policy::Policy;
 use redress_engine::runtime::migrate::{CasePlan, MigrationReport, migrate_case};
 use redress_store::CaseFilter;
@@ -96,7 +95,7 @@ impl Service {
     ) -> ServiceResult<CasePlan> {
         let org = &caller.org;
         let (mut slot, current) = self.locked(org, id).await?;
-        let now = Utc::now().max(current.case.updated_at);
+        let now = self.now().max(current.case.updated_at);
         let outcome = migrate_case(
             &current.policy,
             target,

@@ -3,12 +3,11 @@
 
 use std::sync::Arc;
 
-use chrono::Utc;
 use redress_engine::case::EventKind;
 use redress_engine::runtime::{Fired, Timer, fire_due};
 
 use super::write::Keyed;
-use super::{Service, ServiceError, ServiceResult, Slot, summarize};
+use super::{Service, ServiceError, ServiceResult, Slot, raced, summarize};
 
 fn timer_kind(timer: &Timer) -> &'static str {
     match timer {
@@ -23,7 +22,7 @@ impl Service {
     /// (timers a backdated intake or a command fires on the spot are not the
     /// scheduler's lateness).
     pub(super) fn observe(&self, fired: &Fired, org: &str, id: &str, by_scheduler: bool) {
-        let now = Utc::now();
+        let now = self.now();
         for (at, timer) in &fired.timers {
             if by_scheduler {
                 let lag = (now - *at).as_seconds_f64().max(0.0);
@@ -54,14 +53,25 @@ impl Service {
     }
 
     /// Fires a case's due timers (the scheduler's job); returns how many fired. A
-    /// case whose stored due instant was stale gets it corrected.
+    /// case whose stored due instant was stale gets it corrected. A write that lost
+    /// the version race (another node fired them, or a command did) reloads the
+    /// case and fires what is still due, once.
     pub async fn fire(&self, org: &Arc<str>, id: &str) -> ServiceResult<usize> {
+        match self.fire_once(org, id).await {
+            Err(e) if raced(&e) => self.fire_once(org, id).await,
+            other => other,
+        }
+    }
+
+    async fn fire_once(&self, org: &Arc<str>, id: &str) -> ServiceResult<usize> {
+        // The case was claimed because the store says it is due: look at it there.
+        self.forget_if_shared(org, id).await;
         let (mut slot, current) = match self.locked(org, id).await {
             Ok(locked) => locked,
             Err(ServiceError::CaseNotFound(_)) => return Ok(0),
             Err(e) => return Err(e),
         };
-        let now = Utc::now().max(current.case.updated_at);
+        let now = self.now().max(current.case.updated_at);
         let mut case = current.case.clone();
         let fired = fire_due(&current.policy, &mut case, now);
         self.observe(&fired, org, id, true);

@@ -77,7 +77,7 @@ impl Service {
         keyed: Keyed,
         stuck: bool,
     ) -> Result<Summary, StoreError> {
-        let now = Utc::now();
+        let now = self.now();
         let summary = summarize(policy, case, now, stuck);
         let breaches: Vec<String> = events
             .iter()
@@ -128,6 +128,13 @@ impl Service {
             && due.timestamp_micros() < self.planned_wake.load(Ordering::Relaxed)
         {
             self.wake.notify_one();
+            if self.store.shared() {
+                // The other nodes may plan to look later too.
+                let announced = self.read(move |s| s.announce_due(due)).await;
+                if let Err(error) = announced {
+                    tracing::warn!(%error, "cannot tell the other nodes of a due timer");
+                }
+            }
         }
         Ok(summary)
     }

@@ -5,10 +5,11 @@ use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params};
 
 use super::rows::{ROW_COLUMNS, case_row, keys_between, stored_case};
-use super::writer::{Prepared, write_append};
+use super::writer::write_append;
 use super::{MAX_PAGE, SqliteStore, db, from_json, instant, micros, to_json};
+use crate::prepared::Prepared;
 use crate::{
-    Append, CaseCount, CaseFilter, CaseRow, ClockSummary, Conflict, Due, OutboxCounts, Page,
+    Append, CaseCount, CaseFilter, CaseRow, ClockSummary, Conflict, Due, Lease, OutboxCounts, Page,
     Pending, PolicyVersion, Receipt, Store, StoreError, StoredCase, StoredEvent, Summary,
     TrackingLink,
 };
@@ -281,6 +282,12 @@ impl Store for SqliteStore {
         self.earliest("SELECT MIN(next_due) FROM cases WHERE next_due IS NOT NULL")
     }
 
+    /// Only this process writes the file, so the due cases are its own: a claim
+    /// needs no record.
+    fn claim_due(&self, lease: &Lease, limit: usize) -> Result<Vec<Due>, StoreError> {
+        self.due(lease.now, limit)
+    }
+
     fn open_cases(
         &self,
         after: Option<(&str, &str)>,
@@ -390,18 +397,43 @@ impl Store for SqliteStore {
                 )
                 .map_err(db)?;
             let rows = s
-                .query_map(params![micros(now), limit.min(MAX_PAGE) as i64], |r| {
-                    Ok(Pending {
-                        id: r.get(0)?,
-                        org: r.get(1)?,
-                        webhook: r.get(2)?,
-                        body: r.get(3)?,
-                        attempts: r.get(4)?,
-                    })
-                })
+                .query_map(params![micros(now), limit.min(MAX_PAGE) as i64], pending)
                 .map_err(db)?;
             rows.collect::<Result<_, _>>().map_err(db)
         })
+    }
+
+    fn claim_outbox(&self, lease: &Lease, limit: usize) -> Result<Vec<Pending>, StoreError> {
+        let claimed = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let out = claimed.clone();
+        let (now, until) = (micros(lease.now), micros(lease.until));
+        let limit = limit.min(MAX_PAGE) as i64;
+        self.write_now(Box::new(move |conn| {
+            let mut s = conn
+                .prepare_cached(
+                    "SELECT id, org, webhook, body, attempts FROM outbox
+                     WHERE next_attempt IS NOT NULL AND next_attempt <= ?1
+                     ORDER BY next_attempt, id LIMIT ?2",
+                )
+                .map_err(db)?;
+            let due: Vec<Pending> = s
+                .query_map(params![now, limit], pending)
+                .map_err(db)?
+                .collect::<Result<_, _>>()
+                .map_err(db)?;
+            let mut claim = conn
+                .prepare_cached("UPDATE outbox SET next_attempt = ?2 WHERE id = ?1")
+                .map_err(db)?;
+            for message in &due {
+                claim.execute(params![message.id, until]).map_err(db)?;
+            }
+            if let Ok(mut out) = out.lock() {
+                *out = due;
+            }
+            Ok(())
+        }))?;
+        let mut claimed = claimed.lock().map_err(|_| StoreError::Closed)?;
+        Ok(std::mem::take(&mut *claimed))
     }
 
     fn outbox_next(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
@@ -410,6 +442,7 @@ impl Store for SqliteStore {
 
     fn outbox_attempted(
         &self,
+        org: &str,
         id: i64,
         delivered: bool,
         error: Option<String>,
@@ -417,13 +450,14 @@ impl Store for SqliteStore {
     ) -> Result<(), StoreError> {
         let now = micros(Utc::now());
         let next = next_attempt.map(micros);
+        let org = org.to_string();
         self.write_now(Box::new(move |conn| {
             conn.execute(
                 "UPDATE outbox SET attempts = attempts + 1, last_error = ?2,
                      delivered_at = CASE WHEN ?3 THEN ?4 ELSE NULL END,
                      next_attempt = CASE WHEN ?3 THEN NULL ELSE ?5 END
-                 WHERE id = ?1",
-                params![id, error, delivered, now, next],
+                 WHERE id = ?1 AND org = ?6",
+                params![id, error, delivered, now, next, org],
             )
             .map(|_| ())
             .map_err(db)
@@ -558,4 +592,14 @@ impl Store for SqliteStore {
         }))?;
         Ok(revoked.load(std::sync::atomic::Ordering::Relaxed))
     }
+}
+
+fn pending(r: &rusqlite::Row<'_>) -> rusqlite::Result<Pending> {
+    Ok(Pending {
+        id: r.get(0)?,
+        org: r.get(1)?,
+        webhook: r.get(2)?,
+        body: r.get(3)?,
+        attempts: r.get(4)?,
+    })
 }

@@ -1,14 +1,19 @@
-//! Helpers for the store tests: real cases and events, made by the engine from the
-//! shipped policies, wrapped into the store's `Append`s.
+//! Helpers for the store tests: a fresh database on either backend, and real cases
+//! and events, made by the engine from the shipped policies, wrapped into the
+//! store's `Append`s.
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use redress_engine::case::{Actor, Case, Event};
 use redress_engine::policy::{Policy, load_policy};
 use redress_engine::runtime::{Command, CommandKind, Data, decide_and_apply, next_due};
-use redress_store::{Append, ClockSummary, SqliteStore, Store, StoreError, StoredEvent, Summary};
+use redress_store::{
+    Append, ClockSummary, MIGRATIONS, POSTGRES_MIGRATIONS, PostgresStore, SqliteStore, Store,
+    StoreError, StoredEvent, Summary,
+};
 use serde_json::json;
 use tempfile::TempDir;
 
@@ -42,24 +47,216 @@ pub fn at(minutes: i64) -> DateTime<Utc> {
         + TimeDelta::minutes(minutes)
 }
 
-/// A fresh database in its own temporary directory.
+/// Which store a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The PostgreSQL server the tests create their databases on.
+pub const POSTGRES_ENV: &str = "REDRESS_TEST_POSTGRES";
+
+/// Runs each named test (a `fn name(backend: Backend)`) once per backend, as
+/// `sqlite::name` and `postgres::name`.
+#[macro_export]
+macro_rules! backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[test] fn $name() { super::$name($crate::common::Backend::Sqlite) } )*
+        }
+        mod postgres {
+            $( #[test] fn $name() { super::$name($crate::common::Backend::Postgres) } )*
+        }
+    };
+}
+
+/// A fresh, empty database: a file in its own temporary directory, or a database
+/// of its own on the PostgreSQL server (dropped with it).
 pub struct Db {
     pub dir: TempDir,
+    /// PostgreSQL: the server's URL (the database to connect to for admin work)
+    /// and the test's own database.
+    postgres: Option<(String, String)>,
+}
+
+/// Runs one statement with `psql`; returns what it printed (unaligned, no headers).
+pub fn psql(url: &str, sql: &str) -> String {
+    let out = std::process::Command::new("psql")
+        .args([
+            "-X",
+            "-q",
+            "-A",
+            "-t",
+            "-v",
+            "ON_ERROR_STOP=1",
+            url,
+            "-c",
+            sql,
+        ])
+        .output()
+        .unwrap_or_else(|e| panic!("psql: {e}"));
+    assert!(
+        out.status.success(),
+        "psql `{sql}`: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// `url` with its database replaced by `name`.
+fn with_database(url: &str, name: &str) -> String {
+    let base = url.split('?').next().unwrap_or(url);
+    let (scheme, rest) = base.split_once("://").expect("a URL");
+    let server = rest.split('/').next().unwrap_or(rest);
+    format!("{scheme}://{server}/{name}")
 }
 
 impl Db {
-    pub fn new() -> Self {
-        Db {
-            dir: TempDir::new().expect("temporary directory"),
-        }
+    /// A fresh database on `backend`; `None` (said loudly) when the backend is
+    /// PostgreSQL and no server is configured.
+    pub fn new(backend: Backend) -> Option<Self> {
+        let dir = TempDir::new().expect("temporary directory");
+        let postgres = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => {
+                let Ok(server) = std::env::var(POSTGRES_ENV) else {
+                    eprintln!(
+                        "SKIPPED on PostgreSQL: {POSTGRES_ENV} is not set (e.g. \
+                         {POSTGRES_ENV}=postgres://postgres@127.0.0.1:5432/test); CI sets it"
+                    );
+                    return None;
+                };
+                static N: AtomicUsize = AtomicUsize::new(0);
+                let name = format!(
+                    "pg_redress_test_{}_{}",
+                    std::process::id(),
+                    N.fetch_add(1, Ordering::Relaxed)
+                );
+                psql(
+                    &server,
+                    &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+                );
+                psql(&server, &format!("CREATE DATABASE {name}"));
+                Some((server.clone(), with_database(&server, &name)))
+            }
+        };
+        Some(Db { dir, postgres })
     }
 
     pub fn path(&self) -> PathBuf {
         self.dir.path().join("redress.db")
     }
 
-    pub fn open(&self) -> SqliteStore {
-        SqliteStore::open(self.path()).expect("the store opens")
+    /// The database's URL, with `host` for the server's host (PostgreSQL).
+    pub fn url_with_host(&self, host: &str) -> String {
+        let (_, url) = self.postgres.as_ref().expect("a PostgreSQL database");
+        let (scheme, rest) = url.split_once("://").expect("a URL");
+        let (user, rest) = match rest.split_once('@') {
+            Some((user, rest)) => (format!("{user}@"), rest),
+            None => (String::new(), rest),
+        };
+        let (address, db) = rest.split_once('/').expect("a database");
+        let port = address.rsplit_once(':').map_or("5432", |(_, p)| p);
+        format!("{scheme}://{user}{host}:{port}/{db}")
+    }
+
+    pub fn try_open(&self) -> Result<Box<dyn Store>, StoreError> {
+        match &self.postgres {
+            None => Ok(Box::new(SqliteStore::open(self.path())?)),
+            Some((_, url)) => Ok(Box::new(PostgresStore::connect(url)?)),
+        }
+    }
+
+    pub fn open(&self) -> Box<dyn Store> {
+        self.try_open().expect("the store opens")
+    }
+
+    /// The number a `SELECT COUNT(*) ...` gives on this database.
+    pub fn count(&self, sql: &str) -> i64 {
+        match &self.postgres {
+            None => {
+                let conn = rusqlite::Connection::open(self.path()).unwrap();
+                conn.query_row(sql, [], |r| r.get(0)).unwrap()
+            }
+            Some((_, url)) => psql(url, sql).parse().unwrap(),
+        }
+    }
+
+    /// The last schema version this Redress knows on `backend`.
+    pub fn known_schema(backend: Backend) -> i64 {
+        let migrations = match backend {
+            Backend::Sqlite => MIGRATIONS,
+            Backend::Postgres => POSTGRES_MIGRATIONS,
+        };
+        migrations.last().map(|m| m.0).expect("a migration")
+    }
+
+    /// The schema was migrated once, each migration recorded, in order.
+    pub fn assert_migrated_once(&self) {
+        let sql = "SELECT version || ' ' || name FROM schema_migrations ORDER BY version";
+        let (rows, migrations): (Vec<String>, _) = match &self.postgres {
+            None => {
+                let conn = rusqlite::Connection::open(self.path()).unwrap();
+                let user_version: i64 = conn
+                    .query_row("PRAGMA user_version", [], |r| r.get(0))
+                    .unwrap();
+                assert_eq!(user_version, Self::known_schema(Backend::Sqlite));
+                let mode: String = conn
+                    .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+                    .unwrap();
+                assert_eq!(mode, "wal");
+                let mut s = conn.prepare(sql).unwrap();
+                let rows = s
+                    .query_map([], |r| r.get(0))
+                    .unwrap()
+                    .collect::<Result<_, _>>()
+                    .unwrap();
+                (rows, MIGRATIONS)
+            }
+            Some((_, url)) => (
+                psql(url, sql).lines().map(str::to_string).collect(),
+                POSTGRES_MIGRATIONS,
+            ),
+        };
+        let expected: Vec<String> = migrations
+            .iter()
+            .map(|(version, name, _)| format!("{version} {name}"))
+            .collect();
+        assert_eq!(rows, expected);
+        assert_eq!(expected[0], "1 initial");
+    }
+
+    /// Marks the database as written by a Redress whose schema is `version`.
+    pub fn mark_schema_version(&self, version: i64) {
+        match &self.postgres {
+            None => {
+                let conn = rusqlite::Connection::open(self.path()).unwrap();
+                conn.pragma_update(None, "user_version", version).unwrap();
+            }
+            Some((_, url)) => {
+                psql(
+                    url,
+                    &format!(
+                        "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY,
+                             name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now());
+                         INSERT INTO schema_migrations (version, name) VALUES ({version}, 'later')"
+                    ),
+                );
+            }
+        }
+    }
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        if let Some((server, url)) = &self.postgres {
+            let name = url.rsplit('/').next().unwrap_or_default();
+            psql(
+                server,
+                &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+            );
+        }
     }
 }
 
@@ -161,7 +358,7 @@ pub fn append(
 }
 
 /// Appends and waits for the receipt.
-pub fn write(store: &SqliteStore, append: Append) -> Result<(), StoreError> {
+pub fn write(store: &dyn Store, append: Append) -> Result<(), StoreError> {
     store
         .append(append)
         .blocking_recv()
@@ -180,7 +377,7 @@ pub struct Tracked {
 impl Tracked {
     /// Takes a complaint in and stores it (with `key`), recorded at `now`.
     pub fn intake(
-        store: &SqliteStore,
+        store: &dyn Store,
         policy: &Policy,
         org: &str,
         id: &str,
@@ -194,7 +391,7 @@ impl Tracked {
     /// [`Self::intake`], with the summary changed by `tweak` before the write.
     #[allow(clippy::too_many_arguments)]
     pub fn intake_with(
-        store: &SqliteStore,
+        store: &dyn Store,
         policy: &Policy,
         org: &str,
         id: &str,
@@ -219,7 +416,7 @@ impl Tracked {
     /// Runs `command` and stores its events, recorded at `now`.
     pub fn run(
         &mut self,
-        store: &SqliteStore,
+        store: &dyn Store,
         policy: &Policy,
         command: Command,
         now: DateTime<Utc>,
@@ -230,7 +427,7 @@ impl Tracked {
     /// [`Self::run`], with the summary changed by `tweak` before the write.
     pub fn run_with(
         &mut self,
-        store: &SqliteStore,
+        store: &dyn Store,
         policy: &Policy,
         command: Command,
         now: DateTime<Utc>,
@@ -271,7 +468,7 @@ pub struct Observed {
     pub events: Vec<StoredEvent>,
 }
 
-pub fn observe(store: &SqliteStore, org: &str, id: &str) -> Observed {
+pub fn observe(store: &dyn Store, org: &str, id: &str) -> Observed {
     Observed {
         case: store
             .case(org, id)
