@@ -134,7 +134,7 @@ impl Metrics {
         )?;
         let wal_bytes = IntGauge::new(
             "store_wal_bytes",
-            "The size of the store's write-ahead log after the last checkpoint",
+            "The size of the store's write-ahead log file when scraped",
         )?;
         let wal_truncations = prometheus::IntCounter::new(
             "store_wal_truncations_total",

@@ -463,7 +463,9 @@ pub trait Store: Send + Sync + 'static {
     fn outbox_next(&self) -> Result<Option<DateTime<Utc>>, StoreError>;
 
     /// Records a delivery attempt: delivered, or failed with the error and the next
-    /// attempt (`None`: given up). Durable on return.
+    /// attempt (`None`: given up). Durable on return. A message that is done
+    /// (delivered or given up on) loses its `tracking_link`: the link's token is
+    /// kept in plain text only while a delivery may still need it.
     fn outbox_attempted(
         &self,
         org: &str,

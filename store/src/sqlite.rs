@@ -50,6 +50,8 @@ pub struct SqliteStore {
     stop: Option<mpsc::Sender<()>>,
     checkpoints: Option<JoinHandle<()>>,
     wal: Arc<WalStats>,
+    /// The write-ahead log's file, `<path>-wal`.
+    wal_path: PathBuf,
     readers: Mutex<Vec<Connection>>,
 }
 
@@ -96,7 +98,10 @@ impl SqliteStore {
             .map_err(db)?;
         let checkpoints = std::thread::Builder::new()
             .name("redress-store-checkpoint".into())
-            .spawn(move || run_checkpoints(checkpointer, wal_path.into(), stats, stopped))
+            .spawn({
+                let wal_path = PathBuf::from(wal_path.clone());
+                move || run_checkpoints(checkpointer, wal_path, stats, stopped)
+            })
             .map_err(|e| StoreError::Database(format!("cannot start the checkpointer: {e}")))?;
         let (jobs, queue) = mpsc::channel::<Job>();
         let writer = std::thread::Builder::new()
@@ -110,6 +115,7 @@ impl SqliteStore {
             stop: Some(stop),
             checkpoints: Some(checkpoints),
             wal,
+            wal_path: wal_path.into(),
             readers: Mutex::new(Vec::new()),
         })
     }
@@ -119,11 +125,12 @@ impl SqliteStore {
         &self.path
     }
 
-    /// The write-ahead log's size after the last checkpoint, in bytes, and how many
-    /// checkpoints truncated it.
+    /// The write-ahead log file's size now, in bytes (read from the file, not
+    /// remembered from the last checkpoint, which may be waiting on a reader), and
+    /// how many checkpoints truncated it.
     pub fn wal(&self) -> (u64, u64) {
         (
-            self.wal.bytes.load(Ordering::Relaxed),
+            std::fs::metadata(&self.wal_path).map_or(0, |m| m.len()),
             self.wal.truncations.load(Ordering::Relaxed),
         )
     }

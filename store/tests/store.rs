@@ -1341,6 +1341,59 @@ fn outbox_messages_are_written_with_their_events_and_retried_until_done(backend:
     assert_eq!((counts.waiting, counts.dead), (0, 1));
 }
 
+/// A tracking link's token is in a message only while a delivery may still need
+/// it: a retry carries it, a delivered or given-up message no longer holds it.
+fn a_finished_message_no_longer_holds_its_tracking_link(backend: Backend) {
+    let Some(db) = Db::new(backend) else { return };
+    let store = db.open();
+    let p = retail();
+    let (case, events) = intake(p, "C-1", retail_data("CN", "quality"), at(0));
+    let mut w = append(p, ORG_A, &case, &events, None, at(0));
+    let body = |n: u32| {
+        format!(
+            r#"{{"n":{n},"tracking_link":"/track/{}"}}"#,
+            "ab".repeat(32)
+        )
+    };
+    w.outbox = (1..=3)
+        .map(|n| redress_store::Message {
+            webhook: "mailer".into(),
+            body: body(n),
+        })
+        .collect();
+    write(&*store, w).unwrap();
+    let holding = || db.count("SELECT COUNT(*) FROM outbox WHERE body LIKE '%/track/abab%'");
+    assert_eq!(holding(), 3);
+
+    let due = store.outbox_due(at(0), 10).unwrap();
+    store
+        .outbox_attempted(ORG_A, due[0].id, false, Some("503".into()), Some(at(5)))
+        .unwrap();
+    store
+        .outbox_attempted(ORG_A, due[1].id, true, None, None)
+        .unwrap();
+    store
+        .outbox_attempted(ORG_A, due[2].id, false, Some("410".into()), None)
+        .unwrap();
+    assert_eq!(
+        holding(),
+        1,
+        "only the message still waiting holds the link"
+    );
+    let again = store.outbox_due(at(5), 10).unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].body, body(1), "the retry is sent as it was signed");
+    store
+        .outbox_attempted(ORG_A, again[0].id, true, None, None)
+        .unwrap();
+    assert_eq!(holding(), 0);
+    // The rest of the message is kept, for the record.
+    assert_eq!(
+        db.count(r#"SELECT COUNT(*) FROM outbox WHERE body LIKE '{"n":%' OR body LIKE '{"n": %'"#),
+        3
+    );
+}
+
 // 11. Claims: due timers and webhook messages, one node at a time ----------------
 
 fn lease(node: &str, now: i64, until: i64) -> Lease {
@@ -1745,6 +1798,7 @@ backends! {
     policy_versions_are_kept_per_organisation,
     counts_group_by_organisation_policy_stage_and_clock,
     outbox_messages_are_written_with_their_events_and_retried_until_done,
+    a_finished_message_no_longer_holds_its_tracking_link,
     due_cases_are_claimed_by_one_node_until_the_lease_ends,
     outbox_messages_are_claimed_by_one_node_at_a_time,
     a_tracking_link_opens_its_case_until_revoked_and_only_by_its_hash,
@@ -1752,6 +1806,37 @@ backends! {
     report_facts_are_kept_with_the_case_and_read_by_period,
     an_append_moves_the_case_to_the_policy_hash_it_carries,
     a_store_reports_its_write_ahead_log_where_it_has_one,
+}
+
+// SQLite only: its write-ahead log --------------------------------------------------
+
+/// The log's size is the file's as it is now, also while a reader keeps the
+/// checkpointer from truncating it (the figure once stayed at its last value, 0,
+/// while the file grew to hundreds of megabytes).
+#[test]
+fn the_write_ahead_logs_size_is_read_from_its_file() {
+    let db = Db::new(Backend::Sqlite).unwrap();
+    let store = db.open();
+    let p = retail();
+    let reader = rusqlite::Connection::open(db.path()).unwrap();
+    reader.execute_batch("BEGIN").unwrap();
+    let _: i64 = reader
+        .query_row("SELECT COUNT(*) FROM cases", [], |r| r.get(0))
+        .unwrap();
+    for n in 0..200 {
+        let id = format!("C-{n}");
+        let (case, events) = intake(p, &id, retail_data("CN", "quality"), at(0));
+        write(&*store, append(p, ORG_A, &case, &events, None, at(0))).unwrap();
+    }
+    let mut wal = db.path().into_os_string();
+    wal.push("-wal");
+    let on_disk = std::fs::metadata(&wal).unwrap().len();
+    assert!(
+        on_disk > 100_000,
+        "200 cases written past a reader: {on_disk}"
+    );
+    assert_eq!(store.storage().wal_bytes, Some(on_disk));
+    reader.execute_batch("COMMIT").unwrap();
 }
 
 // PostgreSQL only: the connection itself ------------------------------------------

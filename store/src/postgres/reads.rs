@@ -118,7 +118,9 @@ const CLAIM_OUTBOX: &str = "UPDATE outbox AS o SET next_attempt = $2
 const OUTBOX_NEXT: &str = "SELECT MIN(next_attempt) FROM outbox WHERE next_attempt IS NOT NULL";
 const OUTBOX_ATTEMPTED: &str = "UPDATE outbox SET attempts = attempts + 1, last_error = $3,
          delivered_at = CASE WHEN $4 THEN $5::bigint ELSE NULL END,
-         next_attempt = CASE WHEN $4 THEN NULL ELSE $6::bigint END
+         next_attempt = CASE WHEN $4 THEN NULL ELSE $6::bigint END,
+         body = CASE WHEN ($4 OR $6::bigint IS NULL) AND body LIKE '%tracking_link%'
+                     THEN (body::jsonb - 'tracking_link')::text ELSE body END
      WHERE org = $1 AND id = $2";
 /// Cross-organisation: metrics.
 const OUTBOX_COUNTS: &str = "SELECT COUNT(*) FILTER (WHERE next_attempt IS NOT NULL),

@@ -28,8 +28,6 @@ pub(super) const TRUNCATE_AT: u64 = 64 * 1024 * 1024;
 /// What the checkpointer has seen, for metrics.
 #[derive(Debug, Default)]
 pub(super) struct WalStats {
-    /// The log file's size after the last checkpoint, in bytes.
-    pub(super) bytes: AtomicU64,
     /// Checkpoints that truncated the log.
     pub(super) truncations: AtomicU64,
 }
@@ -69,8 +67,6 @@ pub(super) fn run_checkpoints(
         if caught_up || size() > TRUNCATE_AT {
             truncate();
         }
-        stats.bytes.store(size(), Ordering::Relaxed);
     }
     truncate();
-    stats.bytes.store(size(), Ordering::Relaxed);
 }
