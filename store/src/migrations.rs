@@ -24,6 +24,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "case_reports",
         include_str!("../migrations/0004_case_reports.sql"),
     ),
+    (
+        5,
+        "case_reports_rowid",
+        include_str!("../migrations/0005_case_reports_rowid.sql"),
+    ),
 ];
 
 fn db(e: rusqlite::Error) -> StoreError {

@@ -30,6 +30,10 @@ const SHIPPED: &[(&str, &str)] = &[
         "0004_case_reports.sql",
         "832f2197c9500dfb2ff3286133cf486526020df18f164a1c09751f8fbe208ce3",
     ),
+    (
+        "0005_case_reports_rowid.sql",
+        "3e7b2fbb86b929a4e06f4e08790cc6ba82bed61e0c3c678a35c3195c13bb319c",
+    ),
 ];
 
 /// The same for PostgreSQL.
