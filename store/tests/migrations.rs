@@ -54,6 +54,10 @@ const SHIPPED_POSTGRES: &[(&str, &str)] = &[
         "0004_case_reports.sql",
         "988dbe089929f749a00fab8f1f3e3ddf55e7e91523dd22127dc2ca66ef2f876f",
     ),
+    (
+        "0005_case_reports_rowid.sql",
+        "6bc45691e3dfdada2827d51197a2ca8f7a50593a1ccd1e0445a7a42f22bfd0b6",
+    ),
 ];
 
 fn sha256(bytes: &[u8]) -> String {

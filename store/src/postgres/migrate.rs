@@ -35,6 +35,11 @@ pub const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         "case_reports",
         include_str!("../../migrations/postgres/0004_case_reports.sql"),
     ),
+    (
+        5,
+        "case_reports_rowid",
+        include_str!("../../migrations/postgres/0005_case_reports_rowid.sql"),
+    ),
 ];
 
 /// The advisory lock that serialises migrations (`"redress"` in ASCII).
