@@ -15,6 +15,7 @@
 //! one node at a time under a [`Lease`].
 
 mod codec;
+mod database_error;
 mod migrations;
 mod postgres;
 mod prepared;
@@ -25,6 +26,7 @@ use redress_engine::case::{Case, Event};
 use redress_engine::report::CaseFacts;
 use serde::{Deserialize, Serialize};
 
+pub use database_error::DatabaseError;
 pub use migrations::MIGRATIONS;
 pub use postgres::{POSTGRES_MIGRATIONS, PostgresOptions, PostgresStore, Tls};
 pub use sqlite::SqliteStore;
@@ -47,9 +49,10 @@ pub enum StoreError {
         /// What conflicted.
         reason: Conflict,
     },
-    /// The database failed (disk, lock, corruption).
-    #[error("database error: {0}")]
-    Database(String),
+    /// The database failed (disk, lock, corruption); the driver's error is its
+    /// source.
+    #[error(transparent)]
+    Database(#[from] DatabaseError),
     /// A stored row could not be read back.
     #[error("unreadable stored {what}: {detail}")]
     Corrupt {

@@ -5,6 +5,7 @@
 use rusqlite::Connection;
 
 use crate::StoreError;
+use crate::sqlite::db;
 
 /// Every migration, in order: its version, name and SQL.
 pub const MIGRATIONS: &[(i64, &str, &str)] = &[
@@ -30,10 +31,6 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/0005_case_reports_rowid.sql"),
     ),
 ];
-
-fn db(e: rusqlite::Error) -> StoreError {
-    StoreError::Database(e.to_string())
-}
 
 fn version_of(conn: &Connection) -> Result<i64, StoreError> {
     conn.query_row("PRAGMA user_version", [], |r| r.get(0))

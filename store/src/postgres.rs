@@ -30,7 +30,7 @@ mod writer;
 pub use migrate::POSTGRES_MIGRATIONS;
 pub use options::{PostgresOptions, Tls};
 
-use crate::StoreError;
+use crate::{DatabaseError, StoreError};
 
 /// Rows in one page of a list, at most.
 const MAX_PAGE: usize = 10_000;
@@ -96,15 +96,19 @@ impl std::fmt::Debug for PostgresStore {
 
 fn db(e: tokio_postgres::Error) -> StoreError {
     match e.as_db_error() {
-        Some(d) => StoreError::Database(format!("{}: {}", d.code().code(), d.message())),
-        None => StoreError::Database(e.to_string()),
+        Some(d) => StoreError::Database(DatabaseError::described(format!(
+            "{}: {}",
+            d.code().code(),
+            d.message()
+        ))),
+        None => StoreError::Database(DatabaseError::other(e)),
     }
 }
 
 fn pool_error(e: deadpool_postgres::PoolError) -> StoreError {
     match e {
         deadpool_postgres::PoolError::Backend(e) => db(e),
-        other => StoreError::Database(other.to_string()),
+        other => StoreError::Database(DatabaseError::other(other)),
     }
 }
 
@@ -129,7 +133,9 @@ impl PostgresStore {
             .thread_name("redress-postgres")
             .enable_all()
             .build()
-            .map_err(|e| StoreError::Database(format!("cannot start the store's runtime: {e}")))?;
+            .map_err(|e| StoreError::Database(DatabaseError::described(format!(
+                    "cannot start the store's runtime: {e}"
+                ))))?;
         let handle = runtime.handle().clone();
         let manager_config = ManagerConfig {
             recycling_method: RecyclingMethod::Fast,
@@ -146,7 +152,7 @@ impl PostgresStore {
             .wait_timeout(Some(options.statement_timeout.max(Duration::from_secs(5))))
             .create_timeout(Some(Duration::from_secs(10)))
             .build()
-            .map_err(|e| StoreError::Database(format!("cannot make the pool: {e}")))?;
+            .map_err(|e| StoreError::Database(DatabaseError::described(format!("cannot make the pool: {e}"))))?;
         let store = PostgresStore {
             runtime: Some(runtime),
             handle,

@@ -22,7 +22,7 @@ mod writer;
 
 use crate::codec::{from_json, instant, micros, to_json};
 use crate::migrations::{check_version, migrate};
-use crate::{Receipt, StoreError};
+use crate::{DatabaseError, Receipt, StoreError};
 use checkpointer::{TRUNCATE_AT, WalStats, run_checkpoints};
 use writer::run_writer;
 
@@ -63,8 +63,23 @@ impl std::fmt::Debug for SqliteStore {
     }
 }
 
-fn db(e: rusqlite::Error) -> StoreError {
-    StoreError::Database(e.to_string())
+/// A rusqlite error as a store error, busy when SQLite's code says another
+/// connection holds the database (`SQLITE_BUSY`, `SQLITE_LOCKED`).
+pub(crate) fn db(e: rusqlite::Error) -> StoreError {
+    let busy = matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    );
+    StoreError::Database(match busy {
+        true => DatabaseError::busy(e),
+        false => DatabaseError::other(e),
+    })
+}
+
+/// A thread the store could not start.
+fn no_thread(what: &str, e: std::io::Error) -> StoreError {
+    let e = std::io::Error::new(e.kind(), format!("cannot start the {what}: {e}"));
+    StoreError::Database(DatabaseError::other(e))
 }
 
 fn is_constraint(e: &rusqlite::Error) -> bool {
@@ -102,12 +117,12 @@ impl SqliteStore {
                 let wal_path = PathBuf::from(wal_path.clone());
                 move || run_checkpoints(checkpointer, wal_path, stats, stopped)
             })
-            .map_err(|e| StoreError::Database(format!("cannot start the checkpointer: {e}")))?;
+            .map_err(|e| no_thread("checkpointer", e))?;
         let (jobs, queue) = mpsc::channel::<Job>();
         let writer = std::thread::Builder::new()
             .name("redress-store-writer".into())
             .spawn(move || run_writer(conn, queue))
-            .map_err(|e| StoreError::Database(format!("cannot start the writer: {e}")))?;
+            .map_err(|e| no_thread("writer", e))?;
         Ok(SqliteStore {
             path,
             jobs: Some(jobs),
@@ -216,14 +231,122 @@ fn open_writer(path: &Path) -> Result<Connection, StoreError> {
         migrate(&mut conn)?;
         Ok(conn)
     };
+    retry_while_busy(50, std::time::Duration::from_millis(20), setup)
+}
+
+/// Runs `work` until it does not fail with a busy database, trying again up to
+/// `retries` times with `pause` between tries.
+fn retry_while_busy<T>(
+    retries: u32,
+    pause: std::time::Duration,
+    mut work: impl FnMut() -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
     let mut attempt = 0;
     loop {
-        match setup() {
-            Err(StoreError::Database(e)) if e.contains("locked") && attempt < 50 => {
+        match work() {
+            Err(StoreError::Database(e)) if e.is_busy() && attempt < retries => {
                 attempt += 1;
-                std::thread::sleep(std::time::Duration::from_millis(20));
+                std::thread::sleep(pause);
             }
             other => return other,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+    use std::error::Error;
+    use std::time::Duration;
+
+    use rusqlite::{Connection, ErrorCode};
+
+    use super::{db, retry_while_busy};
+    use crate::{DatabaseError, StoreError};
+
+    /// A database held by an exclusive transaction of another connection, and a
+    /// second connection that does not wait for it.
+    fn held() -> (tempfile::TempDir, Connection, Connection) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("held.db");
+        let holder = Connection::open(&path).unwrap();
+        holder
+            .execute_batch("CREATE TABLE t (x INTEGER); BEGIN EXCLUSIVE;")
+            .unwrap();
+        let other = Connection::open(&path).unwrap();
+        other.busy_timeout(Duration::ZERO).unwrap();
+        (dir, holder, other)
+    }
+
+    fn code_of(error: &StoreError) -> Option<ErrorCode> {
+        error
+            .source()
+            .and_then(|s| s.downcast_ref::<rusqlite::Error>())
+            .and_then(|e| e.sqlite_error_code())
+    }
+
+    #[test]
+    fn a_held_database_is_busy_and_keeps_rusqlite_error_as_its_source() {
+        let (_dir, _holder, other) = held();
+        let error = db(other.execute("INSERT INTO t VALUES (1)", []).unwrap_err());
+        let StoreError::Database(e) = &error else {
+            panic!("not a database error: {error:?}");
+        };
+        assert!(e.is_busy(), "{error:?}");
+        assert_eq!(code_of(&error), Some(ErrorCode::DatabaseBusy));
+    }
+
+    #[test]
+    fn a_bad_statement_is_not_busy_and_keeps_its_source() {
+        let conn = Connection::open_in_memory().unwrap();
+        let error = db(conn
+            .execute("INSERT INTO missing VALUES (1)", [])
+            .unwrap_err());
+        let StoreError::Database(e) = &error else {
+            panic!("not a database error: {error:?}");
+        };
+        assert!(!e.is_busy(), "{error:?}");
+        assert_eq!(code_of(&error), Some(ErrorCode::Unknown));
+        let message = error.source().unwrap().to_string();
+        assert!(message.contains("no such table: missing"), "{message}");
+    }
+
+    /// The decision is the error's kind: a busy error whose message says nothing of
+    /// locks is retried, a non-busy one saying "locked" is not.
+    #[test]
+    fn only_busy_errors_are_retried() {
+        let busy = || StoreError::Database(DatabaseError::busy(std::io::Error::other("held")));
+        let other = || {
+            StoreError::Database(DatabaseError::other(std::io::Error::other(
+                "database is locked",
+            )))
+        };
+        let tries = Cell::new(0);
+        let outcome = retry_while_busy(5, Duration::ZERO, || {
+            tries.set(tries.get() + 1);
+            match tries.get() {
+                1..=3 => Err(busy()),
+                _ => Ok(tries.get()),
+            }
+        });
+        assert_eq!(outcome, Ok(4));
+
+        tries.set(0);
+        let outcome = retry_while_busy(5, Duration::ZERO, || -> Result<(), _> {
+            tries.set(tries.get() + 1);
+            Err(other())
+        });
+        assert_eq!((outcome, tries.get()), (Err(other()), 1));
+
+        tries.set(0);
+        let outcome = retry_while_busy(5, Duration::ZERO, || -> Result<(), _> {
+            tries.set(tries.get() + 1);
+            Err(busy())
+        });
+        assert_eq!(
+            (outcome, tries.get()),
+            (Err(busy()), 6),
+            "gives up after 5 retries"
+        );
     }
 }

@@ -171,11 +171,11 @@ impl Service {
             return Ok(None);
         }
         let (token, link) = super::tracking::new_link(org, case, Utc::now())
-            .map_err(|e| StoreError::Database(e.to_string()))?;
+            .map_err(|e| StoreError::Database(redress_store::DatabaseError::other(e)))?;
         let store = self.store.clone();
         tokio::task::spawn_blocking(move || store.save_tracking_link(&link))
             .await
-            .map_err(|e| StoreError::Database(e.to_string()))??;
+            .map_err(|e| StoreError::Database(redress_store::DatabaseError::other(e)))??;
         Ok(Some(super::tracking::link_path(&token)))
     }
 

@@ -116,7 +116,7 @@ async fn statements(client: &Object, a: &Prepared) -> Result<(), StoreError> {
         s_outbox,
     ] = &prepared[..]
     else {
-        return Err(StoreError::Database("statements not prepared".into()));
+        return Err(StoreError::Database(crate::DatabaseError::described("statements not prepared")));
     };
     let key = async {
         match &a.intake_key {
