@@ -13,6 +13,7 @@ pub mod raw;
 pub mod reporting;
 pub mod stage_graph;
 
+mod files;
 mod load;
 pub(crate) mod locate;
 pub(crate) mod parse;
@@ -25,10 +26,10 @@ use chrono_tz::Tz;
 use indexmap::IndexMap;
 
 pub use field::{FieldDef, FieldError, FieldType, Input, SetBy};
+pub use files::{Given, OnDisk, PolicyFiles, Stored};
 pub use load::{
-    CheckOptions, LoadError, Report, TZDB_VERSION, TestFile, check_calendar_file, check_policy,
-    check_policy_str, check_policy_with, load_policy, load_policy_sources, load_policy_str,
-    load_policy_version, load_test_file,
+    CheckOptions, FileReport, LoadError, Report, TZDB_VERSION, TestFile, check, check_file,
+    load_policy, load_test_file,
 };
 pub use reporting::{Dimension, Outcome, Reporting};
 pub use stage_graph::StageGraph;
@@ -106,7 +107,7 @@ impl Policy {
     }
 
     /// Each file the policy was read from, with its text: what a store keeps so that
-    /// [`load_policy_sources`] can bring this exact version back.
+    /// [`check`] of [`Stored`] can bring this exact version back.
     pub fn sources(&self) -> &[(String, String)] {
         &self.sources
     }

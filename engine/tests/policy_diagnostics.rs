@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use libtest_mimic::{Arguments, Failed, Trial};
 use redress_engine::diagnostic::render_human;
-use redress_engine::policy::{CheckOptions, check_policy, check_policy_with};
+use redress_engine::policy::{CheckOptions, OnDisk, check};
 
 fn main() {
     let args = Arguments::from_args();
@@ -92,7 +92,7 @@ fn broken(path: &Path) -> Result<(), Failed> {
                 .map_err(|e| format!("{}: as-of: {e}", path.display()))
         })
         .transpose()?;
-    let report = check_policy_with(path, CheckOptions { as_of });
+    let report = check(&OnDisk::new(path), CheckOptions { as_of });
     let rendered = render_human(&report.diagnostics, &report.sources, false);
     let mut got: Vec<String> = report
         .diagnostics
@@ -127,7 +127,7 @@ fn broken(path: &Path) -> Result<(), Failed> {
 }
 
 fn sound(path: &Path) -> Result<(), Failed> {
-    let report = check_policy(path);
+    let report = check(&OnDisk::new(path), CheckOptions::default());
     if !report.diagnostics.is_empty() || report.policy.is_none() {
         let rendered = render_human(&report.diagnostics, &report.sources, false);
         return Err(format!("{} should load cleanly:\n{rendered}", path.display()).into());

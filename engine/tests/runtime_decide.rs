@@ -323,8 +323,7 @@ roles = ["manager"]
 [routing]
 rules = [{ otherwise = true, queue = "front-office" }]
 "#;
-    let policy =
-        redress_engine::policy::load_policy_str("comp.toml", text, Path::new(".")).unwrap();
+    let policy = load_given("comp.toml", text, Path::new(".")).unwrap();
     for (amount, expected) in [(1200, Err("role-not-allowed")), (300, Ok(()))] {
         let mut case = Case::new("C-1");
         let take = Command::new(CommandKind::Intake {
@@ -356,8 +355,17 @@ fn with_counter() -> Policy {
             "to = \"investigating\"\nactions = [{ script = \"#{ set: #{ evidence_count: evidence_count + 1 } }\" }]",
         );
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/policies/valid");
-    redress_engine::policy::load_policy_str("counter.toml", &text, &dir)
-        .unwrap_or_else(|e| panic!("{e}"))
+    load_given("counter.toml", &text, &dir).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A policy from its text, includes relative to `dir`.
+fn load_given(
+    name: &str,
+    text: &str,
+    dir: &Path,
+) -> Result<Policy, redress_engine::policy::LoadError> {
+    use redress_engine::policy::{CheckOptions, Given, check};
+    check(&Given { name, text, dir }, CheckOptions::default()).into_policy()
 }
 
 #[test]

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use chrono::{DateTime, Utc};
 use redress_engine::case::{Case, EventKind};
-use redress_engine::policy::{Policy, load_policy_str};
+use redress_engine::policy::{CheckOptions, Given, Policy, check};
 use redress_engine::runtime::migrate::{MigrationRefusal, migrate_case};
 use redress_engine::runtime::{Command, CommandKind, Timer, decide_and_apply, fire_due, next_due};
 use redress_engine::sla::ClockState;
@@ -33,7 +33,20 @@ fn version(replacements: &[(&str, &str)]) -> Policy {
         );
         text = text.replace(from, to);
     }
-    load_policy_str("bank-uk.toml", &text, &dir()).unwrap_or_else(|e| panic!("{e}"))
+    load_text(&text)
+}
+
+/// `bank-uk.toml` as `text` says, its includes beside the shipped one.
+fn load_text(text: &str) -> Policy {
+    let dir = dir();
+    let given = Given {
+        name: "bank-uk.toml",
+        text,
+        dir: &dir,
+    };
+    check(&given, CheckOptions::default())
+        .into_policy()
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 const BOTH_YEARS: &str =
@@ -235,5 +248,5 @@ fn rename_stage(text: &str, old: &str, new: &str, mapped: bool) -> Policy {
             "\n[migration]\nstages = {{ {old} = \"{new}\" }}\n"
         ));
     }
-    load_policy_str("bank-uk.toml", &text, &dir()).unwrap_or_else(|e| panic!("{e}"))
+    load_text(&text)
 }

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use redress_engine::case::{Actor, Case, EventKind, apply};
-use redress_engine::policy::{Policy, check_policy_str};
+use redress_engine::policy::{CheckOptions, Given, Policy, check};
 use redress_engine::runtime::{Command, CommandKind, Data, decide, fire_due, next_due};
 use serde_json::json;
 
@@ -20,7 +20,14 @@ fn policy() -> Policy {
         "{text}\n[[transitions]]\non = \"lapse\"\nfrom = \"investigating\"\nto = \"closed\"\n\
          after = \"1 minutes\"\nwhen = '100 / (amount - 120.50) > 0'\n"
     );
-    let report = check_policy_str("quick.toml", &text, &dir);
+    let report = check(
+        &Given {
+            name: "quick.toml",
+            text: &text,
+            dir: &dir,
+        },
+        CheckOptions::default(),
+    );
     let errors: Vec<_> = report.diagnostics.iter().filter(|d| d.is_error()).collect();
     assert!(errors.is_empty(), "{errors:?}");
     report.policy.unwrap()

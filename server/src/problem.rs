@@ -1,24 +1,27 @@
 //! Errors as RFC 9457 problem details (`application/problem+json`), each with a
-//! stable `code`. Every code the API can answer with is listed in `docs/api.md` (a
-//! test keeps the two in step).
+//! stable [`ProblemCode`] that decides its status and title. Every code the API can
+//! answer with is listed in `docs/api.md` with its status (a test keeps the two in
+//! step).
+
+mod problem_code;
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use redress_engine::runtime::{Refusal, RefusalCode};
+use redress_engine::runtime::Refusal;
 use redress_store::StoreError;
 use serde_json::{Map, Value, json};
 
 use crate::service::ServiceError;
+pub use problem_code::{ProblemCode, refusal_status};
 
-/// A problem: status, stable code, a one-line title, the detail, and extra members.
+/// A problem: its stable code (which gives the status and title), the detail, and
+/// extra members.
 #[derive(Debug, Clone)]
 pub struct Problem {
-    /// The HTTP status.
+    /// The HTTP status, [`ProblemCode::status`] of the code.
     pub status: StatusCode,
     /// The stable code.
-    pub code: &'static str,
-    /// What kind of problem, in a few words.
-    pub title: &'static str,
+    pub code: ProblemCode,
     /// What went wrong this time.
     pub detail: String,
     /// Extension members (`refusal`, `diagnostics`, `known`, ...).
@@ -27,16 +30,10 @@ pub struct Problem {
 
 impl Problem {
     /// A problem with no extension members.
-    pub fn new(
-        status: StatusCode,
-        code: &'static str,
-        title: &'static str,
-        detail: impl Into<String>,
-    ) -> Self {
+    pub fn new(code: ProblemCode, detail: impl Into<String>) -> Self {
         Problem {
-            status,
+            status: code.status(),
             code,
-            title,
             detail: detail.into(),
             extra: Box::default(),
         }
@@ -52,40 +49,26 @@ impl Problem {
     /// two are not told apart.
     pub fn case_not_found(id: &str) -> Self {
         Problem::new(
-            StatusCode::NOT_FOUND,
-            "case-not-found",
-            "No such case",
+            ProblemCode::CaseNotFound,
             format!("there is no case `{id}`"),
         )
     }
 
     /// 400 for a request that does not say what it must.
     pub fn invalid(detail: impl Into<String>) -> Self {
-        Problem::new(
-            StatusCode::BAD_REQUEST,
-            "invalid-request",
-            "Invalid request",
-            detail,
-        )
+        Problem::new(ProblemCode::InvalidRequest, detail)
     }
 
     /// 503 with `Retry-After`: a limit is reached, or the service is stopping.
     pub fn unavailable(detail: impl Into<String>) -> Self {
-        Problem::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            "Unavailable",
-            detail,
-        )
+        Problem::new(ProblemCode::Unavailable, detail)
     }
 
     /// 500, logged; the caller learns nothing of the internals.
     pub fn internal(error: impl std::fmt::Display) -> Self {
         tracing::error!(%error, "internal error");
         Problem::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "Internal error",
+            ProblemCode::Internal,
             "the server failed; the request may not have been applied, and is safe to retry with the same idempotency key",
         )
     }
@@ -94,10 +77,10 @@ impl Problem {
     pub fn body(&self) -> Value {
         let mut body = json!({
             "type": format!("https://redress.dev/problems/{}", self.code),
-            "title": self.title,
+            "title": self.code.title(),
             "status": self.status.as_u16(),
             "detail": self.detail,
-            "code": self.code,
+            "code": self.code.as_str(),
         });
         if let Value::Object(map) = &mut body {
             map.extend(self.extra.as_ref().clone());
@@ -127,62 +110,35 @@ impl IntoResponse for Problem {
     }
 }
 
-/// The status a refusal is answered with: 409 when the case's state is in the
-/// way (another stage, closed, changed meanwhile), 403 for a role, 422 for what
-/// was sent.
-///
-/// An exhaustive match: a new kind of refusal does not compile until it has a
-/// status.
-pub fn refusal_status(code: RefusalCode) -> StatusCode {
-    match code {
-        RefusalCode::NotAllowedFromStage
-        | RefusalCode::CaseClosed
-        | RefusalCode::StaleVersion
-        | RefusalCode::AlreadyReceived
-        | RefusalCode::ClockNotRunning
-        | RefusalCode::TimerNotDue
-        | RefusalCode::BeforeLastEvent
-        | RefusalCode::PolicyMismatch => StatusCode::CONFLICT,
-        RefusalCode::RoleNotAllowed => StatusCode::FORBIDDEN,
-        RefusalCode::UnknownEvent
-        | RefusalCode::GuardFailed
-        | RefusalCode::MissingFields
-        | RefusalCode::InvalidValue
-        | RefusalCode::UnknownField
-        | RefusalCode::SetByActions
-        | RefusalCode::NotReceived
-        | RefusalCode::ReceivedInFuture
-        | RefusalCode::UnknownSla
-        | RefusalCode::UnknownExtension
-        | RefusalCode::ScriptFailed
-        | RefusalCode::CalendarFailed => StatusCode::UNPROCESSABLE_ENTITY,
-    }
-}
-
 impl From<Refusal> for Problem {
     fn from(refusal: Refusal) -> Self {
         let refusal_json = serde_json::to_value(&refusal).unwrap_or(Value::Null);
-        Problem::new(
-            refusal_status(refusal.code()),
-            refusal.code().as_str(),
-            "Refused",
-            refusal.to_string(),
-        )
-        .with("refusal", refusal_json)
+        Problem::new(ProblemCode::Refused(refusal.code()), refusal.to_string())
+            .with("refusal", refusal_json)
     }
+}
+
+/// An error and every source under it, `a: b: c`, for the log.
+fn with_sources(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(e) = source {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        source = e.source();
+    }
+    text
 }
 
 impl From<StoreError> for Problem {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::Conflict { case, reason, .. } => Problem::new(
-                StatusCode::CONFLICT,
-                "conflict",
-                "Conflict",
+                ProblemCode::Conflict,
                 format!("case `{case}`: {reason}; read it again and retry"),
             ),
             StoreError::Closed => Problem::unavailable("the service is shutting down"),
-            other => Problem::internal(other),
+            other => Problem::internal(with_sources(&other)),
         }
     }
 }
@@ -196,44 +152,19 @@ impl From<ServiceError> for Problem {
                     ServiceError::UnknownPolicy { known, .. } => json!(known),
                     _ => Value::Null,
                 };
-                Problem::new(
-                    StatusCode::NOT_FOUND,
-                    "unknown-policy",
-                    "No such policy",
-                    e.to_string(),
-                )
-                .with("known", known)
+                Problem::new(ProblemCode::UnknownPolicy, e.to_string()).with("known", known)
             }
-            e @ ServiceError::PoliciesNotLoaded { .. } => Problem::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "policies-not-loaded",
-                "Policies not loaded",
-                e.to_string(),
-            ),
-            e @ ServiceError::ReadOnly { .. } => Problem::new(
-                StatusCode::FORBIDDEN,
-                "read-only",
-                "Read-only token",
-                e.to_string(),
-            ),
-            e @ ServiceError::UnknownVersion { .. } => Problem::new(
-                StatusCode::NOT_FOUND,
-                "unknown-version",
-                "No such policy version",
-                e.to_string(),
-            ),
-            e @ ServiceError::KeyReused(_) => Problem::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "idempotency-key-reused",
-                "Idempotency key reused",
-                e.to_string(),
-            ),
-            e @ ServiceError::CaseExists(_) => Problem::new(
-                StatusCode::CONFLICT,
-                "case-exists",
-                "Case exists",
-                e.to_string(),
-            ),
+            e @ ServiceError::PoliciesNotLoaded { .. } => {
+                Problem::new(ProblemCode::PoliciesNotLoaded, e.to_string())
+            }
+            e @ ServiceError::ReadOnly { .. } => Problem::new(ProblemCode::ReadOnly, e.to_string()),
+            e @ ServiceError::UnknownVersion { .. } => {
+                Problem::new(ProblemCode::UnknownVersion, e.to_string())
+            }
+            e @ ServiceError::KeyReused(_) => {
+                Problem::new(ProblemCode::IdempotencyKeyReused, e.to_string())
+            }
+            e @ ServiceError::CaseExists(_) => Problem::new(ProblemCode::CaseExists, e.to_string()),
             ServiceError::Refused(refusal) => refusal.into(),
             ServiceError::Store(error) => error.into(),
             ServiceError::Internal(error) => Problem::internal(error),
@@ -243,70 +174,66 @@ impl From<ServiceError> for Problem {
 
 #[cfg(test)]
 mod tests {
-    use redress_engine::runtime::RefusalCode;
+    use std::collections::BTreeMap;
 
-    /// Every code a problem can carry, besides the engine's refusal codes.
-    const PROBLEM_CODES: &[&str] = &[
-        "unauthorized",
-        "read-only",
-        "forbidden",
-        "not-found",
-        "method-not-allowed",
-        "case-not-found",
-        "unknown-policy",
-        "unknown-version",
-        "case-exists",
-        "idempotency-key-reused",
-        "conflict",
-        "precondition-failed",
-        "malformed-json",
-        "invalid-request",
-        "unsupported-media-type",
-        "body-too-large",
-        "invalid-policies",
-        "policies-not-loaded",
-        "unavailable",
-        "timeout",
-        "headers-too-large",
-        "internal",
-    ];
+    use super::*;
 
-    /// Every code in the source is documented, and the engine's refusal codes too.
-    #[test]
-    fn every_problem_code_is_documented() {
+    /// The codes `docs/api.md`'s table of errors lists, with their status.
+    fn documented() -> BTreeMap<String, u16> {
         let docs = include_str!("../../docs/api.md");
-        let sources = [
-            include_str!("problem.rs"),
-            include_str!("http.rs"),
-            include_str!("http/extract.rs"),
-            include_str!("http/cases.rs"),
-            include_str!("http/policies.rs"),
-            include_str!("http/operations.rs"),
-            include_str!("listener.rs"),
-        ];
-        let refusals: Vec<&str> = RefusalCode::iter().map(RefusalCode::as_str).collect();
-        for code in PROBLEM_CODES.iter().chain(&refusals) {
-            assert!(
-                docs.contains(&format!("`{code}`")),
-                "docs/api.md does not list `{code}`"
-            );
-        }
-        for source in sources {
-            for (i, _) in source.match_indices("Problem::new(") {
-                let after = &source[i..];
-                let Some(start) = after.find('"') else {
-                    continue;
-                };
-                let code: String = after[start + 1..]
-                    .chars()
-                    .take_while(|c| *c != '"')
-                    .collect();
-                let is_code = code.chars().all(|c| c.is_ascii_lowercase() || c == '-');
+        let table = docs
+            .split("\n| code | status | when |\n")
+            .nth(1)
+            .expect("docs/api.md has the table of error codes");
+        let mut codes = BTreeMap::new();
+        for row in table.lines().skip(1).take_while(|l| l.starts_with('|')) {
+            let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+            let status: u16 = cells[2].parse().expect("a status");
+            for code in cells[1].split(',') {
+                let code = code.trim().trim_matches('`').to_string();
                 assert!(
-                    !is_code || PROBLEM_CODES.contains(&code.as_str()),
-                    "`{code}` is not in PROBLEM_CODES"
+                    codes.insert(code.clone(), status).is_none(),
+                    "`{code}` twice"
                 );
             }
         }
+        codes
+    }
+
+    /// The docs' table follows from the code: every code with its status, no other.
+    #[test]
+    fn the_docs_list_every_code_with_its_status() {
+        let ours: BTreeMap<String, u16> = ProblemCode::all()
+            .map(|c| (c.as_str().to_string(), c.status().as_u16()))
+            .collect();
+        assert_eq!(documented(), ours, "docs/api.md's table of errors");
+    }
+
+    #[test]
+    fn codes_are_distinct_kebab_case_words() {
+        let mut seen = std::collections::BTreeSet::new();
+        for code in ProblemCode::all() {
+            let word = code.as_str();
+            assert!(
+                word.chars().all(|c| c.is_ascii_lowercase() || c == '-'),
+                "{word}"
+            );
+            assert!(seen.insert(word), "`{word}` twice");
+        }
+    }
+
+    /// A refused command's problem has the refusal's code, the same word as its
+    /// `refusal.kind`, for every kind.
+    #[test]
+    fn a_refusal_problem_code_is_its_kind() {
+        let refusal = Refusal::CaseClosed {
+            stage: "closed".into(),
+        };
+        let body = Problem::from(refusal).body();
+        assert_eq!(body["code"], "case-closed");
+        assert_eq!(body["refusal"]["kind"], body["code"]);
+        assert_eq!(body["status"], 409);
+        assert_eq!(body["title"], "Refused");
+        assert_eq!(body["type"], "https://redress.dev/problems/case-closed");
     }
 }

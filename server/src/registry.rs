@@ -8,12 +8,12 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
 use redress_engine::diagnostic::{Diagnostic, render_human};
-use redress_engine::policy::{Policy, check_policy, load_policy_version};
+use redress_engine::policy::{CheckOptions, FileReport, Policy, Stored, check, check_file};
 use redress_store::PolicyVersion;
 
 use crate::config::OrgConfig;
 
-use redress_engine::policy::discover::{self as files, Kind};
+use redress_engine::policy::discover as files;
 
 /// Why policies could not be loaded: every problem, for people and for machines,
 /// with paths relative to the policies folder. Nothing was changed.
@@ -256,11 +256,12 @@ impl Registry {
 
     /// Loads a stored version and keeps it. Refused when the stored text does not
     /// load or does not give the hash it was stored under (see
-    /// `load_policy_version` for versions stored before the hash covered the
-    /// time-zone database).
+    /// [`Report::into_pinned`](redress_engine::policy::Report::into_pinned) for
+    /// versions stored before the hash covered the time-zone database).
     pub fn restore(&self, stored: &PolicyVersion) -> Result<Arc<Policy>, String> {
-        let policy =
-            load_policy_version(&stored.sources, &stored.hash).map_err(|e| e.to_string())?;
+        let policy = check(&Stored::new(&stored.sources), CheckOptions::default())
+            .into_pinned(&stored.hash)
+            .map_err(|e| e.to_string())?;
         let policy = Arc::new(policy);
         let mut loaded = self.loaded.write().unwrap_or_else(|e| e.into_inner());
         Ok(loaded
@@ -311,9 +312,11 @@ fn read_dir(dir: &Path) -> Result<Folder, LoadFailure> {
     })?;
     let mut folder = Folder::default();
     let mut first_file: BTreeMap<String, PathBuf> = BTreeMap::new();
-    for path in paths.iter().filter(|p| files::kind(p) == Kind::Policy) {
+    for path in &paths {
+        let FileReport::Policy(report) = check_file(path, CheckOptions::default()) else {
+            continue;
+        };
         let file = shown(dir, path);
-        let report = check_policy(path);
         let mut errors: Vec<_> = report
             .diagnostics
             .into_iter()

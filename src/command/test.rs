@@ -6,8 +6,8 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use redress_engine::diagnostic::{Diagnostic, render_human};
-use redress_engine::policy::discover::{self as files, Kind};
-use redress_engine::policy::{LoadError, Policy, Scenario, load_policy, load_test_file};
+use redress_engine::policy::discover as files;
+use redress_engine::policy::{CheckOptions, FileReport, LoadError, Policy, Scenario, check_file};
 use redress_engine::runtime::scenario::{CaseExplanation, ScenarioResult, run_scenario};
 use serde::Serialize;
 
@@ -70,7 +70,7 @@ struct Summary {
 
 pub fn run(args: Args, context: Context) -> anyhow::Result<ExitStatus> {
     let color = context.colors.stdout && args.format == TestFormat::Human;
-    let files = with_test_files_beside(files::expand(&args.paths)?);
+    let files = with_test_files_beside(files::expand(&args.paths)?, CheckOptions::default());
     let mut summary = Summary {
         results: Vec::new(),
         broken: Vec::new(),
@@ -78,8 +78,9 @@ pub fn run(args: Args, context: Context) -> anyhow::Result<ExitStatus> {
         failed: 0,
         filtered_out: 0,
     };
-    for file in &files {
-        match load(file) {
+    for (file, report) in files {
+        let file = &file;
+        match scenarios_of(report) {
             Ok(None) => {}
             Ok(Some((policy, scenarios))) => {
                 for s in &scenarios {
@@ -134,40 +135,50 @@ pub fn run(args: Args, context: Context) -> anyhow::Result<ExitStatus> {
     Ok(ExitStatus::problems_if(summary.failed > 0))
 }
 
-/// Adds, for each policy file, the test files in the `tests/` folder beside it.
-fn with_test_files_beside(files: Vec<PathBuf>) -> Vec<PathBuf> {
-    let mut out = Vec::new();
+/// Each file checked (read and parsed once), and after each policy file the test
+/// files in the `tests/` folder beside it.
+fn with_test_files_beside(
+    files: Vec<PathBuf>,
+    options: CheckOptions,
+) -> Vec<(PathBuf, FileReport)> {
+    let mut out: Vec<(PathBuf, FileReport)> = Vec::new();
+    let seen = |out: &[(PathBuf, FileReport)], file: &Path| out.iter().any(|(f, _)| f == file);
     for file in files {
+        if seen(&out, &file) {
+            continue;
+        }
+        let report = check_file(&file, options);
         let beside = file
             .parent()
             .map(|d| d.join("tests"))
-            .filter(|d| d.is_dir() && files::kind(&file) == Kind::Policy);
-        if !out.contains(&file) {
-            out.push(file);
-        }
+            .filter(|d| d.is_dir() && matches!(report, FileReport::Policy(_)));
+        out.push((file, report));
         for extra in beside
             .and_then(|d| files::expand(&[d]).ok())
             .unwrap_or_default()
         {
-            if !out.contains(&extra) && files::kind(&extra) == Kind::Tests {
-                out.push(extra);
+            if seen(&out, &extra) {
+                continue;
+            }
+            if let report @ FileReport::Tests(_) = check_file(&extra, options) {
+                out.push((extra, report));
             }
         }
     }
     out
 }
 
-/// The policy and scenarios a file holds; `None` for calendar data.
-fn load(file: &Path) -> Result<Option<(Policy, Vec<Scenario>)>, LoadError> {
-    match files::kind(file) {
-        Kind::Calendar => Ok(None),
-        Kind::Policy => {
-            let policy = load_policy(file)?;
+/// The policy and scenarios a checked file holds; `None` for calendar data.
+fn scenarios_of(report: FileReport) -> Result<Option<(Policy, Vec<Scenario>)>, LoadError> {
+    match report {
+        FileReport::Calendar { .. } => Ok(None),
+        FileReport::Policy(report) => {
+            let policy = report.into_policy()?;
             let scenarios = policy.scenarios().to_vec();
             Ok(Some((policy, scenarios)))
         }
-        Kind::Tests => {
-            let t = load_test_file(file)?;
+        FileReport::Tests(tests) => {
+            let t = tests?;
             Ok(Some((t.policy, t.scenarios)))
         }
     }

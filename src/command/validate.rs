@@ -4,10 +4,8 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use redress_engine::diagnostic::{Diagnostic, Sources, render_human};
-use redress_engine::policy::discover::{self as files, Kind};
-use redress_engine::policy::{
-    CheckOptions, check_calendar_file, check_policy_with, load_test_file,
-};
+use redress_engine::policy::discover as files;
+use redress_engine::policy::{CheckOptions, FileReport, check_file};
 use serde::Serialize;
 
 use super::output::Stdout;
@@ -79,9 +77,8 @@ pub fn run(args: Args, context: Context) -> anyhow::Result<ExitStatus> {
 
 fn check(path: &std::path::Path, options: CheckOptions) -> FileResult {
     let file = path.display().to_string();
-    match files::kind(path) {
-        Kind::Policy => {
-            let report = check_policy_with(path, options);
+    match check_file(path, options) {
+        FileReport::Policy(report) => {
             let policy = report.policy.as_ref().map(|p| PolicySummary {
                 id: p.id().to_string(),
                 version: p.version().to_string(),
@@ -98,7 +95,7 @@ fn check(path: &std::path::Path, options: CheckOptions) -> FileResult {
                 sources: report.sources,
             }
         }
-        Kind::Tests => match load_test_file(path) {
+        FileReport::Tests(tests) => match tests {
             Ok(t) => FileResult {
                 file,
                 kind: "tests",
@@ -118,8 +115,10 @@ fn check(path: &std::path::Path, options: CheckOptions) -> FileResult {
                 sources: e.sources,
             },
         },
-        Kind::Calendar => {
-            let (diagnostics, sources) = check_calendar_file(path);
+        FileReport::Calendar {
+            diagnostics,
+            sources,
+        } => {
             let ok = !diagnostics.iter().any(Diagnostic::is_error);
             FileResult {
                 file,

@@ -1,5 +1,6 @@
 //! Finding the files a command or the service was pointed at, and telling policies,
-//! test files and calendar data apart.
+//! test files and calendar data apart (from the one parse
+//! [`check_file`](super::check_file) makes of each).
 //!
 //! Folders are walked with `walkdir`, following links but never into a folder that
 //! is already being walked (a folder holding a link to its parent is read once).
@@ -76,23 +77,28 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), DiscoverError> {
     Ok(())
 }
 
-/// Tells what a file is by its top-level keys; unreadable or broken files count as
-/// policies, so that their problems are reported as such.
-pub fn kind(path: &Path) -> Kind {
-    match std::fs::read_to_string(path) {
-        Ok(text) => kind_of_text(&text),
-        Err(_) => Kind::Policy,
+/// Tells what a parsed file is by its top-level keys, for
+/// [`check_file`](super::check_file): `policy = "..."` is a test file, a
+/// `[calendar]` table without a `policy` is calendar data, anything else (files
+/// that say neither too) is a policy, so that its problems are reported as such.
+pub(crate) fn kind_of_root(root: &toml::Spanned<toml::de::DeValue<'_>>) -> Kind {
+    match root.get_ref().as_table() {
+        Some(table) => kind_of_table(table),
+        None => Kind::Policy,
     }
 }
 
-/// Tells what a file's text is by its top-level keys (see [`kind`]).
-pub fn kind_of_text(text: &str) -> Kind {
-    let Ok(table) = text.parse::<toml::Table>() else {
-        return Kind::Policy;
+fn kind_of_table(table: &toml::de::DeTable<'_>) -> Kind {
+    use toml::de::DeValue;
+    let top = |name: &str| {
+        (table.iter())
+            .find(|(key, _)| key.get_ref() == name)
+            .map(|(_, value)| value.get_ref())
     };
-    match (table.get("policy"), table.get("calendar")) {
-        (Some(toml::Value::String(_)), _) => Kind::Tests,
-        (None, Some(toml::Value::Table(_))) => Kind::Calendar,
+    let (policy, calendar) = (top("policy"), top("calendar"));
+    match (policy, calendar) {
+        (Some(DeValue::String(_)), _) => Kind::Tests,
+        (None, Some(DeValue::Table(_))) => Kind::Calendar,
         _ => Kind::Policy,
     }
 }
@@ -118,7 +124,9 @@ mod tests {
             names,
             [PathBuf::from("a.toml"), PathBuf::from("sub/b.toml")]
         );
-        assert_eq!(kind(&files[1]), Kind::Calendar);
+        let parsed = toml::de::DeTable::parse("[calendar]\n")?;
+        let root = toml::Spanned::new(0..0, toml::de::DeValue::Table(parsed.into_inner()));
+        assert_eq!(kind_of_root(&root), Kind::Calendar);
         Ok(())
     }
 

@@ -1,16 +1,21 @@
-//! Loading policies and test files from disk (or from text), with every problem
-//! reported at once.
+//! Loading policies and test files, with every problem reported at once. One entry
+//! point, [`check`], reads a policy through [`PolicyFiles`] (disk, given text, or a
+//! stored version); [`check_file`] reads a found file once and checks it as the
+//! policy, test file or calendar data its parse says it is.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+use super::discover::{self, Kind};
+use super::files::{Given, OnDisk, PolicyFiles};
+use super::locate::Locator;
 use super::parse::{self, Document};
 use super::raw::RawStage;
 use super::validate::{self, Validator};
 use super::{Policy, Scenario};
-use crate::diagnostic::{Code, Diagnostic, Sources, render_human};
+use crate::diagnostic::{Code, Diagnostic, SourceId, Sources, render_human};
 
 /// Why a policy (or test file) could not be loaded: every problem found, and the
 /// sources they point into, for rendering.
@@ -42,23 +47,43 @@ pub struct Report {
     pub sources: Sources,
 }
 
-/// Loads and validates a policy file and everything it includes.
-pub fn load_policy(path: &Path) -> Result<Policy, LoadError> {
-    into_result(check_policy(path))
-}
+impl Report {
+    /// The policy, or every problem that kept it from loading.
+    pub fn into_policy(self) -> Result<Policy, LoadError> {
+        match self.policy {
+            Some(policy) => Ok(policy),
+            None => Err(LoadError {
+                diagnostics: self.diagnostics,
+                sources: self.sources,
+            }),
+        }
+    }
 
-/// Loads a policy from text; includes are read relative to `dir`.
-pub fn load_policy_str(name: &str, text: &str, dir: &Path) -> Result<Policy, LoadError> {
-    into_result(check_policy_str(name, text, dir))
-}
-
-fn into_result(report: Report) -> Result<Policy, LoadError> {
-    match report.policy {
-        Some(policy) => Ok(policy),
-        None => Err(LoadError {
-            diagnostics: report.diagnostics,
-            sources: report.sources,
-        }),
+    /// The policy, checked to be the version stored under `hash`: its files give
+    /// that hash, or (a version stored before the hash covered the time-zone
+    /// database) the hash of its files alone. Either way the policy answers `hash`
+    /// as its own, so cases pinned to it stay pinned.
+    pub fn into_pinned(self, hash: &str) -> Result<Policy, LoadError> {
+        let mut policy = self.into_policy()?;
+        if policy.hash() == hash {
+            return Ok(policy);
+        }
+        let texts = policy.sources().iter().map(|(_, text)| text.as_str());
+        if files_only_hash(texts) == hash {
+            policy.hash = hash.to_string();
+            return Ok(policy);
+        }
+        let d = Diagnostic::error(
+            Code::MissingInclude,
+            format!(
+                "the stored policy version {hash} loads with hash {}",
+                policy.hash()
+            ),
+        );
+        Err(LoadError {
+            diagnostics: vec![d],
+            sources: Sources::new(),
+        })
     }
 }
 
@@ -71,89 +96,78 @@ pub struct CheckOptions {
     pub as_of: Option<chrono::NaiveDate>,
 }
 
-/// Checks a policy file, keeping warnings as well as errors.
-pub fn check_policy(path: &Path) -> Report {
-    check_policy_with(path, CheckOptions::default())
-}
-
-/// [`check_policy`] with options.
-pub fn check_policy_with(path: &Path, options: CheckOptions) -> Report {
-    match std::fs::read_to_string(path) {
-        Ok(text) => {
-            let dir = path.parent().unwrap_or(Path::new("."));
-            check(&path.display().to_string(), &text, dir, None, options)
-        }
-        Err(e) => unreadable(path, &e),
+/// Checks a policy read from `files` and everything it includes, keeping warnings
+/// as well as errors: the one way a policy is loaded, whether from disk
+/// ([`OnDisk`]), from text ([`Given`]) or from a stored version ([`Stored`](super::Stored)).
+pub fn check(files: &dyn PolicyFiles, options: CheckOptions) -> Report {
+    match files.policy() {
+        (name, Ok(text)) => check_parsed(parse(&name, &text), files, options),
+        (name, Err(e)) => unreadable(&name, &e),
     }
 }
 
-fn unreadable(path: &Path, e: &std::io::Error) -> Report {
-    let d = Diagnostic::error(
-        Code::MissingInclude,
-        format!("cannot read `{}`: {e}", path.display()),
-    );
+/// Loads a policy file on disk: [`check`] of [`OnDisk`] with no options, as a
+/// policy or its problems.
+pub fn load_policy(path: &Path) -> Result<Policy, LoadError> {
+    check(&OnDisk::new(path), CheckOptions::default()).into_policy()
+}
+
+/// A file found under a policies folder, read and parsed once, and checked as what
+/// its top-level keys say it is.
+#[derive(Debug)]
+pub enum FileReport {
+    /// A policy (`[policy]` table), or a file that could not be read or parsed as
+    /// anything else, so its problems are reported as a policy's.
+    Policy(Report),
+    /// Scenario tests beside a policy (`policy = "..."`): the policy they test and
+    /// their scenarios, or every problem found.
+    Tests(Result<TestFile, LoadError>),
+    /// Calendar data (`[calendar]` table): its problems, if any.
+    Calendar {
+        /// Every problem found.
+        diagnostics: Vec<Diagnostic>,
+        /// The file read.
+        sources: Sources,
+    },
+}
+
+/// Reads the file at `path` once, tells from its parse whether it is a policy, a
+/// test file or calendar data, and checks it as that.
+pub fn check_file(path: &Path, options: CheckOptions) -> FileReport {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) => return FileReport::Policy(unreadable(&path.display().to_string(), &e)),
+    };
+    let name = path.display().to_string();
+    let parsed = parse(&name, &text);
+    match discover::kind_of_root(parsed.locator.root()) {
+        Kind::Policy => {
+            let dir = path.parent().unwrap_or(Path::new("."));
+            let given = Given {
+                name: &name,
+                text: &text,
+                dir,
+            };
+            FileReport::Policy(check_parsed(parsed, &given, options))
+        }
+        Kind::Tests => FileReport::Tests(tests_parsed(parsed, path)),
+        Kind::Calendar => {
+            let (diagnostics, sources) = check_calendar(&name, &text);
+            FileReport::Calendar {
+                diagnostics,
+                sources,
+            }
+        }
+    }
+}
+
+fn unreadable(name: &str, e: &std::io::Error) -> Report {
+    let d = Diagnostic::error(Code::MissingInclude, format!("cannot read `{name}`: {e}"));
     Report {
         policy: None,
         diagnostics: vec![d],
         sources: Sources::new(),
     }
-}
-
-/// Checks a policy given as text.
-pub fn check_policy_str(name: &str, text: &str, dir: &Path) -> Report {
-    check(name, text, dir, None, CheckOptions::default())
-}
-
-/// Loads a policy version from the files it was read from, as
-/// [`Policy::sources`] gives them (the policy first, then its includes), without
-/// touching the disk: how a server brings back the version a running case is pinned
-/// to after the files on disk have changed. The hash is the same as the original's.
-pub fn load_policy_sources(files: &[(String, String)]) -> Result<Policy, LoadError> {
-    let Some((name, text)) = files.first() else {
-        return Err(LoadError {
-            diagnostics: vec![Diagnostic::error(
-                Code::MissingInclude,
-                "a stored policy version has no files",
-            )],
-            sources: Sources::new(),
-        });
-    };
-    let bundle: std::collections::BTreeMap<String, String> = files[1..].iter().cloned().collect();
-    let dir = Path::new(name).parent().unwrap_or(Path::new("."));
-    into_result(check(
-        name,
-        text,
-        dir,
-        Some(&bundle),
-        CheckOptions::default(),
-    ))
-}
-
-/// Loads a stored policy version and checks it is the one stored under `hash`:
-/// its files give that hash, or (a version stored before the hash covered the
-/// time-zone database) the hash of its files alone. Either way the policy answers
-/// `hash` as its own, so cases pinned to it stay pinned.
-pub fn load_policy_version(files: &[(String, String)], hash: &str) -> Result<Policy, LoadError> {
-    let mut policy = load_policy_sources(files)?;
-    if policy.hash() == hash {
-        return Ok(policy);
-    }
-    let texts = policy.sources().iter().map(|(_, text)| text.as_str());
-    if files_only_hash(texts) == hash {
-        policy.hash = hash.to_string();
-        return Ok(policy);
-    }
-    let d = Diagnostic::error(
-        Code::MissingInclude,
-        format!(
-            "the stored policy version {hash} loads with hash {}",
-            policy.hash()
-        ),
-    );
-    Err(LoadError {
-        diagnostics: vec![d],
-        sources: Sources::new(),
-    })
 }
 
 /// The hash of the files alone, as versions were identified before the hash
@@ -171,17 +185,34 @@ fn files_only_hash<'t>(texts: impl Iterator<Item = &'t str>) -> String {
         .collect()
 }
 
-fn check(
-    name: &str,
-    text: &str,
-    dir: &Path,
-    bundle: Option<&std::collections::BTreeMap<String, String>>,
-    options: CheckOptions,
-) -> Report {
+/// A file parsed into its tree, with the syntax errors found.
+struct Parsed<'i> {
+    locator: Locator<'i>,
+    source: SourceId,
+    sources: Sources,
+    diagnostics: Vec<Diagnostic>,
+}
+
+fn parse<'i>(name: &str, text: &'i str) -> Parsed<'i> {
     let mut sources = Sources::new();
     let source = sources.add(name, text);
     let mut diagnostics = Vec::new();
     let locator = parse::parse_toml(text, source, &sources, &mut diagnostics);
+    Parsed {
+        locator,
+        source,
+        sources,
+        diagnostics,
+    }
+}
+
+fn check_parsed(parsed: Parsed<'_>, files: &dyn PolicyFiles, options: CheckOptions) -> Report {
+    let Parsed {
+        locator,
+        source,
+        mut sources,
+        mut diagnostics,
+    } = parsed;
     let doc = parse::read_document(&locator, source, &sources, &mut diagnostics);
     let policy = validate::validate(
         &doc,
@@ -190,8 +221,7 @@ fn check(
         &mut sources,
         &mut diagnostics,
         validate::Origin {
-            dir,
-            bundle,
+            files,
             as_of: options.as_of,
         },
     );
@@ -254,16 +284,22 @@ pub struct TestFile {
 /// the policy it names.
 pub fn load_test_file(path: &Path) -> Result<TestFile, LoadError> {
     let text = std::fs::read_to_string(path).map_err(|e| {
-        let report = unreadable(path, &e);
+        let report = unreadable(&path.display().to_string(), &e);
         LoadError {
             diagnostics: report.diagnostics,
             sources: report.sources,
         }
     })?;
-    let mut sources = Sources::new();
-    let source = sources.add(path.display().to_string(), text.clone());
-    let mut diagnostics = Vec::new();
-    let locator = parse::parse_toml(&text, source, &sources, &mut diagnostics);
+    tests_parsed(parse(&path.display().to_string(), &text), path)
+}
+
+fn tests_parsed(parsed: Parsed<'_>, path: &Path) -> Result<TestFile, LoadError> {
+    let Parsed {
+        locator,
+        source,
+        mut sources,
+        mut diagnostics,
+    } = parsed;
     let read = parse::read_test_document(&locator, source, &sources, &mut diagnostics);
     let dir = path.parent().unwrap_or(Path::new("."));
     let policy = read.policy.as_ref().and_then(|(p, span)| {
@@ -301,13 +337,14 @@ pub fn load_test_file(path: &Path) -> Result<TestFile, LoadError> {
         ..Document::default()
     };
     let scenarios = {
+        let files = OnDisk::new(path);
         let mut v = Validator::for_tests(
             &doc,
             &locator,
             source,
             &mut sources,
             &mut diagnostics,
-            dir,
+            &files,
             &policy,
         );
         let tests: Vec<_> = read.tests.iter().map(|(i, t)| (*i, t)).collect();
@@ -322,16 +359,12 @@ pub fn load_test_file(path: &Path) -> Result<TestFile, LoadError> {
     Ok(TestFile { policy, scenarios })
 }
 
-/// Checks a calendar data file on its own (as `redress validate` does for
-/// `policies/calendars/*.toml`).
-pub fn check_calendar_file(path: &Path) -> (Vec<Diagnostic>, Sources) {
+/// Checks a calendar data file's text on its own (as `redress validate` does for
+/// `policies/calendars/*.toml`), with the calendar data's own parser.
+fn check_calendar(name: &str, text: &str) -> (Vec<Diagnostic>, Sources) {
     let mut sources = Sources::new();
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) => return (unreadable(path, &e).diagnostics, sources),
-    };
-    let id = sources.add(path.display().to_string(), text.clone());
-    let diagnostics = match crate::calendar::data::parse_calendar_file(&text) {
+    let id = sources.add(name, text);
+    let diagnostics = match crate::calendar::data::parse_calendar_file(text) {
         Ok(_) => Vec::new(),
         Err(errors) => errors
             .into_iter()
@@ -349,6 +382,7 @@ pub fn check_calendar_file(path: &Path) -> (Vec<Diagnostic>, Sources) {
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
+    use crate::policy::Stored;
 
     #[test]
     fn the_hash_covers_the_time_zone_database() {
@@ -375,11 +409,10 @@ mod tests {
         let files = policy.sources().to_vec();
         let legacy = files_only_hash(files.iter().map(|(_, t)| t.as_str()));
         assert_ne!(legacy, policy.hash());
-        assert_eq!(load_policy_version(&files, &legacy).unwrap().hash(), legacy);
-        assert_eq!(
-            load_policy_version(&files, policy.hash()).unwrap().hash(),
-            policy.hash()
-        );
-        assert!(load_policy_version(&files, "0000").is_err());
+        let pinned =
+            |hash: &str| check(&Stored::new(&files), CheckOptions::default()).into_pinned(hash);
+        assert_eq!(pinned(&legacy).unwrap().hash(), legacy);
+        assert_eq!(pinned(policy.hash()).unwrap().hash(), policy.hash());
+        assert!(pinned("0000").is_err());
     }
 }

@@ -15,7 +15,6 @@ mod slas;
 mod stages;
 mod transitions;
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -24,6 +23,7 @@ use chrono_tz::Tz;
 use indexmap::IndexMap;
 
 use super::Policy;
+use super::files::PolicyFiles;
 use super::locate::{Locator, Seg};
 use super::parse::Document;
 use crate::diagnostic::{Code, Diagnostic, Location, SourceId, Sources, did_you_mean};
@@ -36,11 +36,8 @@ pub(crate) struct Validator<'a, 'i> {
     pub source: SourceId,
     pub sources: &'a mut Sources,
     pub diags: &'a mut Vec<Diagnostic>,
-    /// The folder of the policy file: includes are relative to it.
-    pub dir: &'a Path,
-    /// Files to read includes from instead of the disk (a stored policy version),
-    /// by normalised path.
-    pub bundle: Option<&'a BTreeMap<String, String>>,
+    /// Where includes are read from (relative to its folder).
+    pub files: &'a dyn PolicyFiles,
     pub engine: Arc<ScriptEngine>,
     pub schema: Schema,
     /// Some stage or transition could not be read or resolved: checks over the whole
@@ -186,7 +183,7 @@ impl<'a, 'i> Validator<'a, 'i> {
         source: SourceId,
         sources: &'a mut Sources,
         diags: &'a mut Vec<Diagnostic>,
-        dir: &'a Path,
+        files: &'a dyn PolicyFiles,
         policy: &Policy,
     ) -> Self {
         let schema = Schema {
@@ -203,8 +200,7 @@ impl<'a, 'i> Validator<'a, 'i> {
             source,
             sources,
             diags,
-            dir,
-            bundle: None,
+            files,
             engine: policy.scripts.clone(),
             schema,
             graph_incomplete: false,
@@ -215,10 +211,8 @@ impl<'a, 'i> Validator<'a, 'i> {
 
 /// Where a policy's includes are read from, and the "today" of its checks.
 pub(crate) struct Origin<'a> {
-    /// The folder of the policy file: includes are relative to it.
-    pub dir: &'a Path,
-    /// Files to read includes from instead of the disk (a stored version).
-    pub bundle: Option<&'a BTreeMap<String, String>>,
+    /// Where the policy and its includes are read from.
+    pub files: &'a dyn PolicyFiles,
     /// "Today", for the warning about calendar data that runs out.
     pub as_of: Option<chrono::NaiveDate>,
 }
@@ -233,7 +227,7 @@ pub(crate) fn validate(
     diags: &mut Vec<Diagnostic>,
     from: Origin<'_>,
 ) -> Option<Policy> {
-    let Origin { dir, bundle, as_of } = from;
+    let Origin { files, as_of } = from;
     let schema = Schema {
         fields: doc.fields.keys().cloned().collect(),
         stages: doc.stages.keys().cloned().collect(),
@@ -249,8 +243,7 @@ pub(crate) fn validate(
         source,
         sources,
         diags,
-        dir,
-        bundle,
+        files,
         engine,
         schema,
         graph_incomplete: doc.damaged.graph,
@@ -377,20 +370,8 @@ impl Validator<'_, '_> {
 
     /// Reads a file included by the policy, relative to the policy's folder.
     pub fn include(&mut self, file: &str, path: &[Seg<'_>]) -> Option<(SourceId, String)> {
-        let full = normalized(&self.dir.join(file));
-        let read = match self.bundle {
-            Some(files) => files
-                .get(&full.display().to_string())
-                .cloned()
-                .ok_or_else(|| {
-                    std::io::Error::new(
-                        std::io::ErrorKind::NotFound,
-                        "not in the stored policy version",
-                    )
-                }),
-            None => std::fs::read_to_string(&full),
-        };
-        match read {
+        let full = normalized(&self.files.dir().join(file));
+        match self.files.include(&full) {
             Ok(text) => {
                 let id = self.sources.add(full.display().to_string(), text.clone());
                 Some((id, text))

@@ -25,7 +25,7 @@ use rhai::{AST, Dynamic, Map, Scope};
 use super::condition::with_suggestion;
 use super::convert::{check_size, compile_scope, from_dynamic, mismatch, push_variables, text};
 use super::lexical::Tokens;
-use super::names::{Variable, referenced, suggest, variables};
+use super::names::{Variable, referenced, variables};
 use super::{CaseView, EvalContext, Schema, ScriptEngine, ScriptError, ScriptErrorKind, run_state};
 use crate::value::Fields;
 
@@ -181,12 +181,7 @@ impl ActionScript {
             ScriptErrorKind::UnknownVariable,
             format!("`set` names unknown field `{name}`"),
         );
-        Err(
-            match suggest(name, self.inner.fields.iter().map(String::as_str)) {
-                Some(close) => err.with_help(format!("did you mean `{close}`?")),
-                None => err,
-            },
-        )
+        Err(err.with_suggestion(name, self.inner.fields.iter().map(String::as_str)))
     }
 }
 

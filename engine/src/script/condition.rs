@@ -9,7 +9,7 @@ use rhai::{AST, Dynamic, Scope};
 
 use super::convert::{compile_scope, push_new_variables, push_variables};
 use super::lexical::Tokens;
-use super::names::{Variable, referenced, suggest, variables};
+use super::names::{Variable, referenced, variables};
 use super::native::{Memo, NativeCondition};
 use super::{CaseView, EvalContext, Schema, ScriptEngine, ScriptError, ScriptErrorKind, run_state};
 
@@ -225,10 +225,7 @@ pub(crate) fn with_suggestion(err: ScriptError, known: &[Variable]) -> ScriptErr
         .nth(1)
         .unwrap_or_default()
         .to_string();
-    match suggest(&misspelt, known.iter().map(|v| v.name.as_str())) {
-        Some(close) => err.with_help(format!("did you mean `{close}`?")),
-        None => err,
-    }
+    err.with_suggestion(&misspelt, known.iter().map(|v| v.name.as_str()))
 }
 
 impl fmt::Debug for Condition {

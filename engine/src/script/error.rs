@@ -110,6 +110,19 @@ impl ScriptError {
         self
     }
 
+    /// Adds "did you mean `x`?" when one of `known` is close to the misspelt `name`
+    /// (the one fuzzy match, [`crate::diagnostic::did_you_mean`]).
+    pub(crate) fn with_suggestion<'a>(
+        self,
+        name: &str,
+        known: impl IntoIterator<Item = &'a str>,
+    ) -> Self {
+        match crate::diagnostic::did_you_mean(name, known) {
+            Some(help) => self.with_help(help),
+            None => self,
+        }
+    }
+
     /// Names the rule or file the script comes from, unless already named.
     pub fn with_origin(mut self, origin: &str) -> Self {
         self.origin.get_or_insert_with(|| origin.to_string());

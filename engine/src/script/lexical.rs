@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 
 use rhai::{Position, Token};
 
-use super::names::{Variable, suggest};
+use super::names::Variable;
 use super::{ScriptEngine, ScriptError, ScriptErrorKind};
 
 /// Functions that Rhai handles itself rather than through a registered function.
@@ -100,10 +100,7 @@ impl Tokens {
                 ScriptErrorKind::UnknownFunction,
                 format!("unknown function `{name}`"),
             );
-            return Err(match suggest(name, known) {
-                Some(close) => err.with_help(format!("did you mean `{close}`?")),
-                None => err,
-            });
+            return Err(err.with_suggestion(name, known));
         }
         Ok(())
     }

@@ -196,11 +196,6 @@ pub(crate) fn referenced(known: &[Variable], source: &str) -> Vec<Variable> {
         .collect()
 }
 
-/// The known name closest to a misspelt one, if any is close enough to suggest.
-pub(crate) fn suggest<'a>(misspelt: &str, known: impl Iterator<Item = &'a str>) -> Option<&'a str> {
-    crate::diagnostic::closest(misspelt, known)
-}
-
 impl Schema {
     /// Every variable name a script may read under this schema: the built-ins, the
     /// fields and `<stage>_at` for each stage (for help texts and suggestions).
@@ -279,12 +274,5 @@ mod tests {
         assert_eq!(names.iter().filter(|n| *n == "received_at").count(), 1);
         assert!(names.contains(&"decided_at".to_string()));
         assert!(schema.problems().is_empty(), "{:?}", schema.problems());
-    }
-
-    #[test]
-    fn suggestions_pick_the_closest_name() {
-        let known = ["amount", "category", "channel"];
-        assert_eq!(suggest("amuont", known.iter().copied()), Some("amount"));
-        assert_eq!(suggest("zzz", known.iter().copied()), None);
     }
 }

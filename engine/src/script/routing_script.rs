@@ -40,7 +40,7 @@ use rhai::{AST, CallFnOptions, Dynamic, Map, Scope};
 
 use super::convert::{case_map, check_size, mismatch, text, texts};
 use super::lexical::Tokens;
-use super::names::{Variable, suggest, variables};
+use super::names::{Variable, variables};
 use super::{CaseView, EvalContext, Schema, ScriptEngine, ScriptError, ScriptErrorKind, run_state};
 
 /// The keys a route result may have.
@@ -185,10 +185,7 @@ fn route_from_map(map: &Map) -> Result<ScriptRoute, ScriptError> {
             message: format!("unknown key `{key}` in the route"),
             ..err
         };
-        return Err(match suggest(key, ROUTE_KEYS.iter().copied()) {
-            Some(close) => err.with_help(format!("did you mean `{close}`?")),
-            None => err,
-        });
+        return Err(err.with_suggestion(key, ROUTE_KEYS.iter().copied()));
     }
     let queue = match map.get("queue") {
         Some(q) => text(q, "queue")?,

@@ -12,6 +12,7 @@
 use std::collections::{BTreeSet, VecDeque};
 use std::fmt::Write;
 
+use redress_engine::markup::escape as esc;
 use redress_engine::policy::Policy;
 use redress_engine::policy::stage_graph::Edge;
 
@@ -29,21 +30,6 @@ fn text_width(text: &str, size: f64) -> f64 {
         .map(|c| if c.is_ascii() { 0.56 } else { 1.0 })
         .sum::<f64>()
         * size
-}
-
-/// Escapes text for SVG.
-fn esc(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            _ => out.push(c),
-        }
-    }
-    out
 }
 
 /// Where each stage is drawn.

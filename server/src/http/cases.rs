@@ -16,7 +16,7 @@ use super::extract::{
 };
 use super::{ApiResult, App};
 use crate::config::Caller;
-use crate::problem::Problem;
+use crate::problem::{Problem, ProblemCode};
 use crate::service::{Intake, Outcome, ServiceError};
 use crate::view;
 
@@ -281,11 +281,7 @@ pub(super) async fn post_event(
         .map_err(|e| match (e, matched) {
             // A stale `If-Match` is a failed precondition (RFC 9110), not a conflict.
             (ServiceError::Refused(Refusal::StaleVersion { expected, actual }), Some(_)) => {
-                Problem::new(
-                    StatusCode::PRECONDITION_FAILED,
-                    "precondition-failed",
-                    "Precondition failed",
-                    format!(
+                Problem::new(ProblemCode::PreconditionFailed, format!(
                         "`If-Match` names version {expected}, the case is at version {actual}; nothing was changed"
                     ),
                 )

@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use crate::config::Caller;
-use crate::problem::Problem;
+use crate::problem::{Problem, ProblemCode};
 use crate::service::Service;
 
 /// Idempotency keys longer than this are refused.
@@ -23,14 +23,7 @@ impl FromRequestParts<Arc<Service>> for Caller {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, app: &Arc<Service>) -> Result<Self, Problem> {
-        let unauthorized = |detail: &str| {
-            Problem::new(
-                StatusCode::UNAUTHORIZED,
-                "unauthorized",
-                "Unauthorized",
-                detail,
-            )
-        };
+        let unauthorized = |detail: &str| Problem::new(ProblemCode::Unauthorized, detail);
         let header = parts
             .headers
             .get(header::AUTHORIZATION)
@@ -72,17 +65,13 @@ pub(super) async fn parse_body<T: DeserializeOwned>(
     let essence = media.split(';').next().unwrap_or("").trim();
     if essence != "application/json" && !essence.ends_with("+json") {
         return Err(Problem::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported-media-type",
-            "Unsupported media type",
+            ProblemCode::UnsupportedMediaType,
             format!("send `Content-Type: application/json` (got `{media}`)"),
         ));
     }
     let too_large = || {
         Problem::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body-too-large",
-            "Body too large",
+            ProblemCode::BodyTooLarge,
             format!("the request body is larger than {max} bytes"),
         )
     };
@@ -100,9 +89,7 @@ pub(super) async fn parse_body<T: DeserializeOwned>(
         use serde_json::error::Category;
         match e.classify() {
             Category::Syntax | Category::Eof | Category::Io => Problem::new(
-                StatusCode::BAD_REQUEST,
-                "malformed-json",
-                "Malformed JSON",
+                ProblemCode::MalformedJson,
                 format!("the body is not valid JSON: {e}"),
             )
             .with("line", json!(e.line()))

@@ -12,7 +12,7 @@ use serde_json::json;
 
 use super::extract::json_response;
 use super::{ApiResult, App, OPENAPI};
-use crate::problem::Problem;
+use crate::problem::{Problem, ProblemCode};
 
 /// Counts and times every request, and logs it (never its body).
 pub(super) async fn observe(State(app): App, request: Request, next: Next) -> Response {
@@ -58,11 +58,7 @@ pub(super) async fn admit(State(app): App, request: Request, next: Next) -> Resp
             .map(|(name, value)| name.as_str().len() + value.len() + 4)
             .sum::<usize>();
     if headers.len() > MAX_HEADERS || head > limits.max_header {
-        return Problem::new(
-            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            "headers-too-large",
-            "Request headers too large",
-            format!(
+        return Problem::new(ProblemCode::HeadersTooLarge, format!(
                 "the request head is {head} bytes in {} headers; at most {} bytes in {MAX_HEADERS} headers are accepted",
                 headers.len(),
                 limits.max_header
@@ -76,11 +72,7 @@ pub(super) async fn admit(State(app): App, request: Request, next: Next) -> Resp
         Ok(Err(error)) => Problem::internal(error).into_response(),
         Err(_) => {
             app.metrics.shed.with_label_values(&["timeout"]).inc();
-            let mut response = Problem::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "timeout",
-                "Timed out",
-                format!(
+            let mut response = Problem::new(ProblemCode::Timeout, format!(
                     "no answer within {} s; the request may have been applied, and is safe to retry with the same idempotency key",
                     limits.request_timeout.as_secs()
                 ),
@@ -96,18 +88,14 @@ pub(super) async fn admit(State(app): App, request: Request, next: Next) -> Resp
 
 pub(super) async fn not_found() -> Problem {
     Problem::new(
-        StatusCode::NOT_FOUND,
-        "not-found",
-        "Not found",
+        ProblemCode::NotFound,
         "no such endpoint; see /v1/openapi.json",
     )
 }
 
 pub(super) async fn method_not_allowed(method: Method) -> Problem {
     Problem::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method-not-allowed",
-        "Method not allowed",
+        ProblemCode::MethodNotAllowed,
         format!("{method} is not allowed here; see /v1/openapi.json"),
     )
 }
@@ -130,9 +118,7 @@ pub(super) async fn metrics(State(app): App, headers: axum::http::HeaderMap) -> 
         .and_then(|v| v.to_str().ok());
     if !app.config.may_scrape(authorization) {
         return Err(Problem::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "Unauthorized",
+            ProblemCode::Unauthorized,
             "send the metrics token of `[metrics]` as `Authorization: Bearer <token>`",
         ));
     }

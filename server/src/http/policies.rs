@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use super::extract::{json_response, parse_body, path_of, query_of};
 use super::{ApiResult, App};
 use crate::config::Caller;
-use crate::problem::Problem;
+use crate::problem::{Problem, ProblemCode};
 use crate::view;
 
 pub(super) async fn list_policies(State(app): App, caller: Caller) -> ApiResult {
@@ -73,9 +73,7 @@ pub(super) async fn policy_graph(
 pub(super) async fn reload_policies(State(app): App, caller: Caller) -> ApiResult {
     if !caller.reload_policies {
         return Err(Problem::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "Forbidden",
+            ProblemCode::Forbidden,
             format!("role `{}` may not reload policies", caller.role),
         ));
     }
@@ -85,9 +83,7 @@ pub(super) async fn reload_policies(State(app): App, caller: Caller) -> ApiResul
         .map_err(Problem::internal)?;
     let changes = reloaded.map_err(|failure| {
         Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid-policies",
-            "Invalid policies",
+            ProblemCode::InvalidPolicies,
             "the organisation's policies on disk have errors; nothing was changed",
         )
         .with("diagnostics", json!(failure.diagnostics))
@@ -137,9 +133,7 @@ pub(super) async fn migrate_policy(
     let id = path_of(id)?;
     if caller.role != MIGRATE_ROLE {
         return Err(Problem::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "Forbidden",
+            ProblemCode::Forbidden,
             format!(
                 "role `{}` may not migrate cases; the `{MIGRATE_ROLE}` role may",
                 caller.role

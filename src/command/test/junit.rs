@@ -5,6 +5,7 @@
 
 use std::fmt::Write as _;
 
+use redress_engine::markup::escape;
 use redress_engine::runtime::scenario::ScenarioResult;
 
 use super::{BrokenFile, Summary};
@@ -102,33 +103,4 @@ fn broken_suite(out: &mut String, broken: &BrokenFile) {
         escape(&text)
     );
     out.push_str("    </testcase>\n  </testsuite>\n");
-}
-
-/// Escapes text for an XML attribute or element; drops the control characters XML
-/// 1.0 cannot hold.
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\n' | '\t' | '\r' => out.push(c),
-            c if (c as u32) < 0x20 => {}
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn escapes_markup_and_drops_control_characters() {
-        assert_eq!(escape("a<b & \"c\"\u{1}\n"), "a&lt;b &amp; &quot;c&quot;\n");
-    }
 }

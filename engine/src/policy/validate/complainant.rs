@@ -88,7 +88,17 @@ impl Validator<'_, '_> {
 mod tests {
     use std::path::Path;
 
-    use crate::policy::load_policy_str;
+    use crate::policy::{CheckOptions, Given, LoadError, Policy, check};
+
+    fn load(text: &str) -> Result<Policy, LoadError> {
+        let dir = Path::new(".");
+        let given = Given {
+            name: "mini.toml",
+            text,
+            dir,
+        };
+        check(&given, CheckOptions::default()).into_policy()
+    }
 
     const BASE: &str = r#"
 [policy]
@@ -116,7 +126,7 @@ rules = [{ otherwise = true, queue = "general" }]
 "#;
 
     fn codes(extra: &str) -> Vec<String> {
-        match load_policy_str("mini.toml", &format!("{BASE}{extra}"), Path::new(".")) {
+        match load(&format!("{BASE}{extra}")) {
             Ok(_) => Vec::new(),
             Err(e) => e.diagnostics.iter().map(|d| d.code.to_string()).collect(),
         }
@@ -165,7 +175,7 @@ stages.received = { status = "Received", next = { en = "We look into it" } }
         let text = format!(
             "{BASE}[complainant]\ndeadlines = [\"answer\"]\nstages.closed = {{ status = {{ en = \"Closed\", zh = \"已办结\" }} }}\n"
         );
-        let policy = load_policy_str("mini.toml", &text, Path::new(".")).unwrap();
+        let policy = load(&text).unwrap();
         let said = policy.complainant().unwrap();
         assert_eq!(said.deadlines, ["answer"]);
         assert_eq!(said.stages["closed"].status.in_language("zh"), "已办结");
