@@ -133,9 +133,11 @@ impl PostgresStore {
             .thread_name("redress-postgres")
             .enable_all()
             .build()
-            .map_err(|e| StoreError::Database(DatabaseError::described(format!(
+            .map_err(|e| {
+                StoreError::Database(DatabaseError::described(format!(
                     "cannot start the store's runtime: {e}"
-                ))))?;
+                )))
+            })?;
         let handle = runtime.handle().clone();
         let manager_config = ManagerConfig {
             recycling_method: RecyclingMethod::Fast,
@@ -152,7 +154,11 @@ impl PostgresStore {
             .wait_timeout(Some(options.statement_timeout.max(Duration::from_secs(5))))
             .create_timeout(Some(Duration::from_secs(10)))
             .build()
-            .map_err(|e| StoreError::Database(DatabaseError::described(format!("cannot make the pool: {e}"))))?;
+            .map_err(|e| {
+                StoreError::Database(DatabaseError::described(format!(
+                    "cannot make the pool: {e}"
+                )))
+            })?;
         let store = PostgresStore {
             runtime: Some(runtime),
             handle,

@@ -154,9 +154,9 @@ fn copy_rows(old: &Connection, reference: &std::path::Path) -> usize {
 
 fn upgrade_from(version: i64) {
     let latest = MIGRATIONS.last().unwrap().0;
-    let reference = Db::new();
-    let written = write_reference(&reference.open());
-    let db = Db::new();
+    let reference = Db::new(Backend::Sqlite).unwrap();
+    let written = write_reference(&SqliteStore::open(reference.path()).unwrap());
+    let db = Db::new(Backend::Sqlite).unwrap();
     let old = database_at(&db.path(), version);
     let tables_then = tables(&old);
     assert!(

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use super::extract::{json_response, query_of};
 use super::{ApiResult, App};
 use crate::config::Caller;
-use crate::problem::Problem;
+use crate::problem::{Problem, ProblemCode};
 use crate::service::reports::{ReportFailure, ReportRequest, ReportRequestError, may_read_reports};
 
 #[derive(Debug, Deserialize)]
@@ -32,12 +32,9 @@ pub(super) struct ReportQuery {
 impl From<ReportFailure> for Problem {
     fn from(failure: ReportFailure) -> Self {
         match failure {
-            ReportFailure::Request(e @ ReportRequestError::Forbidden { .. }) => Problem::new(
-                StatusCode::FORBIDDEN,
-                "forbidden",
-                "Forbidden",
-                e.to_string(),
-            ),
+            ReportFailure::Request(e @ ReportRequestError::Forbidden { .. }) => {
+                Problem::new(ProblemCode::Forbidden, e.to_string())
+            }
             ReportFailure::Request(ReportRequestError::Invalid(text)) => Problem::invalid(text),
             ReportFailure::Service(e) => e.into(),
         }

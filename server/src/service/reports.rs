@@ -144,8 +144,9 @@ impl Service {
                 by,
                 identify,
             } = plan;
-            let mut builder = ReportBuilder::new(&policy, period, by, identify)
-                .map_err(|e| redress_store::StoreError::Database(redress_store::DatabaseError::other(e)))?;
+            let mut builder = ReportBuilder::new(&policy, period, by, identify).map_err(|e| {
+                redress_store::StoreError::Database(redress_store::DatabaseError::other(e))
+            })?;
             let (from, to) = builder.window();
             store.report_facts(&org, policy.id(), from, to, &mut |f| builder.add(&f))?;
             Ok(builder.finish())

@@ -116,7 +116,9 @@ async fn statements(client: &Object, a: &Prepared) -> Result<(), StoreError> {
         s_outbox,
     ] = &prepared[..]
     else {
-        return Err(StoreError::Database(crate::DatabaseError::described("statements not prepared")));
+        return Err(StoreError::Database(crate::DatabaseError::described(
+            "statements not prepared",
+        )));
     };
     let key = async {
         match &a.intake_key {
