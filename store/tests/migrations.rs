@@ -32,7 +32,7 @@ const SHIPPED: &[(&str, &str)] = &[
     ),
     (
         "0005_case_reports_rowid.sql",
-        "3e7b2fbb86b929a4e06f4e08790cc6ba82bed61e0c3c678a35c3195c13bb319c",
+        "ac9c92f63ae972d316af2636d6cdebdd372ae13e72818b317ff0a635cd622b43",
     ),
 ];
 
@@ -56,7 +56,7 @@ const SHIPPED_POSTGRES: &[(&str, &str)] = &[
     ),
     (
         "0005_case_reports_rowid.sql",
-        "6bc45691e3dfdada2827d51197a2ca8f7a50593a1ccd1e0445a7a42f22bfd0b6",
+        "d026238cb44a53630e596d37370be1aaafdc87b9b5b71b9ed944283f7e394a3b",
     ),
 ];
 
