@@ -456,7 +456,7 @@ impl Store for SqliteStore {
                 "UPDATE outbox SET attempts = attempts + 1, last_error = ?2,
                      delivered_at = CASE WHEN ?3 THEN ?4 ELSE NULL END,
                      next_attempt = CASE WHEN ?3 THEN NULL ELSE ?5 END,
-                     body = CASE WHEN (?3 OR ?5 IS NULL) AND json_valid(body)
+                     body = CASE WHEN (?3 OR ?5 IS NULL) AND body LIKE '%tracking_link%' AND json_valid(body)
                                  THEN json_remove(body, '$.tracking_link') ELSE body END
                  WHERE id = ?1 AND org = ?6",
                 params![id, error, delivered, now, next, org],
