@@ -25,7 +25,7 @@ use serde::Serialize;
 use thiserror::Error;
 
 pub use case_facts::{CaseFacts, ClockEnd, ClockFacts, ComplainantKey};
-pub use events::facts_from_events;
+pub use events::{facts_from_events, report_events};
 pub use figures::{
     ClosedWithin, Complainants, Compliance, Figures, Handling, Outcomes, Redress, Satisfaction,
 };
@@ -188,9 +188,24 @@ impl<'p> ReportBuilder<'p> {
         (self.previous.from.min(self.period.from), self.period.to)
     }
 
-    /// Counts one case (facts of another policy are left out).
+    /// The policy reported on.
+    pub fn policy(&self) -> &'p Policy {
+        self.policy
+    }
+
+    /// Whether a case can count in the report: received before the period's end
+    /// and not closed before the [`Self::window`] opens. The rule a store selects
+    /// on, so that a report over an event file, which sees every case, counts the
+    /// same cases as one over a store.
+    pub fn wants(&self, facts: &CaseFacts) -> bool {
+        let (from, to) = self.window();
+        facts.received_at < to && facts.closed_at.is_none_or(|c| c >= from)
+    }
+
+    /// Counts one case (facts of another policy, and those [`Self::wants`] turns
+    /// away, are left out).
     pub fn add(&mut self, facts: &CaseFacts) {
-        if facts.policy != self.policy.id() {
+        if facts.policy != self.policy.id() || !self.wants(facts) {
             return;
         }
         let rules = &self.rules;

@@ -221,3 +221,60 @@ fn the_consumer_return_reads_the_same_numbers() {
     assert_eq!(total[0], "Total");
     assert_eq!(total[2..], ["11", "8", "6", "1", "0", "1", "5"]);
 }
+
+/// February's report counts only the three complaints received by then (P01, P02,
+/// P14): the March complaints in the same file, whose clocks run past February's
+/// end, are not counted as running in February, as a store (which selects on the
+/// report's window) would not count them.
+#[test]
+fn a_period_counts_only_the_cases_received_before_its_end() {
+    let policy = load_policy(&fixture("policy.toml")).unwrap();
+    let facts = facts(&policy);
+    let february = || Period::named("2026-02", policy.timezone()).unwrap();
+    let all = report(&policy, february(), vec![], true, &facts).unwrap();
+    let before_march = at("2026-03-01T00:00:00+08:00");
+    let received: Vec<&CaseFacts> = facts
+        .iter()
+        .filter(|f| f.received_at < before_march)
+        .collect();
+    assert_eq!(received.len(), 3);
+    let only = report(&policy, february(), vec![], true, received).unwrap();
+    assert_eq!(
+        serde_json::to_value(&all).unwrap(),
+        serde_json::to_value(&only).unwrap()
+    );
+    let c = &all.total.slas["resolution"];
+    let counted = c.met + c.breached + c.running_past_deadline + c.running + c.withdrawn;
+    assert_eq!(counted, 3, "{c:?}");
+    assert_eq!(all.total.received, 3);
+}
+
+/// Counting each case into the report as the replay finishes with it (what `redress
+/// report --events` does, keeping no facts) gives the same report as counting the
+/// facts collected at the end.
+#[test]
+fn a_report_counted_during_the_replay_is_the_report_of_the_facts() {
+    let policy = load_policy(&fixture("policy.toml")).unwrap();
+    let march = || Period::named("2026-03", policy.timezone()).unwrap();
+    let by = vec![Dimension::Queue];
+    let collected = report(&policy, march(), by.clone(), true, &facts(&policy)).unwrap();
+    let mut builder =
+        redress_engine::report::ReportBuilder::new(&policy, march(), by, true).unwrap();
+    let file = std::fs::File::open(fixture("complaints.jsonl")).unwrap();
+    let options = ReplayOptions {
+        threads: 2,
+        until: Some(at("2026-04-01T00:00:00+08:00")),
+    };
+    let key = ComplainantKey::new(*b"test key");
+    let summary = redress_engine::report::report_events(
+        &mut builder,
+        std::io::BufReader::new(file),
+        &options,
+        Some(&key),
+    );
+    assert_eq!(summary.cases, 14);
+    assert_eq!(
+        serde_json::to_value(builder.finish()).unwrap(),
+        serde_json::to_value(&collected).unwrap()
+    );
+}

@@ -88,7 +88,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitStatus> {
         .map(|k| ComplainantKey::new(k.as_bytes()));
     let mut builder = ReportBuilder::new(&policy, period, by, key.is_some()).map_err(usage)?;
     match (&args.events, &args.database) {
-        (Some(events), _) => from_events(&args, &policy, events, key.as_ref(), &mut builder)?,
+        (Some(events), _) => from_events(&args, events, key.as_ref(), &mut builder)?,
         (None, Some(url)) => from_store(url, &args.org, policy.id(), &mut builder)?,
         (None, None) => bail!(UsageError(
             "give `--events FILE` or `--database URL`".into()
@@ -113,7 +113,6 @@ fn period(args: &Args, policy: &Policy) -> anyhow::Result<Period> {
 
 fn from_events(
     args: &Args,
-    policy: &Policy,
     events: &PathBuf,
     key: Option<&ComplainantKey>,
     builder: &mut ReportBuilder<'_>,
@@ -125,14 +124,13 @@ fn from_events(
         options.threads = threads;
     }
     let reader = BufReader::with_capacity(1 << 20, file);
-    let (facts, summary) = report::facts_from_events(policy, reader, &options, key);
+    let summary = report::report_events(builder, reader, &options, key);
     for skipped in &summary.skipped.lines {
         eprintln!(
             "warning: line {}: skipped: {}",
             skipped.line, skipped.reason
         );
     }
-    facts.iter().for_each(|f| builder.add(f));
     Ok(())
 }
 

@@ -332,8 +332,10 @@ fn shard_of(case: &str, shards: usize) -> usize {
     (h.finish() % shards as u64) as usize
 }
 
-/// Cases by id, hashed with [`IdHasher`].
-type Cases<'p> = HashMap<String, VirtualCase<'p>, BuildHasherDefault<IdHasher>>;
+/// Cases by id, hashed with [`IdHasher`]. Boxed: a case is large, and the table
+/// (sized for the most cases open at once) would otherwise hold that size in every
+/// slot, used or not, and move it whole on every resize.
+type Cases<'p> = HashMap<String, Box<VirtualCase<'p>>, BuildHasherDefault<IdHasher>>;
 
 /// The cases that closed and were dropped: their version, by the fingerprint of their
 /// id ([`fingerprint`]). Sixteen bytes a case, where the case itself took kilobytes.
@@ -497,7 +499,7 @@ impl Worker<'_, '_> {
                     self.summary.skip(n, reason);
                     return;
                 }
-                let vc = VirtualCase::new(self.policy, &case, false);
+                let vc = Box::new(VirtualCase::new(self.policy, &case, false));
                 self.cases.entry(case.clone()).or_insert(vc)
             }
         };
