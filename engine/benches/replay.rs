@@ -7,7 +7,7 @@ use std::path::Path;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use redress_engine::policy::load_policy;
-use redress_engine::runtime::replay::{ReplayOptions, replay, replay_reader};
+use redress_engine::runtime::replay::{ReplayOptions, last_lines, replay, replay_reader};
 use redress_engine::runtime::simulate::{Profile, generate, numbered};
 
 fn bench(c: &mut Criterion) {
@@ -27,6 +27,7 @@ fn bench(c: &mut Criterion) {
         let options = ReplayOptions {
             threads,
             until: None,
+            ..Default::default()
         };
         group.bench_function(format!("bank, {threads} thread(s)"), |b| {
             b.iter(|| replay(&policy, numbered(lines.clone()), &options, &|_| {}))
@@ -34,6 +35,14 @@ fn bench(c: &mut Criterion) {
         group.bench_function(format!("bank, text, {threads} thread(s)"), |b| {
             b.iter(|| replay_reader(&policy, text.as_bytes(), &options, &|_| {}))
         });
+        let dropping = ReplayOptions {
+            last_lines: Some(std::sync::Arc::new(last_lines(text.as_bytes()))),
+            ..options.clone()
+        };
+        group.bench_function(
+            format!("bank, text, last lines, {threads} thread(s)"),
+            |b| b.iter(|| replay_reader(&policy, text.as_bytes(), &dropping, &|_| {})),
+        );
     }
     group.finish();
 }

@@ -33,6 +33,7 @@ fn facts(policy: &Policy) -> Vec<CaseFacts> {
     let options = ReplayOptions {
         threads: 2,
         until: Some(at("2026-04-01T00:00:00+08:00")),
+        ..Default::default()
     };
     let key = ComplainantKey::new(*b"test key");
     let (facts, summary) =
@@ -264,6 +265,7 @@ fn a_report_counted_during_the_replay_is_the_report_of_the_facts() {
     let options = ReplayOptions {
         threads: 2,
         until: Some(at("2026-04-01T00:00:00+08:00")),
+        ..Default::default()
     };
     let key = ComplainantKey::new(*b"test key");
     let summary = redress_engine::report::report_events(

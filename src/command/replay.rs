@@ -4,10 +4,13 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::BufReader;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
-use redress_engine::runtime::replay::{ReplayOptions, Summary, replay_reader};
+use redress_engine::runtime::replay::{
+    LastLines, ReplayOptions, Summary, last_lines, replay_reader,
+};
 
 use super::output::{Stdout, eprint, load_or_report};
 use super::progress::Progress;
@@ -47,6 +50,7 @@ pub fn run(args: Args, context: Context) -> anyhow::Result<ExitStatus> {
         let stdin = std::io::stdin().lock();
         replay_reader(&policy, stdin, &options, &|n| progress.set(n))
     } else {
+        options.last_lines = Some(last_lines_of(&args.events)?);
         let file = std::fs::File::open(&args.events)
             .with_context(|| format!("cannot read `{}`", args.events.display()))?;
         let reader = BufReader::with_capacity(1 << 20, file);
@@ -124,4 +128,16 @@ fn counts(counts: &BTreeMap<String, u64>) -> String {
     }
     let items: Vec<String> = counts.iter().map(|(k, n)| format!("{k} {n}")).collect();
     items.join(", ")
+}
+
+/// Each case's last line in the event file at `path`, read ahead of its replay so
+/// that cases closed by a timer after their last line are dropped as they close
+/// (standard input cannot be read twice, so its cases are held to the end).
+pub(crate) fn last_lines_of(path: &std::path::Path) -> anyhow::Result<Arc<LastLines>> {
+    let file =
+        std::fs::File::open(path).with_context(|| format!("cannot read `{}`", path.display()))?;
+    Ok(Arc::new(last_lines(BufReader::with_capacity(
+        1 << 20,
+        file,
+    ))))
 }

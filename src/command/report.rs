@@ -117,12 +117,13 @@ fn from_events(
     key: Option<&ComplainantKey>,
     builder: &mut ReportBuilder<'_>,
 ) -> anyhow::Result<()> {
-    let file = std::fs::File::open(events)
-        .with_context(|| format!("cannot read `{}`", events.display()))?;
     let mut options = ReplayOptions::default();
     if let Some(threads) = args.threads {
         options.threads = threads;
     }
+    options.last_lines = Some(super::replay::last_lines_of(events)?);
+    let file = std::fs::File::open(events)
+        .with_context(|| format!("cannot read `{}`", events.display()))?;
     let reader = BufReader::with_capacity(1 << 20, file);
     let summary = report::report_events(builder, reader, &options, key);
     for skipped in &summary.skipped.lines {

@@ -20,14 +20,24 @@
 //! is refused `already-received`, a stale version `stale-version`, a note accepted
 //! (one event), anything else refused `case-closed`. An idempotency key on such a line
 //! is not looked up (the case's keys went with it).
+//!
+//! Most cases close on a timer after their last line (a decision becomes final
+//! when no review is asked for in time). Given each case's last line
+//! ([`ReplayOptions::last_lines`], read ahead by [`last_lines`]), a worker moves a case
+//! whose last line it played on with its own clock (the latest instant it played,
+//! never past `until`) and drops it once a timer closes it, instead of holding it to
+//! the end. Timers fire in the same order either way, so the figures are the same; a
+//! case still open is held to the end, where its clocks' states are taken.
 
 mod instant;
 mod line;
 mod summary;
 
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::io::BufRead;
+use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender, SyncSender, channel, sync_channel};
 use std::time::Instant;
 
@@ -51,6 +61,10 @@ pub struct ReplayOptions {
     pub threads: usize,
     /// Run every clock to this instant at the end; default the last instant read.
     pub until: Option<DateTime<Utc>>,
+    /// Each case's last line in the input ([`last_lines`] of the same input), so that
+    /// a case closed by a timer after it is dropped then (see the module's
+    /// documentation). It changes no figure, only how many cases are held at once.
+    pub last_lines: Option<Arc<LastLines>>,
 }
 
 impl Default for ReplayOptions {
@@ -58,8 +72,60 @@ impl Default for ReplayOptions {
         ReplayOptions {
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             until: None,
+            last_lines: None,
         }
     }
+}
+
+/// The number of each case's last line in an event file (numbered from 1, blank
+/// lines counted, as a replay numbers them), by the fingerprint of the case's id.
+/// Two ids with the same fingerprint share the later line, so that the earlier
+/// one's case is only held to the end, never dropped too soon.
+#[derive(Debug, Clone, Default)]
+pub struct LastLines(HashMap<u64, usize, BuildHasherDefault<Fingerprinted>>);
+
+impl LastLines {
+    /// Whether line `n` is the last that names `case`.
+    pub fn is_last(&self, case: &str, n: usize) -> bool {
+        self.0.get(&fingerprint(case)) == Some(&n)
+    }
+
+    /// How many cases the file names.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether the file names no case.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// Reads an event file ahead of its replay for each case's last line: the case of a
+/// line found as the reading thread finds it (the top-level `"case"` key, or parsing
+/// the line), lines that cannot be read or parsed left out, as the replay skips them.
+pub fn last_lines(mut reader: impl BufRead) -> LastLines {
+    let mut lasts = LastLines::default();
+    let mut text = String::new();
+    for n in 1.. {
+        text.clear();
+        match reader.read_line(&mut text) {
+            Ok(0) => break,
+            Ok(_) => {}
+            // Not UTF-8: the line was read past, and the replay skips it.
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => continue,
+            Err(_) => break,
+        }
+        let print = match case_of(&text) {
+            Some(case) => fingerprint(case),
+            None => match serde_json::from_str::<Line>(&text) {
+                Ok(line) => fingerprint(&line.case),
+                Err(_) => continue,
+            },
+        };
+        lasts.0.insert(print, n);
+    }
+    lasts
 }
 
 /// One numbered input line, parsed or not.
@@ -159,7 +225,9 @@ fn run(
             let (tx, rx) = sync_channel::<Message>(16);
             senders.push(tx);
             let last_tx = last_tx.clone();
-            workers.push(scope.spawn(move || work(policy, rx, last_tx, each)));
+            let lasts = options.last_lines.as_deref();
+            let cap = options.until;
+            workers.push(scope.spawn(move || work(policy, rx, last_tx, each, lasts, cap)));
         }
         drop(last_tx);
         let last = distribute(items, &senders, &mut summary, progress);
@@ -413,18 +481,25 @@ impl Hasher for IdHasher {
 }
 
 /// A worker: runs its cases' lines in order (parsing those sent as text), reports
-/// the last instant it parsed, then runs every case to the end instant.
+/// the last instant it parsed, then runs every case to the end instant. With
+/// `lasts`, a case past its last line is moved on after each batch to the latest
+/// instant played (never past `cap`, the `until` asked for) and dropped if that
+/// closes it.
 fn work(
     policy: &Policy,
     rx: Receiver<Message>,
     last_tx: Sender<Option<DateTime<Utc>>>,
     each: EachCase<'_>,
+    lasts: Option<&LastLines>,
+    cap: Option<DateTime<Utc>>,
 ) -> Summary {
     let mut cases: Cases<'_> = Cases::default();
     let mut closed = ClosedCases::default();
+    let mut finished = Finished::new();
     let mut summary = Summary::default();
     let mut until = None;
     let mut last: Option<DateTime<Utc>> = None;
+    let mut latest = DateTime::<Utc>::MIN_UTC;
     let mut last_tx = Some(last_tx);
     for message in rx {
         match message {
@@ -443,14 +518,29 @@ fn work(
                             }
                         },
                     };
+                    latest = latest.max(line.instant());
                     let mut worker = Worker {
                         policy,
                         cases: &mut cases,
                         closed: &mut closed,
                         summary: &mut summary,
                         each,
+                        lasts,
+                        finished: &mut finished,
                     };
                     worker.play(n, line);
+                }
+                if !finished.is_empty() {
+                    let mut worker = Worker {
+                        policy,
+                        cases: &mut cases,
+                        closed: &mut closed,
+                        summary: &mut summary,
+                        each,
+                        lasts,
+                        finished: &mut finished,
+                    };
+                    worker.run_finished(cap.map_or(latest, |cap| cap.min(latest)));
                 }
             }
             Message::Done => {
@@ -471,6 +561,10 @@ fn work(
     summary
 }
 
+/// Cases past their last line, by the instant their next timer falls due (earliest
+/// first).
+type Finished = BinaryHeap<Reverse<(DateTime<Utc>, String)>>;
+
 /// What a worker holds while it plays lines.
 struct Worker<'w, 'p> {
     policy: &'p Policy,
@@ -480,6 +574,10 @@ struct Worker<'w, 'p> {
     /// Shown each case as it closes (before it is dropped) and each still open at
     /// the end.
     each: EachCase<'w>,
+    /// Each case's last line, when known.
+    lasts: Option<&'w LastLines>,
+    /// The cases past their last line that have a timer to come.
+    finished: &'w mut Finished,
 }
 
 impl Worker<'_, '_> {
@@ -507,11 +605,46 @@ impl Worker<'_, '_> {
         let at = line.instant();
         let _ = vc.send(&line.into_command(), at);
         if vc.case.closed {
-            let version = vc.case.version;
-            self.summary.add_case(vc);
-            (self.each)(vc);
-            self.cases.remove(&case);
-            self.closed.insert(fingerprint(&case), version);
+            self.drop_closed(&case);
+        } else if self.lasts.is_some_and(|l| l.is_last(&case, n))
+            && let Some(due) = vc.next_due_at()
+        {
+            self.finished.push(Reverse((due, case)));
+        }
+    }
+
+    /// Counts the closed case `case` and drops it.
+    fn drop_closed(&mut self, case: &str) {
+        if let Some(vc) = self.cases.remove(case) {
+            self.summary.add_case(&vc);
+            (self.each)(&vc);
+            self.closed.insert(fingerprint(case), vc.case.version);
+        }
+    }
+
+    /// Moves every case past its last line whose next timer is due by `to` on to
+    /// `to`, dropping those it closes.
+    fn run_finished(&mut self, to: DateTime<Utc>) {
+        while self
+            .finished
+            .peek()
+            .is_some_and(|Reverse((due, _))| *due <= to)
+        {
+            let Some(Reverse((_, case))) = self.finished.pop() else {
+                break;
+            };
+            let Some(vc) = self.cases.get_mut(&case) else {
+                continue;
+            };
+            vc.advance_to(to);
+            if vc.case.closed {
+                self.drop_closed(&case);
+            } else if let Some(due) = vc.next_due_at().filter(|due| *due > to) {
+                // (A case whose timers are still due after moving, held back by
+                // the guard against timers that keep each other due, waits for
+                // the end.)
+                self.finished.push(Reverse((due, case)));
+            }
         }
     }
 }
@@ -623,12 +756,81 @@ mod tests {
         text.push_str("{\"case\":\"S-0000004\",\"at\":\"2030-01-01T00:00:00+08:00\",\"event\":\"note\",\"text\":\"late\"}\n");
         for threads in [1, 3] {
             for until in [None, Some(Utc::now())] {
-                let options = ReplayOptions { threads, until };
+                let options = ReplayOptions {
+                    threads,
+                    until,
+                    ..Default::default()
+                };
                 let parsed = read_lines(text.as_bytes());
                 let expected = replay(&policy, parsed, &options, &|_| {});
                 let actual = replay_reader(&policy, text.as_bytes(), &options, &|_| {});
                 assert!(expected.skipped.count > 10);
                 assert_eq!(without_timing(&actual), without_timing(&expected));
+            }
+        }
+    }
+
+    /// Knowing each case's last line changes no figure (skipped lines, a line after
+    /// `until`, cases closed on a line and by a timer, on one thread or several),
+    /// and cases closed by a timer after their last line are shown (and dropped)
+    /// before the end, where without it every one is shown at the end.
+    #[test]
+    fn knowing_last_lines_changes_nothing_but_when_cases_go() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/bank.toml");
+        let policy = load_policy(&path).unwrap();
+        let lines = generate(&policy, &Profile::default(), 400, 11, 1, &|_| {});
+        let mut text = String::new();
+        for (i, line) in lines.iter().enumerate() {
+            text.push_str(&serde_json::to_string(line).unwrap());
+            text.push('\n');
+            match i % 23 {
+                2 => text.push_str("\n{\"case\":\"S-0000001\",\"at\":\"not a time\"}\n"),
+                // The same line again with the case last: found by parsing it.
+                8 => {
+                    let mut v = serde_json::to_value(line).unwrap();
+                    let case = v.as_object_mut().unwrap().remove("case").unwrap();
+                    v.as_object_mut().unwrap().insert("case".into(), case);
+                    text.push_str(&serde_json::to_string(&v).unwrap());
+                    text.push('\n');
+                }
+                _ => {}
+            }
+        }
+        let lasts = Arc::new(last_lines(text.as_bytes()));
+        assert_eq!(lasts.len(), 400);
+        let middle = lines[lines.len() / 2].instant();
+        for threads in [1, 3] {
+            for until in [None, Some(middle), Some(Utc::now())] {
+                let shown_early = |options: &ReplayOptions| {
+                    let shown_at = std::sync::Mutex::new(Vec::new());
+                    let each = |vc: &VirtualCase<'_>| shown_at.lock().unwrap().push(vc.now);
+                    let summary =
+                        replay_reader_each(&policy, text.as_bytes(), options, &|_| {}, &each);
+                    let shown_at = shown_at.into_inner().unwrap();
+                    let end = summary.until.unwrap();
+                    let early = shown_at.iter().filter(|now| **now < end).count();
+                    (summary, early, shown_at.len())
+                };
+                let holding = ReplayOptions {
+                    threads,
+                    until,
+                    last_lines: None,
+                };
+                let dropping = ReplayOptions {
+                    last_lines: Some(lasts.clone()),
+                    ..holding.clone()
+                };
+                let (expected, early_holding, shown) = shown_early(&holding);
+                let (actual, early_dropping, _) = shown_early(&dropping);
+                assert!(expected.skipped.count > 10);
+                assert_eq!(shown as u64, expected.cases);
+                assert_eq!(without_timing(&actual), without_timing(&expected));
+                if until != Some(middle) {
+                    assert!(
+                        early_dropping > early_holding,
+                        "{early_dropping} <= {early_holding} ({threads} threads, until {until:?})"
+                    );
+                }
             }
         }
     }
@@ -719,6 +921,7 @@ mod tests {
             let options = ReplayOptions {
                 threads,
                 until: None,
+                ..Default::default()
             };
             let actual = replay(
                 &policy,
@@ -747,6 +950,7 @@ mod tests {
         let options = ReplayOptions {
             threads: 2,
             until: None,
+            ..Default::default()
         };
         let numbered = crate::runtime::simulate::numbered;
         let a = replay(&policy, numbered(sorted), &options, &|_| {});

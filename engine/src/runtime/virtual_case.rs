@@ -111,6 +111,17 @@ impl<'p> VirtualCase<'p> {
         self.policy
     }
 
+    /// When the case's next timer falls due, if it has one.
+    pub fn next_due_at(&mut self) -> Option<DateTime<Utc>> {
+        let next = match self.next.take() {
+            Some((version, next)) if version == self.case.version => next,
+            _ => self.next_due(),
+        };
+        let at = next.as_ref().map(|(at, _)| *at);
+        self.next = Some((self.case.version, next));
+        at
+    }
+
     /// Moves the clock to `until`, firing every timer due on the way in time order.
     /// A clock already past `until` stays where it is.
     pub fn advance_to(&mut self, until: DateTime<Utc>) {
