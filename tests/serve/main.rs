@@ -6,6 +6,7 @@
 mod hardening;
 mod harness;
 mod nodes;
+mod openapi_live;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};

@@ -395,7 +395,8 @@ pub async fn render_case(
         Err(e) => return service_error(signed, e),
     };
     let now = Utc::now();
-    let view = view::case(&slot, caller, now);
+    // The templates read the case as the API's JSON shows it.
+    let view = serde_json::to_value(view::case(&slot, caller, now)).unwrap_or_default();
     let (org, case_id) = (caller.org.to_string(), id.to_string());
     let events = match app
         .service
@@ -409,7 +410,10 @@ pub async fn render_case(
     let trail: Vec<TrailRow> = events
         .iter()
         .rev()
-        .map(|e| present::trail_row(policy, &view::stored_event(policy, e, caller)))
+        .map(|e| {
+            let event = serde_json::to_value(view::stored_event(policy, e, caller));
+            present::trail_row(policy, &event.unwrap_or_default())
+        })
         .collect();
     let inputs = refused
         .as_ref()
@@ -626,7 +630,9 @@ pub async fn command(
     // An update sends only the fields the handler changed.
     let kind = match kind {
         CommandKind::Update { mut data } => {
-            let shown = view::fields(&slot.policy, &slot.case.fields, &caller);
+            let shown =
+                serde_json::to_value(view::fields(&slot.policy, &slot.case.fields, &caller))
+                    .unwrap_or_default();
             data.retain(|name, value| {
                 present::input_text(value) != present::input_text(&shown[name.as_str()])
             });
