@@ -116,9 +116,34 @@ impl<'a> Walk<'a> {
         self.call("GET", template, builder)
     }
 
+    /// The description's request body schema of `POST {template}` accepts `body`
+    /// (which the server took).
+    fn assert_request_fits(&self, template: &str, body: &Value) {
+        let request = &self.spec["paths"][template]["post"]["requestBody"];
+        let schema = &request["content"]["application/json"]["schema"];
+        assert!(
+            schema.is_object(),
+            "POST {template}: no request body schema"
+        );
+        let errors = self.misfits(schema, body);
+        assert!(
+            errors.is_empty(),
+            "POST {template}: the server took {body}, its described body refuses it:\n{}",
+            errors.join("\n")
+        );
+    }
+
+    /// Posts `body`; when the server takes it, so must the description.
     fn post(&mut self, template: &str, path: &str, token: Option<&str>, body: Value) -> Answer {
         let builder = self.server.request("POST", path, token).json(&body);
-        self.call("POST", template, builder)
+        let answer = self.call("POST", template, builder);
+        let described = self.spec["paths"][template]["post"]
+            .get("requestBody")
+            .is_some();
+        if answer.status < 300 && described {
+            self.assert_request_fits(template, &body);
+        }
+        answer
     }
 
     /// A request whose head is over the limits: the admission middleware's `431`.
@@ -193,6 +218,7 @@ fn walk(server: &Server) -> Walk<'_> {
             .json(&letter),
     );
     assert_eq!(filed.status, 201, "{filed:?}");
+    w.assert_request_fits(t, &letter);
     let id = filed.body["case"]["id"].as_str().unwrap().to_string();
     let again = w.call(
         "POST",
