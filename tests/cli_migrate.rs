@@ -141,8 +141,8 @@ fn a_dry_run_says_what_moves_and_why_then_apply_writes_one_migrated_event_per_ca
         .iter()
         .find(|c| c["sla"] == "payment_services")
         .unwrap();
-    assert_eq!(psd["old"], "2026-12-07T17:00:00Z");
-    assert_eq!(psd["new"], "2026-12-08T17:00:00Z");
+    assert_eq!(psd["old"], "2026-12-07T17:00:00.000000Z");
+    assert_eq!(psd["new"], "2026-12-08T17:00:00.000000Z");
     assert!(
         psd["why"].as_array().unwrap().contains(&json!(
             "2026-11-20 is now a non-working day (Company closure)"

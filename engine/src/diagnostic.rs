@@ -24,6 +24,7 @@ pub use sources::{SourceId, Sources};
 /// How bad a diagnostic is: errors make a policy unusable, warnings do not.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Severity {
     /// The policy cannot be used until this is fixed.
     Error,
@@ -34,6 +35,7 @@ pub enum Severity {
 /// Where a diagnostic points: a file, a byte span in it, and the 1-based line and
 /// column (in characters) of the span's start.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Location {
     /// The file as the user named it (relative paths stay relative).
     pub file: String,
@@ -50,6 +52,7 @@ pub struct Location {
 
 /// One problem found in a policy or one of the files it includes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Diagnostic {
     /// Stable kebab-case code.
     pub code: Code,

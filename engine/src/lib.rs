@@ -3,7 +3,8 @@
 //! Layers, each depending only on the ones listed before it (see `ARCHITECTURE.md`):
 //!
 //! 1. [`value`] and [`diagnostic`]: typed field values and located problems, the
-//!    plain data every layer shares; [`markup`]: the one HTML/XML escape.
+//!    plain data every layer shares; [`markup`]: the one HTML/XML escape;
+//!    [`instant`]: the one way instants are written in JSON.
 //! 2. [`calendar`]: business calendars and durations; [`sla`]: SLA clocks on them.
 //! 3. [`script`]: the sandboxed Rhai layer (conditions, routing scripts, actions);
 //!    [`routing`]: ordered rules and scripts deciding where a complaint goes.
@@ -17,6 +18,7 @@
 pub mod calendar;
 pub mod case;
 pub mod diagnostic;
+pub mod instant;
 pub mod markup;
 pub mod policy;
 pub mod report;

@@ -65,6 +65,7 @@ pub enum ReportError {
 /// A report: the period, the figures of every case and of each group, the top root
 /// causes with their change, and the trend.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Report {
     /// [`SHAPE_VERSION`].
     pub shape: u32,
@@ -90,6 +91,7 @@ pub struct Report {
 
 /// The policy a report is about.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PolicyRef {
     /// Its id.
     pub id: String,
@@ -101,6 +103,7 @@ pub struct PolicyRef {
 
 /// One group's values and figures.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Group {
     /// The group's value of each dimension of `by` (`null`: the case has none).
     pub key: BTreeMap<Dimension, Option<String>>,
@@ -110,6 +113,7 @@ pub struct Group {
 
 /// A root cause's count in the period and the one before.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RootCause {
     /// The cause.
     pub cause: String,
@@ -125,6 +129,7 @@ pub struct RootCause {
 
 /// Complaints received and closed in one part of the period.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TrendPoint {
     /// Its first local day.
     pub from: NaiveDate,

@@ -130,6 +130,7 @@ pub enum CommandKind {
 /// What the runtime schedules on a case.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "timer", rename_all = "kebab-case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Timer {
     /// An SLA warning threshold.
     Warning {

@@ -83,6 +83,7 @@ impl SlaRule {
 )]
 #[serde(rename_all = "kebab-case")]
 #[strum(serialize_all = "kebab-case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum ClockState {
     /// Never started.
     NotStarted,
@@ -116,6 +117,7 @@ impl ClockState {
 /// Something a running clock needs the runtime to do at an instant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Attention {
     /// A warning at this percentage of the target.
     Warning(u8),
@@ -161,8 +163,10 @@ impl SlaError {
 
 /// An extension as the explanation shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ExplainedExtension {
     /// When it was granted.
+    #[serde(serialize_with = "crate::instant::serialize")]
     pub at: DateTime<Utc>,
     /// The new target.
     pub target: SlaDuration,
@@ -176,6 +180,7 @@ pub struct ExplainedExtension {
 
 /// Why a clock's deadline is what it is, line by line, for a regulator.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Explanation {
     /// The SLA rule's name.
     pub rule: String,
@@ -186,12 +191,16 @@ pub struct Explanation {
     /// The target in force (after extensions); `None` when never started.
     pub target: Option<SlaDuration>,
     /// When the current run started.
+    #[serde(serialize_with = "crate::instant::serialize_option")]
     pub started_at: Option<DateTime<Utc>>,
     /// When it stopped.
+    #[serde(serialize_with = "crate::instant::serialize_option")]
     pub stopped_at: Option<DateTime<Utc>>,
     /// Paused since this instant, when paused now.
+    #[serde(serialize_with = "crate::instant::serialize_option")]
     pub paused_since: Option<DateTime<Utc>>,
     /// The deadline; while paused, the deadline as if resumed when the pause began.
+    #[serde(serialize_with = "crate::instant::serialize_option")]
     pub deadline: Option<DateTime<Utc>>,
     /// The rules that made the deadline, one line each.
     pub rules: Vec<String>,
@@ -203,6 +212,7 @@ pub struct Explanation {
     /// The current run's timeline, up to its stop, its open pause or its deadline.
     pub intervals: Vec<Interval>,
     /// Earlier runs (before reopening): `(started, stopped)`.
+    #[serde(serialize_with = "crate::instant::serialize_runs")]
     pub earlier_runs: Vec<(DateTime<Utc>, Option<DateTime<Utc>>)>,
 }
 

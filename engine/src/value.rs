@@ -74,6 +74,60 @@ impl Serialize for Value {
     }
 }
 
+/// A field value as the API shows it: text (also money as an exact decimal, dates
+/// and instants), a whole number or a flag.
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for Value {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+        ObjectBuilder::new()
+            .schema_type(SchemaType::from_iter([Type::String, Type::Integer, Type::Boolean]))
+            .description(Some(
+                "A field's value: text, a whole number or a flag; money as an exact decimal string (`\"120.50\"`), a date as `2026-11-20`, an instant in RFC 3339; `***` when personal and masked",
+            ))
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for Value {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "FieldValue".into()
+    }
+}
+
+/// The schema of a [`Fields`] map as the API shows it: field names to
+/// [`Value`]s (`FieldValue`).
+#[cfg(feature = "openapi")]
+#[derive(Debug)]
+pub struct FieldValues;
+
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for FieldValues {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::Ref;
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .description(Some("Field values by field name"))
+            .additional_properties(Some(Ref::from_schema_name("FieldValue")))
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for FieldValues {
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        use utoipa::PartialSchema;
+        schemas.push(("FieldValue".into(), Value::schema()));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

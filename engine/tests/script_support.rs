@@ -31,26 +31,37 @@ impl BusinessDays for MonToFri {
 /// A case's data, owned, so tests can build a [`CaseView`] from it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Case {
+    /// Its field values.
     pub fields: Fields,
+    /// Its stage.
     pub stage: String,
+    /// Its queue.
     pub queue: Option<String>,
+    /// Its priority.
     pub priority: Option<i64>,
+    /// When it was received.
     pub received_at: DateTime<Utc>,
+    /// Its tags.
     pub tags: Vec<String>,
+    /// How often it was reopened.
     pub reopen_count: u32,
+    /// When it last entered each stage.
     pub stage_entered_at: BTreeMap<String, DateTime<Utc>>,
 }
 
+/// The instant `y-m-d h:00` UTC.
 pub fn utc(y: i32, m: u32, d: u32, h: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(y, m, d, h, 0, 0)
         .single()
         .unwrap_or_default()
 }
 
+/// A money value from its decimal text.
 pub fn money(text: &str) -> Value {
     Value::Money(text.parse::<Decimal>().unwrap_or_default())
 }
 
+/// A text value.
 pub fn text(s: &str) -> Value {
     Value::Text(s.to_string())
 }
@@ -118,6 +129,7 @@ pub fn fraud_case() -> Case {
 }
 
 impl Case {
+    /// The script's view of the case.
     pub fn view(&self) -> CaseView<'_> {
         CaseView {
             fields: &self.fields,

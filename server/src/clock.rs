@@ -2,7 +2,7 @@
 //! serving, a virtual one in tests, so that the scheduler and webhook delivery run
 //! on virtual time instead of sleeping.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 
 /// Tells the time.
 pub trait Clock: Send + Sync + 'static {
@@ -15,8 +15,11 @@ pub trait Clock: Send + Sync + 'static {
 pub struct SystemClock;
 
 impl Clock for SystemClock {
+    /// To the microsecond: the grain the store keeps and the API shows
+    /// (`redress_engine::instant`), so a case and its events read the same before
+    /// and after they are stored.
     fn now(&self) -> DateTime<Utc> {
-        Utc::now()
+        Utc::now().trunc_subsecs(6)
     }
 }
 

@@ -194,7 +194,7 @@ async fn answer_unavailable(mut stream: TcpStream, why: Refusal) -> std::io::Res
         }
     })
     .await;
-    let body = why.problem().body().to_string();
+    let body = why.problem().body_text();
     let answer = format!(
         "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/problem+json\r\n\
          retry-after: 1\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",

@@ -7,15 +7,19 @@ mod problem_code;
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use redress_engine::diagnostic::Diagnostic;
 use redress_engine::runtime::Refusal;
 use redress_store::StoreError;
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, Schema, Type};
+use utoipa::{PartialSchema, ToSchema};
 
 use crate::service::ServiceError;
 pub use problem_code::{ProblemCode, refusal_status};
 
 /// A problem: its stable code (which gives the status and title), the detail, and
-/// extra members.
+/// extension members.
 #[derive(Debug, Clone)]
 pub struct Problem {
     /// The HTTP status, [`ProblemCode::status`] of the code.
@@ -24,8 +28,119 @@ pub struct Problem {
     pub code: ProblemCode,
     /// What went wrong this time.
     pub detail: String,
-    /// Extension members (`refusal`, `diagnostics`, `known`, ...).
-    pub extra: Box<Map<String, Value>>,
+    /// Extension members; every one a problem may carry is a field here.
+    pub extensions: Box<Extensions>,
+}
+
+/// The extension members a problem may carry beside the RFC 9457 ones, each only
+/// where its code says.
+#[derive(Debug, Clone, Default, Serialize, ToSchema)]
+pub struct Extensions {
+    /// A refused command (a refusal's code): why, as the engine said.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refusal: Option<Refusal>,
+    /// `unknown-policy`: the organisation's policies.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub known: Option<Vec<String>>,
+    /// `invalid-policies`: every problem found in the policy files.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diagnostics: Option<Vec<Diagnostic>>,
+    /// `invalid-policies`: the files with errors.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub files: Option<Vec<String>>,
+    /// `invalid-policies`: the diagnostics rendered for people.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub report: Option<String>,
+    /// `malformed-json`: the line of the error in the body, from 1.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    /// `malformed-json`: its column, from 1.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column: Option<usize>,
+    /// `precondition-failed`: the case's `ETag` now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current_etag: Option<String>,
+}
+
+/// [`ProblemDocument`] as the OpenAPI attributes name it.
+pub type ProblemBody = ProblemDocument<'static>;
+
+/// A problem's JSON body (RFC 9457), `application/problem+json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProblemDocument<'a> {
+    /// `https://redress.dev/problems/{code}`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The code's title.
+    pub title: &'static str,
+    /// The HTTP status.
+    pub status: u16,
+    /// What went wrong this time.
+    pub detail: &'a str,
+    /// The stable code.
+    pub code: &'static str,
+    /// Extension members.
+    #[serde(flatten)]
+    pub extensions: &'a Extensions,
+}
+
+/// The document's schema: the RFC 9457 members, `code` one of [`ProblemCode::all`],
+/// and the [`Extensions`], no other member.
+impl PartialSchema for ProblemDocument<'_> {
+    fn schema() -> RefOr<Schema> {
+        let codes: Vec<&str> = ProblemCode::all().map(ProblemCode::as_str).collect();
+        let text = |description: &str| {
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .description(Some(description))
+        };
+        let mut object = ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .description(Some(
+                "A problem document (RFC 9457): every error the API answers with",
+            ))
+            .property(
+                "type",
+                text("`https://redress.dev/problems/{code}`")
+                    .format(Some(utoipa::openapi::SchemaFormat::Custom("uri".into()))),
+            )
+            .property("title", text("The code's title"))
+            .property(
+                "status",
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .minimum(Some(400))
+                    .maximum(Some(599)),
+            )
+            .property("detail", text("What went wrong this time"))
+            .property(
+                "code",
+                text("The stable code; a refused command's is the refusal's `kind`")
+                    .enum_values(Some(codes)),
+            )
+            .required("type")
+            .required("title")
+            .required("status")
+            .required("detail")
+            .required("code")
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)));
+        if let RefOr::T(Schema::Object(extensions)) = Extensions::schema() {
+            for (name, property) in extensions.properties {
+                object = object.property(name, property);
+            }
+        }
+        object.into()
+    }
+}
+
+impl ToSchema for ProblemDocument<'_> {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "Problem".into()
+    }
+
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        <Extensions as ToSchema>::schemas(schemas);
+    }
 }
 
 impl Problem {
@@ -35,13 +150,13 @@ impl Problem {
             status: code.status(),
             code,
             detail: detail.into(),
-            extra: Box::default(),
+            extensions: Box::default(),
         }
     }
 
-    /// Adds an extension member.
-    pub fn with(mut self, key: &str, value: Value) -> Self {
-        self.extra.insert(key.to_string(), value);
+    /// Sets extension members.
+    pub fn with(mut self, set: impl FnOnce(&mut Extensions)) -> Self {
+        set(&mut self.extensions);
         self
     }
 
@@ -74,24 +189,26 @@ impl Problem {
     }
 
     /// The JSON body.
-    pub fn body(&self) -> Value {
-        let mut body = json!({
-            "type": format!("https://redress.dev/problems/{}", self.code),
-            "title": self.code.title(),
-            "status": self.status.as_u16(),
-            "detail": self.detail,
-            "code": self.code.as_str(),
-        });
-        if let Value::Object(map) = &mut body {
-            map.extend(self.extra.as_ref().clone());
+    pub fn body(&self) -> ProblemDocument<'_> {
+        ProblemDocument {
+            kind: format!("https://redress.dev/problems/{}", self.code),
+            title: self.code.title(),
+            status: self.status.as_u16(),
+            detail: &self.detail,
+            code: self.code.as_str(),
+            extensions: &self.extensions,
         }
-        body
+    }
+
+    /// The JSON body as text.
+    pub fn body_text(&self) -> String {
+        serde_json::to_string(&self.body()).unwrap_or_default()
     }
 }
 
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
-        let mut response = (self.status, self.body().to_string()).into_response();
+        let mut response = (self.status, self.body_text()).into_response();
         response.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
@@ -112,9 +229,8 @@ impl IntoResponse for Problem {
 
 impl From<Refusal> for Problem {
     fn from(refusal: Refusal) -> Self {
-        let refusal_json = serde_json::to_value(&refusal).unwrap_or(Value::Null);
         Problem::new(ProblemCode::Refused(refusal.code()), refusal.to_string())
-            .with("refusal", refusal_json)
+            .with(|x| x.refusal = Some(refusal))
     }
 }
 
@@ -149,10 +265,11 @@ impl From<ServiceError> for Problem {
             ServiceError::CaseNotFound(id) => Problem::case_not_found(&id),
             e @ ServiceError::UnknownPolicy { .. } => {
                 let known = match &e {
-                    ServiceError::UnknownPolicy { known, .. } => json!(known),
-                    _ => Value::Null,
+                    ServiceError::UnknownPolicy { known, .. } => known.clone(),
+                    _ => Vec::new(),
                 };
-                Problem::new(ProblemCode::UnknownPolicy, e.to_string()).with("known", known)
+                Problem::new(ProblemCode::UnknownPolicy, e.to_string())
+                    .with(|x| x.known = Some(known))
             }
             e @ ServiceError::PoliciesNotLoaded { .. } => {
                 Problem::new(ProblemCode::PoliciesNotLoaded, e.to_string())
@@ -229,7 +346,7 @@ mod tests {
         let refusal = Refusal::CaseClosed {
             stage: "closed".into(),
         };
-        let body = Problem::from(refusal).body();
+        let body = serde_json::to_value(Problem::from(refusal).body()).unwrap();
         assert_eq!(body["code"], "case-closed");
         assert_eq!(body["refusal"]["kind"], body["code"]);
         assert_eq!(body["status"], 409);

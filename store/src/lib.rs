@@ -105,6 +105,7 @@ impl std::fmt::Display for Conflict {
 /// The worst state among a case's clocks, for lists and metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum ClockSummary {
     /// No clock is running or paused.
     None,
@@ -237,6 +238,7 @@ pub struct StoredEvent {
 
 /// A case in a list: no field data, so lists never carry personal data.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CaseRow {
     /// Its id.
     pub id: String,

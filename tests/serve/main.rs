@@ -6,6 +6,7 @@
 mod hardening;
 mod harness;
 mod nodes;
+mod openapi_live;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -948,6 +949,17 @@ fn webhooks_get_each_event_signed_and_are_retried_until_accepted() {
     assert_eq!(all[0].headers["webhook-id"], all[1].headers["webhook-id"]);
     let received: Value = serde_json::from_str(&delivered[0].body).unwrap();
     assert_eq!(received["event"]["kind"]["fields"]["name"], "***");
+    // Instants as in every answer (docs/api.md): UTC, `Z`, six fractional digits.
+    let instant = regex::Regex::new(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$").unwrap();
+    let breached: Value = serde_json::from_str(&delivered[1].body).unwrap();
+    for at in [
+        &received["event"]["at"],
+        &received["event"]["kind"]["received_at"],
+        &breached["event"]["at"],
+        &breached["event"]["kind"]["deadline"],
+    ] {
+        assert!(instant.is_match(at.as_str().unwrap()), "{at}");
+    }
     let metrics = server.send(server.request("GET", "/metrics", None));
     let text = metrics.body.as_str().unwrap();
     assert!(

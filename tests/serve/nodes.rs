@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use redress_store::{Lease, PostgresStore, Store};
 use serde_json::{Value, json};
 
@@ -249,8 +249,9 @@ fn a_dead_nodes_claim_passes_to_another_node_when_its_lease_ends() {
         return;
     };
     let site = Site::with_config(TICKS);
-    // Their first warnings fall due in 1 s.
-    let received = Utc::now() - chrono::Duration::seconds(5);
+    // Their first warnings fall due in 1 s. To the microsecond, as stored events
+    // keep instants (see `redress_engine::instant`), so `due` equals the events' `at`.
+    let received = (Utc::now() - chrono::Duration::seconds(5)).trunc_subsecs(6);
     let ids = store_cases(&pg, &site, 20, received);
     // A node claims them all and dies without firing any; its lease ends 4 s
     // after they fall due.

@@ -224,6 +224,24 @@ impl Serialize for SlaDuration {
     }
 }
 
+/// A duration as a policy writes it, in its canonical form.
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for SlaDuration {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some(
+                "A duration as a policy writes it: a count and a unit (`15 days`, `4 business hours`, `8 weeks`)",
+            ))
+            .pattern(Some("^[0-9]+ [a-z ]+$"))
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for SlaDuration {}
+
 impl<'de> Deserialize<'de> for SlaDuration {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;

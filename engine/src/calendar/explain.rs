@@ -13,6 +13,7 @@ use super::{Calendar, CalendarError, DayKind, SlaDuration, next_day};
 /// What happened to the time in one interval.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum IntervalKind {
     /// The time counted towards the target.
     Counted,
@@ -42,10 +43,13 @@ impl IntervalKind {
 
 /// One interval of a clock's timeline, `[from, to)`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Interval {
     /// The first instant.
+    #[serde(serialize_with = "crate::instant::serialize")]
     pub from: DateTime<Utc>,
     /// The instant after the last.
+    #[serde(serialize_with = "crate::instant::serialize")]
     pub to: DateTime<Utc>,
     /// What happened to the time.
     pub kind: IntervalKind,

@@ -10,6 +10,7 @@ use crate::value::Fields;
 
 /// Who did something.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Actor {
     /// The person or system (`u7`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -25,6 +26,7 @@ pub struct Event {
     /// The case version after this event: 1 for the intake, then one more per event.
     pub seq: u64,
     /// When it was recorded (a timer's event: when the timer was due).
+    #[serde(serialize_with = "crate::instant::serialize")]
     pub at: DateTime<Utc>,
     /// The hash of the policy version that produced it (shared with the case).
     pub policy: std::sync::Arc<str>,
@@ -41,6 +43,7 @@ pub struct Event {
 /// Why a stage changed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "by", rename_all = "kebab-case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum MoveReason {
     /// A user sent the event.
     Command {
@@ -63,6 +66,7 @@ pub enum MoveReason {
 /// What caused a field change, notification or tag.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "by", rename_all = "kebab-case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Cause {
     /// Data sent by a user with an event or an update.
     Input,
@@ -100,15 +104,18 @@ pub enum Cause {
     serde(rename_all = "kebab-case"),
     strum(serialize_all = "kebab-case")
 )]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum EventKind {
     /// The complaint was taken in.
     Received {
         /// The case's identifier.
         case: String,
         /// When it was received (may precede `at`).
+        #[serde(serialize_with = "crate::instant::serialize")]
         received_at: DateTime<Utc>,
         /// Its fields, defaults applied.
         #[serde(with = "super::tagged")]
+        #[cfg_attr(feature = "openapi", schema(value_type = crate::value::FieldValues))]
         fields: Fields,
         /// The start stage.
         stage: String,
@@ -149,6 +156,7 @@ pub enum EventKind {
     FieldsSet {
         /// The new values.
         #[serde(with = "super::tagged")]
+        #[cfg_attr(feature = "openapi", schema(value_type = crate::value::FieldValues))]
         fields: Fields,
         /// Why.
         cause: Cause,
@@ -186,6 +194,7 @@ pub enum EventKind {
         /// What happened to it.
         op: ClockOp,
         /// The instant of the operation (a clock starts at receipt, not at intake).
+        #[serde(serialize_with = "crate::instant::serialize")]
         on: DateTime<Utc>,
         /// The stage or event that caused it.
         trigger: String,
@@ -202,6 +211,7 @@ pub enum EventKind {
         /// The SLA.
         sla: String,
         /// The deadline.
+        #[serde(serialize_with = "crate::instant::serialize")]
         deadline: DateTime<Utc>,
     },
     /// Escalated by a breach: new queue and priority.
@@ -243,12 +253,15 @@ pub enum EventKind {
 
 /// One clock in a [`EventKind::Migrated`] event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MigratedClock {
     /// The SLA.
     pub sla: String,
     /// Its deadline under the old version (`None` while paused).
+    #[serde(serialize_with = "crate::instant::serialize_option")]
     pub old: Option<DateTime<Utc>>,
     /// Its deadline under the new one; equal to `old` when `kept`.
+    #[serde(serialize_with = "crate::instant::serialize_option")]
     pub new: Option<DateTime<Utc>>,
     /// Its outcome was settled (met, missed, breached, withdrawn): its deadline is
     /// kept as it was, so the outcome stays.
@@ -286,6 +299,7 @@ impl EventType {
 /// What happened to a clock.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "kebab-case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum ClockOp {
     /// Started (or re-started after a reopen).
     Start,

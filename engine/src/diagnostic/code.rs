@@ -27,6 +27,7 @@ use serde::Serialize;
 )]
 #[serde(rename_all = "kebab-case")]
 #[strum(serialize_all = "kebab-case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Code {
     /// The file is not valid TOML.
     TomlSyntax,

@@ -12,6 +12,7 @@ use crate::value::Value;
 /// The type of a case field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum FieldType {
     /// Free text.
     Text,

@@ -14,6 +14,7 @@ use crate::value::Value;
 /// A reporting dimension: what a report can group by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Dimension {
     /// The complaint's category.
     Category,

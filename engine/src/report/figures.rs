@@ -14,6 +14,7 @@ use crate::policy::Outcome;
 
 /// The numbers for one group of cases over a period.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Figures {
     /// Complaints received in the period.
     pub received: u64,
@@ -54,6 +55,7 @@ pub struct Figures {
 
 /// Handling time, median and 90th percentile, from receipt to closing.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Handling {
     /// In calendar days (fractional, to two decimals).
     pub median_days: Option<f64>,
@@ -67,6 +69,7 @@ pub struct Handling {
 
 /// Complaints closed in the period within a limit.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ClosedWithin {
     /// By the end of the third business day after the day of receipt (DISP 1.5).
     pub business_days_3: u64,
@@ -82,6 +85,7 @@ pub struct ClosedWithin {
 
 /// One SLA's compliance in a period.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Compliance {
     /// Stopped in the period before the deadline.
     pub met: u64,
@@ -99,6 +103,7 @@ pub struct Compliance {
 
 /// Outcomes recorded at closing.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Outcomes {
     /// Upheld.
     pub upheld: u64,
@@ -112,9 +117,11 @@ pub struct Outcomes {
 
 /// Redress paid.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Redress {
     /// The total, exact.
     #[serde(with = "rust_decimal::serde::str")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub paid: Decimal,
     /// Complaints with redress recorded above zero.
     pub cases: u64,
@@ -122,6 +129,7 @@ pub struct Redress {
 
 /// Satisfaction scores.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Satisfaction {
     /// Complaints closed with a score.
     pub responses: u64,
@@ -135,6 +143,7 @@ pub struct Satisfaction {
 
 /// Repeat complainants, recognised by the keyed hash of their identity.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Complainants {
     /// Complaints received whose complainant could be identified.
     pub identified: u64,

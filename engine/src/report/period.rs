@@ -10,10 +10,13 @@ use super::ReportError;
 
 /// A half-open span of time `[from, to)`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Period {
     /// Its first instant.
+    #[serde(serialize_with = "crate::instant::serialize")]
     pub from: DateTime<Utc>,
     /// The instant after its last.
+    #[serde(serialize_with = "crate::instant::serialize")]
     pub to: DateTime<Utc>,
     /// How it was named (`2026-Q4`, `2026-10-01..2026-12-31`).
     pub label: String,

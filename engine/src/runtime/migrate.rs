@@ -293,6 +293,7 @@ fn short_hash(hash: &str) -> String {
 /// What became, or would become, of one case: the report line of a dry run or an
 /// applied migration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CasePlan {
     /// The case.
     pub case: String,
@@ -312,6 +313,7 @@ pub struct CasePlan {
 
 /// A refusal as a report shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PlanRefusal {
     /// The stable code (`unmapped-stage`).
     pub code: &'static str,
@@ -355,6 +357,7 @@ impl CasePlan {
 
 /// A migration of a policy's running cases onto one version: every case's plan.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MigrationReport {
     /// The policy's id.
     pub policy: String,

@@ -30,6 +30,7 @@ use crate::policy::FieldError;
     serde(rename_all = "kebab-case"),
     strum(serialize_all = "kebab-case")
 )]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Refusal {
     /// The policy has no transition with this event.
     #[error("`{event}` is not an event of this policy{}", hint(.help))]
@@ -94,6 +95,7 @@ pub enum Refusal {
     InvalidValue {
         /// What is wrong.
         #[serde(serialize_with = "as_text")]
+        #[cfg_attr(feature = "openapi", schema(value_type = String))]
         error: FieldError,
     },
     /// A field the policy does not declare.
@@ -101,6 +103,7 @@ pub enum Refusal {
     UnknownField {
         /// What is wrong.
         #[serde(serialize_with = "as_text")]
+        #[cfg_attr(feature = "openapi", schema(value_type = String))]
         error: FieldError,
     },
     /// Input (intake, `update`, an event's data) naming a field only actions may set.
@@ -125,16 +128,20 @@ pub enum Refusal {
     #[error("received at {received_at}, which is after now ({now})")]
     ReceivedInFuture {
         /// The receipt time given.
+        #[serde(serialize_with = "crate::instant::serialize")]
         received_at: DateTime<Utc>,
         /// Now.
+        #[serde(serialize_with = "crate::instant::serialize")]
         now: DateTime<Utc>,
     },
     /// A command dated before the case's last event.
     #[error("{now} is before the case's last event at {last}")]
     BeforeLastEvent {
         /// The command's instant.
+        #[serde(serialize_with = "crate::instant::serialize")]
         now: DateTime<Utc>,
         /// The last event's.
+        #[serde(serialize_with = "crate::instant::serialize")]
         last: DateTime<Utc>,
     },
     /// The case runs on another policy version.

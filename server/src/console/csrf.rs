@@ -7,9 +7,6 @@
 /// The pre-session cookie of the sign-in form.
 pub const SIGN_IN_COOKIE: &str = "redress_signin";
 
-/// The form field that carries the token.
-pub const FIELD: &str = "csrf";
-
 /// Whether a submitted token is the expected one, in time that does not depend on
 /// where they differ.
 pub fn matches(expected: &str, given: Option<&str>) -> bool {

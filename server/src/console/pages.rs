@@ -41,22 +41,35 @@ fn input<'a>(inputs: &'a Inputs, name: &str) -> Option<&'a str> {
 
 /// One select of the queue's filters.
 pub struct Filter {
+    /// The query parameter it sets (`queue`, `stage`, ...).
     pub name: &'static str,
+    /// Its label, in the page's language.
     pub label: &'static str,
+    /// Each choice: value, text, and whether it is the chosen one.
     pub options: Vec<(String, String, bool)>,
 }
 
 /// A row of the queue.
 pub struct QueueRow {
+    /// The case's id.
     pub id: String,
+    /// Its policy's id.
     pub policy: String,
+    /// Its stage, by the policy's label.
     pub stage: String,
+    /// Its queue (empty when unrouted).
     pub queue: String,
+    /// Who it is assigned to (empty when nobody).
     pub assignee: String,
+    /// The CSS class of its worst clock state.
     pub class: &'static str,
+    /// That state, in words.
     pub state: &'static str,
+    /// Time left to its nearest live deadline (`2d 3h`), empty without one.
     pub left: String,
+    /// When its next timer falls due, in the policy's zone.
     pub next_due: String,
+    /// When it was received, in the policy's zone.
     pub received: String,
 }
 
@@ -300,12 +313,19 @@ pub fn nearest_deadline(slot: &Slot, now: DateTime<Utc>) -> Option<(String, Date
 
 /// A form for one next event.
 pub struct ActionForm {
+    /// The event the form sends.
     pub event: String,
+    /// The stage it moves the case to, by its label.
     pub to: String,
+    /// Whether the caller may send it now.
     pub allowed: bool,
+    /// Its condition as written (empty without one).
     pub guard: String,
+    /// The inputs for the data it requires.
     pub fields: Vec<FormField>,
+    /// Shown unfolded: it was just refused.
     pub open: bool,
+    /// Why it was refused, when it was.
     pub error: String,
 }
 
@@ -395,7 +415,8 @@ pub async fn render_case(
         Err(e) => return service_error(signed, e),
     };
     let now = Utc::now();
-    let view = view::case(&slot, caller, now);
+    // The templates read the case as the API's JSON shows it.
+    let view = serde_json::to_value(view::case(&slot, caller, now)).unwrap_or_default();
     let (org, case_id) = (caller.org.to_string(), id.to_string());
     let events = match app
         .service
@@ -409,7 +430,10 @@ pub async fn render_case(
     let trail: Vec<TrailRow> = events
         .iter()
         .rev()
-        .map(|e| present::trail_row(policy, &view::stored_event(policy, e, caller)))
+        .map(|e| {
+            let event = serde_json::to_value(view::stored_event(policy, e, caller));
+            present::trail_row(policy, &event.unwrap_or_default())
+        })
         .collect();
     let inputs = refused
         .as_ref()
@@ -626,7 +650,9 @@ pub async fn command(
     // An update sends only the fields the handler changed.
     let kind = match kind {
         CommandKind::Update { mut data } => {
-            let shown = view::fields(&slot.policy, &slot.case.fields, &caller);
+            let shown =
+                serde_json::to_value(view::fields(&slot.policy, &slot.case.fields, &caller))
+                    .unwrap_or_default();
             data.retain(|name, value| {
                 present::input_text(value) != present::input_text(&shown[name.as_str()])
             });
@@ -887,29 +913,45 @@ pub async fn policies(State(app): Ctx, signed: Signed) -> Response {
 
 /// A transition as the policy page lists it.
 pub struct TransitionRow {
+    /// The event that takes it.
     pub event: String,
+    /// The stages it leaves, by their labels.
     pub from: String,
+    /// The stage it enters.
     pub to: String,
+    /// The roles that may send it (`any`).
     pub roles: String,
+    /// Its condition as written.
     pub condition: String,
+    /// The fields it requires.
     pub requires: String,
 }
 
 /// An SLA as the policy page lists it.
 pub struct SlaRow {
+    /// The SLA's name.
     pub name: String,
+    /// Its target (`15 days`).
     pub target: String,
+    /// The regulation it implements.
     pub regulation: String,
+    /// The calendar it counts on.
     pub calendar: String,
+    /// Its warning thresholds, `50%, 80%`.
     pub warn: String,
+    /// The extensions it offers: name, target and condition.
     pub extensions: Vec<String>,
 }
 
 /// A routing rule as the policy page lists it.
 pub struct RouteRow {
+    /// Its position, from 1.
     pub number: usize,
+    /// Its condition as written (`always` for a default).
     pub condition: String,
+    /// The queue it routes to.
     pub queue: String,
+    /// The priority it sets (empty when none).
     pub priority: String,
 }
 

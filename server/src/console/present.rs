@@ -78,6 +78,7 @@ pub struct Interval {
     pub kind: &'static str,
     /// From, to, in the calendar's zone.
     pub from: String,
+    /// The instant after its last, in the calendar's zone.
     pub to: String,
     /// Why (a holiday's name, `weekend`).
     pub reason: String,
@@ -85,18 +86,29 @@ pub struct Interval {
 
 /// A clock as the case page shows it.
 pub struct ClockRow {
+    /// The SLA's name.
     pub sla: String,
+    /// The regulation it implements.
     pub regulation: String,
+    /// The CSS class of its state.
     pub class: &'static str,
+    /// Its state, in words.
     pub state: &'static str,
+    /// The target in force.
     pub target: String,
+    /// The deadline, in the policy's zone (`provisional` noted).
     pub deadline: String,
+    /// Time left to the deadline, or past it.
     pub left: String,
+    /// The rules that made the deadline, one line each.
     pub rules: Vec<String>,
+    /// The current run's timeline.
     pub intervals: Vec<Interval>,
+    /// The extensions granted, one line each.
     pub extensions: Vec<String>,
     /// Extensions this SLA offers: name and target.
     pub offers: Vec<(String, String)>,
+    /// Whether it runs now (an extension may be asked for).
     pub running: bool,
 }
 
@@ -211,9 +223,13 @@ pub fn input_text(value: &Value) -> String {
 
 /// A field of the case as shown.
 pub struct FieldRow {
+    /// The field's label (its name without one).
     pub label: String,
+    /// The field's name.
     pub name: String,
+    /// Its value as shown (`✓`/`✗` for flags).
     pub value: String,
+    /// Whether it is a masked personal value.
     pub masked: bool,
 }
 
@@ -241,10 +257,15 @@ pub fn fields(policy: &Policy, view: &Value) -> Vec<FieldRow> {
 
 /// One line of the audit trail.
 pub struct TrailRow {
+    /// When it happened, in the policy's zone.
     pub when: String,
+    /// Who caused it (the runtime for timers).
     pub who: String,
+    /// What happened, in words.
     pub what: String,
+    /// What changed (fields, queue, stages).
     pub detail: String,
+    /// Why (the rule, condition or clock behind it).
     pub why: String,
 }
 
@@ -350,15 +371,22 @@ fn cause(cause: &Value) -> String {
 pub struct FormField {
     /// The form field's name: `f.<field>`.
     pub input_name: String,
+    /// The input's HTML id.
     pub id: String,
+    /// The field's label.
     pub label: String,
+    /// The field's description, shown under it.
     pub help: String,
     /// `text`, `textarea`, `select`, `checkbox`, `date`, `datetime-local`,
     /// `number`, `money`.
     pub kind: &'static str,
+    /// An enum field's words, and which is chosen.
     pub options: Vec<(String, bool)>,
+    /// What the input holds (as typed before a refusal).
     pub value: String,
+    /// Whether the form needs it.
     pub required: bool,
+    /// Why the value was refused, when it was.
     pub error: String,
 }
 

@@ -162,31 +162,49 @@ pub struct GroupRow {
 
 /// One SLA's compliance row.
 pub struct SlaRow {
+    /// The SLA's name.
     pub name: String,
+    /// Its compliance figures, formatted, in the columns' order.
     pub cells: Vec<String>,
 }
 
 /// One root cause's row.
 pub struct CauseRow {
+    /// The root cause.
     pub cause: String,
+    /// Complaints closed in the period with it.
     pub count: u64,
+    /// In the period before.
     pub previous: u64,
+    /// The change, as `+3 (+25%)`.
     pub change: String,
 }
 
 /// A report as the page shows it.
 pub struct Shown {
+    /// The period's name (`2026-Q4`).
     pub period: String,
+    /// Its first and last day.
     pub span: String,
+    /// The period it is compared with.
     pub previous: String,
+    /// The headline figures: label and value.
     pub overview: Vec<(&'static str, String)>,
+    /// Received and closed over the period.
     pub trend: ChartView,
+    /// The dimensions grouped by, labelled.
     pub dimensions: Vec<String>,
+    /// One row per group.
     pub groups: Vec<GroupRow>,
+    /// The resolution SLA's name and its compliance chart.
     pub compliance: Option<(String, ChartView)>,
+    /// Each SLA's compliance.
     pub slas: Vec<SlaRow>,
+    /// The root causes' chart, when any were recorded.
     pub causes: Option<ChartView>,
+    /// The root causes as a table.
     pub cause_rows: Vec<CauseRow>,
+    /// The satisfaction scores' chart, when any were given.
     pub satisfaction: Option<ChartView>,
 }
 

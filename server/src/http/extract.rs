@@ -9,8 +9,8 @@ use axum::extract::{FromRequestParts, Path, Query};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::{Value, json};
 
 use crate::config::Caller;
 use crate::problem::{Problem, ProblemCode};
@@ -47,7 +47,7 @@ impl FromRequestParts<Arc<Service>> for Caller {
     }
 }
 
-pub(super) fn json_response(status: StatusCode, body: Value) -> Response {
+pub(super) fn json_response(status: StatusCode, body: &impl Serialize) -> Response {
     (status, axum::Json(body)).into_response()
 }
 
@@ -92,8 +92,10 @@ pub(super) async fn parse_body<T: DeserializeOwned>(
                 ProblemCode::MalformedJson,
                 format!("the body is not valid JSON: {e}"),
             )
-            .with("line", json!(e.line()))
-            .with("column", json!(e.column())),
+            .with(|x| {
+                x.line = Some(e.line());
+                x.column = Some(e.column());
+            }),
             Category::Data => Problem::invalid(format!("the body does not fit this endpoint: {e}")),
         }
     })

@@ -4,15 +4,14 @@
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
+use super::extract::json_response;
+use super::{ApiResult, App};
+use crate::problem::{Problem, ProblemBody, ProblemCode};
+use crate::view::{Health, HealthStatus, NotLoadedView};
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
-
-use super::extract::json_response;
-use super::{ApiResult, App, OPENAPI};
-use crate::problem::{Problem, ProblemCode};
 
 /// Counts and times every request, and logs it (never its body).
 pub(super) async fn observe(State(app): App, request: Request, next: Next) -> Response {
@@ -102,16 +101,47 @@ pub(super) async fn method_not_allowed(method: Method) -> Problem {
 
 /// `ok`, or `degraded` with the organisations whose policies did not load (the
 /// others serve, so the answer stays 200: restarting would not help).
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "operations",
+    operation_id = "healthz",
+    responses((status = 200, description = "The store answers", body = Health))
+)]
 pub(super) async fn healthz(State(app): App) -> ApiResult {
     app.read(|s| s.next_due()).await?;
-    let not_loaded = app.registry.not_loaded();
-    let body = match not_loaded.is_empty() {
-        true => json!({ "status": "ok" }),
-        false => json!({ "status": "degraded", "not_loaded": not_loaded }),
+    let not_loaded: Vec<NotLoadedView> = app
+        .registry
+        .not_loaded()
+        .into_iter()
+        .map(|n| NotLoadedView {
+            organisation: n.organisation,
+            files: n.files,
+            codes: n.codes,
+        })
+        .collect();
+    let status = match not_loaded.is_empty() {
+        true => HealthStatus::Ok,
+        false => HealthStatus::Degraded,
     };
-    Ok(json_response(StatusCode::OK, body))
+    Ok(json_response(
+        StatusCode::OK,
+        &Health { status, not_loaded },
+    ))
 }
 
+/// Prometheus metrics; with `[metrics] token` configured, only for that token.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    operation_id = "metrics",
+    security((), ("metricsToken" = [])),
+    responses(
+        (status = 200, description = "The metrics in Prometheus' text format", body = String, content_type = "text/plain"),
+        (status = 401, description = "`[metrics] token` is configured and was not sent", body = ProblemBody, content_type = "application/problem+json"),
+    )
+)]
 pub(super) async fn metrics(State(app): App, headers: axum::http::HeaderMap) -> ApiResult {
     let authorization = headers
         .get(header::AUTHORIZATION)
@@ -133,11 +163,20 @@ pub(super) async fn metrics(State(app): App, headers: axum::http::HeaderMap) -> 
     Ok(response)
 }
 
-pub(super) async fn openapi() -> Response {
-    let mut response = OPENAPI.into_response();
+/// This description.
+#[utoipa::path(
+    get,
+    path = "/v1/openapi.json",
+    tag = "operations",
+    operation_id = "openapi",
+    responses((status = 200, description = "The OpenAPI description of this API", content_type = "application/json"))
+)]
+pub(super) async fn openapi() -> ApiResult {
+    let text = super::OPENAPI.as_ref().map_err(Problem::internal)?;
+    let mut response = text.as_str().into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
-    response
+    Ok(response)
 }

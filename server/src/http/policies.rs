@@ -5,27 +5,47 @@ use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
+use redress_engine::runtime::migrate::MigrationReport;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
 
 use super::extract::{json_response, parse_body, path_of, query_of};
 use super::{ApiResult, App};
 use crate::config::Caller;
-use crate::problem::{Problem, ProblemCode};
-use crate::view;
+use crate::problem::{Problem, ProblemBody, ProblemCode};
+use crate::view::{self, PolicyChange, PolicyDetail, PolicyList, ReloadResult};
 
+/// The organisation's current policies.
+#[utoipa::path(
+    get,
+    path = "/v1/policies",
+    tag = "policies",
+    operation_id = "list_policies",
+    security(("bearerAuth" = [])),
+    responses((status = 200, description = "The policies", body = PolicyList))
+)]
 pub(super) async fn list_policies(State(app): App, caller: Caller) -> ApiResult {
-    let policies: Vec<Value> = app
+    let policies = app
         .policies_of(&caller.org)
         .iter()
         .map(|p| view::policy_summary(p))
         .collect();
-    Ok(json_response(
-        StatusCode::OK,
-        json!({ "policies": policies }),
-    ))
+    Ok(json_response(StatusCode::OK, &PolicyList { policies }))
 }
 
+/// A policy in full: fields, stages, transitions, SLAs.
+#[utoipa::path(
+    get,
+    path = "/v1/policies/{id}",
+    tag = "policies",
+    operation_id = "get_policy",
+    security(("bearerAuth" = [])),
+    params(("id" = String, Path, description = "The policy's id")),
+    responses(
+        (status = 200, description = "The policy", body = PolicyDetail),
+        (status = 404, description = "No such policy", body = ProblemBody, content_type = "application/problem+json"),
+    )
+)]
 pub(super) async fn get_policy(
     State(app): App,
     caller: Caller,
@@ -33,15 +53,32 @@ pub(super) async fn get_policy(
 ) -> ApiResult {
     let id = path_of(id)?;
     let policy = app.policy_of(&caller.org, &id)?;
-    Ok(json_response(StatusCode::OK, view::policy_detail(&policy)))
+    Ok(json_response(StatusCode::OK, &view::policy_detail(&policy)))
 }
 
-#[derive(Debug, Deserialize)]
+/// How to draw a policy's stage graph.
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(super) struct GraphQuery {
+    /// `mermaid` (the default) or `dot`.
     format: Option<String>,
 }
 
+/// A policy's stage graph, as Mermaid or Graphviz text.
+#[utoipa::path(
+    get,
+    path = "/v1/policies/{id}/graph",
+    tag = "policies",
+    operation_id = "policy_graph",
+    security(("bearerAuth" = [])),
+    params(("id" = String, Path, description = "The policy's id"), GraphQuery),
+    responses(
+        (status = 200, description = "The graph", content((String = "text/vnd.mermaid"), (String = "text/vnd.graphviz"))),
+        (status = 400, description = "An unknown format", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "No such policy", body = ProblemBody, content_type = "application/problem+json"),
+    )
+)]
 pub(super) async fn policy_graph(
     State(app): App,
     caller: Caller,
@@ -70,6 +107,20 @@ pub(super) async fn policy_graph(
     Ok(response)
 }
 
+/// Reads the organisation's policy files again; running cases keep the version
+/// they are pinned to.
+#[utoipa::path(
+    post,
+    path = "/v1/policies/reload",
+    tag = "policies",
+    operation_id = "reload_policies",
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "Reloaded", body = ReloadResult),
+        (status = 403, description = "A token without reload rights", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 422, description = "The files have errors; nothing was changed", body = ProblemBody, content_type = "application/problem+json"),
+    )
+)]
 pub(super) async fn reload_policies(State(app): App, caller: Caller) -> ApiResult {
     if !caller.reload_policies {
         return Err(Problem::new(
@@ -86,9 +137,11 @@ pub(super) async fn reload_policies(State(app): App, caller: Caller) -> ApiResul
             ProblemCode::InvalidPolicies,
             "the organisation's policies on disk have errors; nothing was changed",
         )
-        .with("diagnostics", json!(failure.diagnostics))
-        .with("files", json!(failure.files))
-        .with("report", json!(failure.human))
+        .with(|x| {
+            x.diagnostics = Some(failure.diagnostics);
+            x.files = Some(failure.files);
+            x.report = Some(failure.human);
+        })
     })?;
     app.save_policy_versions().await?;
     app.check_calendars(chrono::Utc::now().date_naive());
@@ -98,19 +151,27 @@ pub(super) async fn reload_policies(State(app): App, caller: Caller) -> ApiResul
         changes = changes.len(),
         "policies reloaded"
     );
-    let policies: Vec<Value> = app
+    let policies = app
         .policies_of(&caller.org)
         .iter()
         .map(|p| view::policy_summary(p))
         .collect();
+    let changes = changes
+        .into_iter()
+        .map(|c| PolicyChange {
+            policy: c.policy,
+            from: c.from,
+            to: c.to,
+        })
+        .collect();
     Ok(json_response(
         StatusCode::OK,
-        json!({ "changes": changes, "policies": policies }),
+        &ReloadResult { changes, policies },
     ))
 }
 
 /// The body of `POST /v1/policies/{id}/migrate`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct MigrateBody {
     /// `current` (the default) or a version's hash.
@@ -123,6 +184,23 @@ pub(super) struct MigrateBody {
 /// The role that may migrate running cases: a compliance officer's decision.
 const MIGRATE_ROLE: &str = "compliance";
 
+/// Moves the policy's running cases onto a version (a dry run unless `apply`),
+/// reporting every deadline that moves.
+#[utoipa::path(
+    post,
+    path = "/v1/policies/{id}/migrate",
+    tag = "policies",
+    operation_id = "migrate_policy",
+    security(("bearerAuth" = [])),
+    params(("id" = String, Path, description = "The policy's id")),
+    request_body = MigrateBody,
+    responses(
+        (status = 200, description = "Every case's plan", body = MigrationReport),
+        (status = 400, description = "Invalid request or malformed JSON", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "Only the `compliance` role may migrate", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "No such policy or version", body = ProblemBody, content_type = "application/problem+json"),
+    )
+)]
 pub(super) async fn migrate_policy(
     State(app): App,
     caller: Caller,
@@ -144,5 +222,5 @@ pub(super) async fn migrate_policy(
     let report = app
         .migrate(&caller, &id, body.to.as_deref(), body.apply)
         .await?;
-    Ok(json_response(StatusCode::OK, json!(report)))
+    Ok(json_response(StatusCode::OK, &report))
 }

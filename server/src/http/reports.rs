@@ -6,16 +6,20 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use chrono::NaiveDate;
+use redress_engine::report::Report;
 use serde::Deserialize;
+use utoipa::IntoParams;
 
 use super::extract::{json_response, query_of};
 use super::{ApiResult, App};
 use crate::config::Caller;
-use crate::problem::{Problem, ProblemCode};
+use crate::problem::{Problem, ProblemBody, ProblemCode};
 use crate::service::reports::{ReportFailure, ReportRequest, ReportRequestError, may_read_reports};
 
-#[derive(Debug, Deserialize)]
+/// The policy, period and grouping of a report.
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(super) struct ReportQuery {
     /// The policy's id; may be left out when the organisation runs one policy.
     policy: Option<String>,
@@ -41,6 +45,22 @@ impl From<ReportFailure> for Problem {
     }
 }
 
+/// The report of a period for the organisation: figures for every case and each
+/// group, root causes, the trend; for the `compliance` and `auditor` roles.
+#[utoipa::path(
+    get,
+    path = "/v1/reports",
+    tag = "reports",
+    operation_id = "get_report",
+    security(("bearerAuth" = [])),
+    params(ReportQuery),
+    responses(
+        (status = 200, description = "The report", body = Report),
+        (status = 400, description = "A bad period or dimension", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "A role that may not read reports", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "No such policy", body = ProblemBody, content_type = "application/problem+json"),
+    )
+)]
 pub(super) async fn get_report(
     State(app): App,
     caller: Caller,
@@ -64,6 +84,5 @@ pub(super) async fn get_report(
     };
     let plan = app.plan_report(&caller, &request)?;
     let report = app.report(&caller, plan).await?;
-    let body = serde_json::to_value(&report).map_err(|e| Problem::invalid(e.to_string()))?;
-    Ok(json_response(StatusCode::OK, body))
+    Ok(json_response(StatusCode::OK, &report))
 }
