@@ -8,8 +8,8 @@ use std::time::Instant;
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use redress_engine::policy::Policy;
-use redress_engine::runtime::replay::{ReplayOptions, replay};
-use redress_engine::runtime::simulate::{Profile, generate, generate_each, numbered};
+use redress_engine::runtime::replay::{ReplayOptions, last_lines_in, replay, replay_marked};
+use redress_engine::runtime::simulate::{Profile, generate, generate_each_marked, numbered};
 
 use super::output::{eprint, load_or_report};
 use super::progress::Progress;
@@ -93,6 +93,7 @@ pub fn run(args: Args, context: Context) -> anyhow::Result<ExitStatus> {
         return Ok(ExitStatus::Success);
     }
     let progress = Progress::new("replaying", Some(lines.len() as u64));
+    options.last_lines = Some(std::sync::Arc::new(last_lines_in(&lines)));
     let summary = replay(&policy, numbered(lines), &options, &|n| progress.set(n));
     progress.finish();
     print_summary(&summary, args.format)?;
@@ -109,11 +110,11 @@ fn simulate_streaming(
     options: &ReplayOptions,
 ) -> anyhow::Result<ExitStatus> {
     let started = Instant::now();
-    let lines = generate_each(policy, profile, args.cases, args.seed)
+    let lines = generate_each_marked(policy, profile, args.cases, args.seed)
         .enumerate()
-        .map(|(i, l)| (i + 1, Ok(l)));
+        .map(|(i, (l, last))| ((i + 1, Ok(l)), last));
     let progress = Progress::new("generating and replaying", None);
-    let summary = replay(policy, lines, options, &|n| progress.set(n));
+    let summary = replay_marked(policy, lines, options, &|n| progress.set(n));
     progress.finish();
     eprint(&format!(
         "generated and replayed {} complaints (seed {}) in {:.2}s; the summary's timing includes generating\n",

@@ -101,6 +101,16 @@ impl LastLines {
     }
 }
 
+/// Each case's last line among `lines` (numbered from 1 as [`super::simulate::numbered`]
+/// numbers them).
+pub fn last_lines_in(lines: &[Line]) -> LastLines {
+    let mut lasts = LastLines::default();
+    for (i, line) in lines.iter().enumerate() {
+        lasts.0.insert(fingerprint(&line.case), i + 1);
+    }
+    lasts
+}
+
 /// Reads an event file ahead of its replay for each case's last line: the case of a
 /// line found as the reading thread finds it (the top-level `"case"` key, or parsing
 /// the line), lines that cannot be read or parsed left out, as the replay skips them.
@@ -131,9 +141,11 @@ pub fn last_lines(mut reader: impl BufRead) -> LastLines {
 /// One numbered input line, parsed or not.
 pub type Numbered = (usize, Result<Line, String>);
 
-/// A line as the reading thread hands it to a worker: parsed, or text to parse.
+/// A line as the reading thread hands it to a worker: parsed, parsed and known to
+/// be its case's last, or text to parse.
 enum Item {
     Parsed(Box<Line>),
+    Last(Box<Line>),
     Text(String),
 }
 
@@ -168,6 +180,25 @@ pub fn replay(
     progress: &dyn Fn(u64),
 ) -> Summary {
     let items = lines.map(|(n, parsed)| (n, parsed.map(|l| Item::Parsed(Box::new(l)))));
+    run(policy, items, options, progress, &|_| {})
+}
+
+/// [`replay`] of lines each marked with whether it is its case's last (as a
+/// generator that makes one case at a time knows), so that a case closed by a timer
+/// after it is dropped then, as [`ReplayOptions::last_lines`] does for a file.
+pub fn replay_marked(
+    policy: &Policy,
+    lines: impl Iterator<Item = (Numbered, bool)>,
+    options: &ReplayOptions,
+    progress: &dyn Fn(u64),
+) -> Summary {
+    let items = lines.map(|((n, parsed), last)| {
+        let item = |l| match last {
+            true => Item::Last(Box::new(l)),
+            false => Item::Parsed(Box::new(l)),
+        };
+        (n, parsed.map(item))
+    });
     run(policy, items, options, progress, &|_| {})
 }
 
@@ -268,22 +299,27 @@ fn distribute(
             progress(count as u64);
         }
         let shards = senders.len();
-        let mut parsed = |line: Box<Line>| {
+        let mut parsed = |line: Box<Line>, is_last: bool| {
             last = last.max(Some(line.instant()));
-            (shard_of(&line.case, shards), Item::Parsed(line))
+            let shard = shard_of(&line.case, shards);
+            match is_last {
+                true => (shard, Item::Last(line)),
+                false => (shard, Item::Parsed(line)),
+            }
         };
         let (shard, item) = match item {
             Ok(Item::Text(text)) => match case_of(&text) {
                 Some(case) => (shard_of(case, shards), Item::Text(text)),
                 None => match serde_json::from_str::<Line>(&text) {
-                    Ok(line) => parsed(Box::new(line)),
+                    Ok(line) => parsed(Box::new(line), false),
                     Err(e) => {
                         summary.skip(n, format!("cannot parse: {e}"));
                         continue;
                     }
                 },
             },
-            Ok(Item::Parsed(line)) => parsed(line),
+            Ok(Item::Parsed(line)) => parsed(line, false),
+            Ok(Item::Last(line)) => parsed(line, true),
             Err(e) => {
                 summary.skip(n, format!("cannot parse: {e}"));
                 continue;
@@ -505,12 +541,13 @@ fn work(
         match message {
             Message::Lines(batch) => {
                 for (n, item) in batch {
-                    let line = match item {
-                        Item::Parsed(line) => *line,
+                    let (line, known_last) = match item {
+                        Item::Parsed(line) => (*line, false),
+                        Item::Last(line) => (*line, true),
                         Item::Text(text) => match serde_json::from_str::<Line>(&text) {
                             Ok(line) => {
                                 last = last.max(Some(line.instant()));
-                                line
+                                (line, false)
                             }
                             Err(e) => {
                                 summary.skip(n, format!("cannot parse: {e}"));
@@ -528,7 +565,7 @@ fn work(
                         lasts,
                         finished: &mut finished,
                     };
-                    worker.play(n, line);
+                    worker.play(n, line, known_last);
                 }
                 if !finished.is_empty() {
                     let mut worker = Worker {
@@ -582,7 +619,7 @@ struct Worker<'w, 'p> {
 
 impl Worker<'_, '_> {
     /// Plays line `n` on its case; a case it closes is counted and dropped.
-    fn play(&mut self, n: usize, mut line: Line) {
+    fn play(&mut self, n: usize, mut line: Line, known_last: bool) {
         let case = std::mem::take(&mut line.case);
         let vc = match self.cases.get_mut(&case) {
             Some(vc) => vc,
@@ -606,7 +643,7 @@ impl Worker<'_, '_> {
         let _ = vc.send(&line.into_command(), at);
         if vc.case.closed {
             self.drop_closed(&case);
-        } else if self.lasts.is_some_and(|l| l.is_last(&case, n))
+        } else if (known_last || self.lasts.is_some_and(|l| l.is_last(&case, n)))
             && let Some(due) = vc.next_due_at()
         {
             self.finished.push(Reverse((due, case)));
@@ -953,8 +990,21 @@ mod tests {
             ..Default::default()
         };
         let numbered = crate::runtime::simulate::numbered;
-        let a = replay(&policy, numbered(sorted), &options, &|_| {});
+        let dropping = ReplayOptions {
+            last_lines: Some(Arc::new(last_lines_in(&sorted))),
+            ..options.clone()
+        };
+        let a = replay(&policy, numbered(sorted.clone()), &options, &|_| {});
         let b = replay(&policy, numbered(each), &options, &|_| {});
         assert_eq!(without_timing(&a), without_timing(&b));
+        // Marked as the generator knows them, or found in the sorted lines, each
+        // case's last line changes nothing.
+        let marked = crate::runtime::simulate::generate_each_marked(&policy, &profile, 200, 4)
+            .enumerate()
+            .map(|(i, (line, last))| ((i + 1, Ok(line)), last));
+        let c = replay_marked(&policy, marked, &options, &|_| {});
+        assert_eq!(without_timing(&c), without_timing(&a));
+        let d = replay(&policy, numbered(sorted), &dropping, &|_| {});
+        assert_eq!(without_timing(&d), without_timing(&a));
     }
 }

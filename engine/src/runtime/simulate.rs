@@ -91,6 +91,25 @@ pub fn generate_each<'p>(
     })
 }
 
+/// [`generate_each`], each line marked with whether it is its case's last (for
+/// [`super::replay::replay_marked`]).
+pub fn generate_each_marked<'p>(
+    policy: &'p Policy,
+    profile: &'p Profile,
+    cases: usize,
+    seed: u64,
+) -> impl Iterator<Item = (Line, bool)> + 'p {
+    (0..cases).flat_map(move |i| {
+        let mut rng = Rng::for_item(seed, i as u64);
+        let lines = generate_case(policy, profile, i, &mut rng);
+        let count = lines.len();
+        lines
+            .into_iter()
+            .enumerate()
+            .map(move |(j, line)| (line, j + 1 == count))
+    })
+}
+
 /// Generates and replays; the summary is replay's.
 pub fn simulate(
     policy: &Policy,
