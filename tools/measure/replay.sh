@@ -15,7 +15,8 @@ measure() {
   local name=$1; shift
   local times=() rss=()
   for _ in $(seq $RUNS); do
-    local out; out=$( { /usr/bin/time -f '%e %M' "$@" > /dev/null 2>/dev/null; } 2>&1 | tail -1)
+    local out; /usr/bin/time -o /tmp/redress-measure.time -f '%e %M' "$@" > /dev/null 2>&1
+    out=$(tail -1 /tmp/redress-measure.time)
     times+=("${out% *}"); rss+=("${out#* }")
   done
   local mt mr
