@@ -161,6 +161,40 @@ fn later_writes_move_the_snapshot_version_and_summary_on(backend: Backend) {
         assert_eq!(row.stage, c.case.stage, "after {name}");
         assert_eq!(row.assignee, c.case.assignee, "after {name}");
         assert_eq!(row.next_due, c.summary.next_due, "after {name}");
+        assert_eq!(row.queue, c.case.queue, "after {name}");
+        assert_eq!(row.clock_state, c.summary.clock_state, "after {name}");
+        // The filters read the indexed columns, which a write sets only when they
+        // change: each finds the case by its new value and none by an old one.
+        let found = |filter: CaseFilter| list_all(&*store, ORG_A, &filter, 10);
+        let by_stage = |stage: &str| CaseFilter {
+            stage: Some(stage.to_string()),
+            ..CaseFilter::default()
+        };
+        assert_eq!(found(by_stage(&c.case.stage)), ["C-1"], "after {name}");
+        for stage in ["received", "acknowledged", "investigating"] {
+            if stage != c.case.stage {
+                assert!(found(by_stage(stage)).is_empty(), "{stage} after {name}");
+            }
+        }
+        let by_queue = CaseFilter {
+            queue: c.case.queue.clone(),
+            ..CaseFilter::default()
+        };
+        assert_eq!(found(by_queue), ["C-1"], "after {name}");
+        let by_clock = |clock_state| CaseFilter {
+            clock_state: Some(clock_state),
+            ..CaseFilter::default()
+        };
+        assert_eq!(
+            found(by_clock(c.summary.clock_state)),
+            ["C-1"],
+            "after {name}"
+        );
+        let open = CaseFilter {
+            closed: Some(false),
+            ..CaseFilter::default()
+        };
+        assert_eq!(found(open), ["C-1"], "after {name}");
     }
     assert_eq!(c.case.stage, "investigating");
     assert_eq!(c.case.assignee.as_deref(), Some("mei"));

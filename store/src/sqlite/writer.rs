@@ -4,7 +4,9 @@
 
 use std::sync::mpsc;
 
-use rusqlite::{Connection, TransactionBehavior, params};
+use rusqlite::{
+    Connection, OptionalExtension, ToSql, TransactionBehavior, params, params_from_iter,
+};
 
 use super::{Job, MAX_BATCH, db, is_constraint};
 use crate::prepared::Prepared;
@@ -105,56 +107,12 @@ pub(super) fn write_append(conn: &Connection, a: &Prepared) -> Result<(), StoreE
             false => db(e),
         })?;
     } else {
-        let changed = conn
-            .prepare_cached(
-                // The policy hash changes when a case is migrated to another version.
-                "UPDATE cases SET version = ?3, stage = ?4, queue = ?5, priority = ?6,
-                     assignee = ?7, closed = ?8, clock_state = ?9, updated_at = ?10,
-                     next_due = ?11, snapshot = ?12, policy_hash = ?14
-                 WHERE org = ?1 AND id = ?2 AND version = ?13",
-            )
-            .and_then(|mut s| {
-                s.execute(params![
-                    a.org,
-                    a.id,
-                    a.version,
-                    a.stage,
-                    a.queue,
-                    a.priority,
-                    a.assignee,
-                    a.closed,
-                    a.clock_state,
-                    a.updated_at,
-                    a.next_due,
-                    a.snapshot,
-                    a.before as i64,
-                    a.policy_hash,
-                ])
-            })
-            .map_err(db)?;
-        if changed == 0 {
-            return Err(conflict(Conflict::Version));
-        }
+        update_case(conn, a)
+            .map_err(db)?
+            .ok_or(conflict(Conflict::Version))?;
     }
-    if let Some((received_at, closed_at, facts)) = &a.report {
-        conn.prepare_cached(
-            "INSERT INTO case_reports (org, case_id, policy_id, received_at, closed_at, facts)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-             ON CONFLICT (org, case_id) DO UPDATE SET policy_id = excluded.policy_id,
-                 received_at = excluded.received_at, closed_at = excluded.closed_at,
-                 facts = excluded.facts",
-        )
-        .and_then(|mut s| {
-            s.execute(params![
-                a.org,
-                a.id,
-                a.policy_id,
-                received_at,
-                closed_at,
-                facts
-            ])
-        })
-        .map_err(db)?;
+    if let Some(report) = &a.report {
+        write_report(conn, a, report).map_err(db)?;
     }
     let mut insert = conn
         .prepare_cached(
@@ -193,6 +151,101 @@ pub(super) fn write_append(conn: &Connection, a: &Prepared) -> Result<(), StoreE
                 .execute(params![a.org, message.webhook, message.body, a.recorded_at])
                 .map_err(db)?;
         }
+    }
+    Ok(())
+}
+
+/// The `cases` columns that an index holds (besides `org` and `id`), in the order of
+/// [`update_case`]'s bit mask.
+const INDEXED: [&str; 5] = ["stage", "queue", "closed", "clock_state", "next_due"];
+
+/// Rewrites the case's row at its expected version (`None`: the row is not at it),
+/// setting each indexed column only when its value changed. SQLite rewrites an
+/// index's entry for every indexed column an `UPDATE` names, changed or not, and most
+/// events change none of them (a note, an assignment, a field), so naming only the
+/// changed ones cuts the pages each write touches (and the write-ahead log's bytes).
+fn update_case(conn: &Connection, a: &Prepared) -> rusqlite::Result<Option<()>> {
+    let old = conn
+        .prepare_cached(
+            "SELECT stage, queue, closed, clock_state, next_due FROM cases
+             WHERE org = ?1 AND id = ?2 AND version = ?3",
+        )?
+        .query_row(params![a.org, a.id, a.before as i64], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, Option<String>>(1)?,
+                r.get::<_, bool>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, Option<i64>>(4)?,
+            ))
+        })
+        .optional()?;
+    let Some((stage, queue, closed, clock_state, next_due)) = old else {
+        return Ok(None);
+    };
+    let new: [&dyn ToSql; 5] = [&a.stage, &a.queue, &a.closed, &a.clock_state, &a.next_due];
+    let changed = [
+        stage != a.stage,
+        queue != a.queue,
+        closed != a.closed,
+        clock_state != a.clock_state,
+        next_due != a.next_due,
+    ];
+    // The policy hash changes when a case is migrated to another version.
+    let mut sql = String::from(
+        "UPDATE cases SET version = ?4, priority = ?5, assignee = ?6, updated_at = ?7,
+             snapshot = ?8, policy_hash = ?9",
+    );
+    let before = a.before as i64;
+    let mut values: Vec<&dyn ToSql> = vec![
+        &a.org,
+        &a.id,
+        &before,
+        &a.version,
+        &a.priority,
+        &a.assignee,
+        &a.updated_at,
+        &a.snapshot,
+        &a.policy_hash,
+    ];
+    for (i, column) in INDEXED.iter().enumerate() {
+        if changed[i] {
+            values.push(new[i]);
+            sql.push_str(&format!(", {column} = ?{}", values.len()));
+        }
+    }
+    sql.push_str(" WHERE org = ?1 AND id = ?2 AND version = ?3");
+    let n = conn
+        .prepare_cached(&sql)?
+        .execute(params_from_iter(values))?;
+    Ok((n > 0).then_some(()))
+}
+
+/// Writes the case's report facts: only the facts when the period index's columns
+/// are as stored (as after most events), else the whole row.
+fn write_report(
+    conn: &Connection,
+    a: &Prepared,
+    (received_at, closed_at, facts): &(i64, i64, String),
+) -> rusqlite::Result<()> {
+    // The same six values, numbered the same, in both statements.
+    let values = params![a.org, a.id, a.policy_id, received_at, closed_at, facts];
+    let same = conn
+        .prepare_cached(
+            "UPDATE case_reports SET facts = ?6
+             WHERE org = ?1 AND case_id = ?2 AND policy_id = ?3 AND received_at = ?4
+                 AND closed_at = ?5",
+        )?
+        .execute(values)?;
+    if same == 0 {
+        conn.prepare_cached(
+            "INSERT INTO case_reports (org, case_id, policy_id, received_at, closed_at, facts)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (org, case_id) DO UPDATE SET policy_id = excluded.policy_id,
+                 received_at = excluded.received_at, closed_at = excluded.closed_at,
+                 facts = excluded.facts",
+        )?
+        .execute(values)?;
     }
     Ok(())
 }
