@@ -82,6 +82,9 @@ fn no_thread(what: &str, e: std::io::Error) -> StoreError {
     StoreError::Database(DatabaseError::other(e))
 }
 
+/// How long a connection waits for a lock another holds before answering busy.
+pub(super) const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 fn is_constraint(e: &rusqlite::Error) -> bool {
     matches!(
         e.sqlite_error_code(),
@@ -109,7 +112,7 @@ impl SqliteStore {
         wal_path.push("-wal");
         let checkpointer = Connection::open(&path).map_err(db)?;
         checkpointer
-            .busy_timeout(std::time::Duration::from_secs(5))
+            .busy_timeout(checkpointer::TRUNCATE_WAIT)
             .map_err(db)?;
         let checkpoints = std::thread::Builder::new()
             .name("redress-store-checkpoint".into())
@@ -119,9 +122,10 @@ impl SqliteStore {
             })
             .map_err(|e| no_thread("checkpointer", e))?;
         let (jobs, queue) = mpsc::channel::<Job>();
+        let writer_wal = wal.clone();
         let writer = std::thread::Builder::new()
             .name("redress-store-writer".into())
-            .spawn(move || run_writer(conn, queue))
+            .spawn(move || run_writer(conn, queue, writer_wal))
             .map_err(|e| no_thread("writer", e))?;
         Ok(SqliteStore {
             path,
@@ -177,8 +181,7 @@ impl SqliteStore {
             None => {
                 let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
                 let conn = Connection::open_with_flags(&self.path, flags).map_err(db)?;
-                conn.busy_timeout(std::time::Duration::from_secs(5))
-                    .map_err(db)?;
+                conn.busy_timeout(BUSY_TIMEOUT).map_err(db)?;
                 conn
             }
         };
@@ -221,8 +224,7 @@ impl Drop for SqliteStore {
 fn open_writer(path: &Path) -> Result<Connection, StoreError> {
     let setup = || -> Result<Connection, StoreError> {
         let mut conn = Connection::open(path).map_err(db)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))
-            .map_err(db)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(db)?;
         check_version(&conn)?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(db)?;

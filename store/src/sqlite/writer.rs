@@ -8,11 +8,16 @@ use rusqlite::{
     Connection, OptionalExtension, ToSql, TransactionBehavior, params, params_from_iter,
 };
 
+use super::checkpointer::{WalStats, truncate_in_writer};
 use super::{Job, MAX_BATCH, db, is_constraint};
 use crate::prepared::Prepared;
 use crate::{Conflict, StoreError};
 
-pub(super) fn run_writer(mut conn: Connection, queue: mpsc::Receiver<Job>) {
+pub(super) fn run_writer(
+    mut conn: Connection,
+    queue: mpsc::Receiver<Job>,
+    wal: std::sync::Arc<WalStats>,
+) {
     while let Ok(first) = queue.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -22,6 +27,7 @@ pub(super) fn run_writer(mut conn: Connection, queue: mpsc::Receiver<Job>) {
             }
         }
         commit_batch(&mut conn, batch);
+        truncate_in_writer(&conn, &wal);
     }
 }
 
