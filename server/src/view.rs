@@ -16,9 +16,9 @@ use redress_engine::value::{Fields, Value};
 use crate::config::Caller;
 
 pub use case::{
-    CaseAnswer, CaseList, CaseRowView, CaseSummary, CaseView, ClockView, FailedClock, FailedTimer,
-    GuardView, History, NextDue, NextEvent, Outcome, PolicyRef, RepeatOf, StartedClock,
-    UnstartedClock, case, case_summary, policy_ref,
+    CaseAnswer, CaseList, CaseSummary, CaseView, ClockView, FailedClock, FailedTimer, GuardView,
+    History, NextDue, NextEvent, Outcome, PolicyRef, RepeatOf, StartedClock, UnstartedClock, case,
+    case_summary, policy_ref,
 };
 pub use event::{EventView, StoredEventView, event, stored_event};
 pub use operations::{Health, HealthStatus, IssuedLinkView, NotLoadedView, RevokedLinks};

@@ -239,6 +239,8 @@ pub struct StoredEvent {
 /// A case in a list: no field data, so lists never carry personal data.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+// (No other member is ever written: the API's description says so.)
+#[serde(deny_unknown_fields)]
 pub struct CaseRow {
     /// Its id.
     pub id: String,
@@ -261,10 +263,13 @@ pub struct CaseRow {
     /// The worst clock state.
     pub clock_state: ClockSummary,
     /// When it was received.
+    #[serde(serialize_with = "redress_engine::instant::serialize")]
     pub received_at: DateTime<Utc>,
     /// When it last changed.
+    #[serde(serialize_with = "redress_engine::instant::serialize")]
     pub updated_at: DateTime<Utc>,
     /// When it next needs the runtime.
+    #[serde(serialize_with = "redress_engine::instant::serialize_option")]
     pub next_due: Option<DateTime<Utc>>,
 }
 

@@ -104,6 +104,9 @@ impl SqliteStore {
             .map_err(db)?;
         conn.pragma_update(None, "wal_autocheckpoint", 0)
             .map_err(db)?;
+        // Room for every statement the writer runs, a case update's few shapes (one
+        // per set of changed indexed columns) included, so none is prepared again.
+        conn.set_prepared_statement_cache_capacity(64);
         conn.pragma_update(None, "journal_size_limit", TRUNCATE_AT as i64)
             .map_err(db)?;
         let (stop, stopped) = mpsc::channel::<()>();

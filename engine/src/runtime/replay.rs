@@ -540,6 +540,15 @@ fn work(
     for message in rx {
         match message {
             Message::Lines(batch) => {
+                let mut worker = Worker {
+                    policy,
+                    cases: &mut cases,
+                    closed: &mut closed,
+                    summary: &mut summary,
+                    each,
+                    lasts,
+                    finished: &mut finished,
+                };
                 for (n, item) in batch {
                     let (line, known_last) = match item {
                         Item::Parsed(line) => (*line, false),
@@ -550,33 +559,15 @@ fn work(
                                 (line, false)
                             }
                             Err(e) => {
-                                summary.skip(n, format!("cannot parse: {e}"));
+                                worker.summary.skip(n, format!("cannot parse: {e}"));
                                 continue;
                             }
                         },
                     };
                     latest = latest.max(line.instant());
-                    let mut worker = Worker {
-                        policy,
-                        cases: &mut cases,
-                        closed: &mut closed,
-                        summary: &mut summary,
-                        each,
-                        lasts,
-                        finished: &mut finished,
-                    };
                     worker.play(n, line, known_last);
                 }
-                if !finished.is_empty() {
-                    let mut worker = Worker {
-                        policy,
-                        cases: &mut cases,
-                        closed: &mut closed,
-                        summary: &mut summary,
-                        each,
-                        lasts,
-                        finished: &mut finished,
-                    };
+                if !worker.finished.is_empty() {
                     worker.run_finished(cap.map_or(latest, |cap| cap.min(latest)));
                 }
             }
@@ -760,6 +751,15 @@ mod tests {
         assert_eq!(case_of(r#"{"case":"案件-1","at":"x"}"#), Some("案件-1"));
     }
 
+    /// `line` as JSON with its `case` key last (so that the reading thread, not
+    /// finding it first, parses the line), and a newline.
+    fn with_case_last(line: &Line) -> String {
+        let mut v = serde_json::to_value(line).unwrap();
+        let case = v.as_object_mut().unwrap().remove("case").unwrap();
+        v.as_object_mut().unwrap().insert("case".into(), case);
+        serde_json::to_string(&v).unwrap() + "\n"
+    }
+
     /// Parsing on the workers gives the summary that parsing on the reading thread
     /// gives: the same skips (with their line numbers and messages), the same last
     /// instant, the same counts, on one thread or several.
@@ -779,11 +779,7 @@ mod tests {
                 9 => text.push_str("{\"case\":\"S-99\",\"at\":\"2026-03-02T09:15:00Z\",\"event\":\"note\"}\n"),
                 11 => {
                     // The same line with the case not first: parsed on the reading thread.
-                    let mut v = serde_json::to_value(line).unwrap();
-                    let case = v.as_object_mut().unwrap().remove("case").unwrap();
-                    v.as_object_mut().unwrap().insert("case".into(), case);
-                    text.push_str(&serde_json::to_string(&v).unwrap());
-                    text.push('\n');
+                    text.push_str(&with_case_last(line));
                 }
                 13 => text.push_str("{\"case\":\"S-\\u0030\",\"at\":\"2026-03-02T09:15:00.5+08:00\",\"event\":\"intake\"}\n"),
                 15 => text.push_str("{\"case\":\"S-0000002\",\"case\":\"S-0000003\",\"at\":\"2026-03-02T09:15:00Z\",\"event\":\"note\"}\n"),
@@ -824,11 +820,7 @@ mod tests {
                 2 => text.push_str("\n{\"case\":\"S-0000001\",\"at\":\"not a time\"}\n"),
                 // The same line again with the case last: found by parsing it.
                 8 => {
-                    let mut v = serde_json::to_value(line).unwrap();
-                    let case = v.as_object_mut().unwrap().remove("case").unwrap();
-                    v.as_object_mut().unwrap().insert("case".into(), case);
-                    text.push_str(&serde_json::to_string(&v).unwrap());
-                    text.push('\n');
+                    text.push_str(&with_case_last(line));
                 }
                 _ => {}
             }

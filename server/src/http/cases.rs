@@ -240,7 +240,7 @@ pub(super) async fn list_cases(
         .read(move |s| s.list(&org, &filter, after.as_deref(), limit))
         .await?;
     let list = CaseList {
-        cases: page.rows.into_iter().map(Into::into).collect(),
+        cases: page.rows,
         next: page.next,
     };
     Ok(json_response(StatusCode::OK, &list))

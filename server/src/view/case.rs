@@ -300,68 +300,12 @@ pub struct Outcome {
     pub repeat_of: Option<RepeatOf>,
 }
 
-/// A case in a list: no field data, so lists never carry personal data.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(as = CaseRow)]
-pub struct CaseRowView {
-    /// Its id.
-    pub id: String,
-    /// The policy's id.
-    pub policy: String,
-    /// The policy version's hash.
-    pub policy_hash: String,
-    /// Its version.
-    pub version: u64,
-    /// Its stage.
-    pub stage: String,
-    /// Its queue.
-    pub queue: Option<String>,
-    /// Its priority.
-    pub priority: Option<i64>,
-    /// Its assignee.
-    pub assignee: Option<String>,
-    /// Whether it is closed.
-    pub closed: bool,
-    /// The worst clock state.
-    pub clock_state: ClockSummary,
-    /// When it was received.
-    #[serde(serialize_with = "redress_engine::instant::serialize")]
-    pub received_at: DateTime<Utc>,
-    /// When it last changed.
-    #[serde(serialize_with = "redress_engine::instant::serialize")]
-    pub updated_at: DateTime<Utc>,
-    /// When it next needs the runtime.
-    #[serde(serialize_with = "redress_engine::instant::serialize_option")]
-    pub next_due: Option<DateTime<Utc>>,
-}
-
-impl From<CaseRow> for CaseRowView {
-    fn from(row: CaseRow) -> Self {
-        CaseRowView {
-            id: row.id,
-            policy: row.policy,
-            policy_hash: row.policy_hash,
-            version: row.version,
-            stage: row.stage,
-            queue: row.queue,
-            priority: row.priority,
-            assignee: row.assignee,
-            closed: row.closed,
-            clock_state: row.clock_state,
-            received_at: row.received_at,
-            updated_at: row.updated_at,
-            next_due: row.next_due,
-        }
-    }
-}
-
 /// A page of cases.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CaseList {
     /// The cases, oldest first.
-    pub cases: Vec<CaseRowView>,
+    pub cases: Vec<CaseRow>,
     /// Pass as `after` for the next page; `null` on the last page.
     pub next: Option<String>,
 }
