@@ -1,7 +1,10 @@
 //! The scheduler: one loop that wakes for the earliest due instant in the store (a
 //! warning, a breach, a delayed transition), fires every case due, and sleeps again.
-//! The store's due index is rebuilt from the cases at start-up, so what fell due
-//! while the service was down fires when it comes back, earliest first, in batches.
+//! It reads the store's due index, so what fell due while the service was down fires
+//! when it comes back, earliest first, in batches; [`index`] checks at start-up that
+//! the stored index is this build's, and rebuilds the parts that are not.
+
+pub mod index;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -10,51 +13,13 @@ use std::time::Duration;
 use chrono::Utc;
 use tokio::task::JoinSet;
 
-use crate::service::{Service, summarize};
+use crate::service::Service;
 
 /// Cases fired together, at most; their writes share group commits.
 const BATCH: usize = 256;
 
 /// The longest the loop sleeps without looking at the store.
 const MAX_SLEEP: Duration = Duration::from_secs(60);
-
-/// Open cases read at a time while rebuilding the index.
-const REBUILD_PAGE: usize = 1000;
-
-/// Recomputes every open case's summary (next due instant, clock state) from its
-/// snapshot and policy, and corrects the stored ones that differ. Returns how many
-/// open cases there are and how many were corrected.
-pub async fn rebuild(service: &Service) -> anyhow::Result<(usize, usize)> {
-    let (mut open, mut corrected) = (0, 0);
-    let mut after: Option<(String, String)> = None;
-    let now = Utc::now();
-    loop {
-        let cursor = after.clone();
-        let page = service
-            .read(move |s| {
-                let cursor = cursor.as_ref().map(|(o, i)| (o.as_str(), i.as_str()));
-                s.open_cases(cursor, REBUILD_PAGE)
-            })
-            .await?;
-        let Some((org, last)) = page.last() else {
-            break;
-        };
-        after = Some((org.clone(), last.case.id.clone()));
-        for (org, stored) in page {
-            open += 1;
-            let policy = service.pinned(&org, &stored.case.policy).await?;
-            let summary = summarize(&policy, &stored.case, now, false);
-            if summary != stored.summary {
-                let (id, version) = (stored.case.id.clone(), stored.case.version);
-                let set = service
-                    .read(move |s| s.set_summary(&org, &id, version, &summary))
-                    .await?;
-                corrected += usize::from(set);
-            }
-        }
-    }
-    Ok((open, corrected))
-}
 
 /// Fires due timers until the service stops.
 pub async fn run(service: Arc<Service>) {

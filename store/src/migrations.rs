@@ -24,6 +24,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "case_reports",
         include_str!("../migrations/0004_case_reports.sql"),
     ),
+    (
+        5,
+        "due_index_stamps",
+        include_str!("../migrations/0005_due_index_stamps.sql"),
+    ),
 ];
 
 fn db(e: rusqlite::Error) -> StoreError {
