@@ -46,7 +46,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use chrono::{DateTime, TimeDelta, Timelike, Utc};
 use clap::{Parser, Subcommand};
-use redress_engine::case::Actor;
+use redress_engine::case::{Actor, EventKind};
 use redress_engine::policy::{Policy, load_policy};
 use redress_engine::report::{CaseFacts, ComplainantKey};
 use redress_engine::runtime::simulate::Rng;
@@ -293,7 +293,13 @@ impl Maker<'_> {
         let stage = STAGES[rng.weighted(&STAGES.map(|s| s.1)).unwrap_or(2)].0;
         for _ in 0..50 {
             let ago = TimeDelta::seconds((1800.0 + rng.unit() * 13.0 * 86_400.0) as i64);
-            let vc = self.walk(&format!("C-{i:07}"), data.clone(), self.now - ago, stage);
+            let vc = self.walk(
+                &format!("C-{i:07}"),
+                data.clone(),
+                self.now - ago,
+                stage,
+                self.now,
+            );
             if next_due(&vc.case, self.policy).is_none_or(|(at, _)| at > self.quiet_until) {
                 return vc;
             }
@@ -301,24 +307,53 @@ impl Maker<'_> {
         panic!("no receipt time keeps case {i}'s timers clear of the measurement")
     }
 
-    /// An investigating case whose next timer (its decision clock's first warning)
-    /// falls due at `due`: the receipt moved until it does.
+    /// An investigating case whose next timer (one of its decision clock's warnings)
+    /// falls due at `due`, within a millisecond. A warning is not a fixed time after
+    /// the receipt (the deadline is the end of a calendar day in Shanghai, so the 50%
+    /// warning falls between 00:00 and 12:00 there and the 80% one between 19:12 and
+    /// 24:00), but it is never earlier for a later receipt: the receipt is found by
+    /// bisection, between one whose warning has fired by `due` and one whose has not,
+    /// for the 50% warning and else the 80% one.
     fn due_at(&self, id: &str, data: Data, due: DateTime<Utc>) -> VirtualCase<'_> {
-        let mut received = due - TimeDelta::hours(180);
-        for _ in 0..8 {
-            let vc = self.walk(id, data.clone(), received, "investigating");
-            match next_due(&vc.case, self.policy) {
-                Some((at, _)) if at == due => return vc,
-                Some((at, _)) => received += due - at,
-                None => break,
+        for percent in [50, 80] {
+            let warned_by_due = |received: DateTime<Utc>| {
+                let vc = self.walk(id, data.clone(), received, "investigating", due);
+                vc.events.iter().any(|e| {
+                    matches!(&e.kind, EventKind::Warned { sla, percent: p }
+                        if sla == "decision" && *p == percent)
+                })
+            };
+            let (mut early, mut late) = (due - TimeDelta::days(15), due);
+            while late - early > TimeDelta::microseconds(1) {
+                let mid = early + (late - early) / 2;
+                match warned_by_due(mid) {
+                    true => early = mid,
+                    false => late = mid,
+                }
+            }
+            let vc = self.walk(id, data.clone(), early, "investigating", self.now);
+            if let Some((at, _)) = next_due(&vc.case, self.policy)
+                && (due - at).abs() <= TimeDelta::milliseconds(1)
+            {
+                return vc;
             }
         }
-        panic!("no receipt time puts case {id}'s next timer at {due}")
+        panic!(
+            "no bank case's decision warning falls at {due}: choose a burst minute \
+             (--burst-in) between 16:00 and 04:00 UTC, or between 11:12 and 16:00 UTC"
+        )
     }
 
     /// A complaint received at `received`, taken to `stage` by agents hours apart,
-    /// its clock then run to now.
-    fn walk(&self, id: &str, data: Data, received: DateTime<Utc>, stage: &str) -> VirtualCase<'_> {
+    /// its clock then run to `until` (now, but for the search in [`Self::due_at`]).
+    fn walk(
+        &self,
+        id: &str,
+        data: Data,
+        received: DateTime<Utc>,
+        stage: &str,
+        until: DateTime<Utc>,
+    ) -> VirtualCase<'_> {
         let mut vc = VirtualCase::new(self.policy, id, true);
         let intake = CommandKind::Intake {
             received_at: received,
@@ -341,10 +376,10 @@ impl Maker<'_> {
                 id: Some(format!("agent-{}", id.len() + n)),
                 role: Some("agent".into()),
             };
-            vc.send(&EngineCommand::new(event).by(by), at.min(self.now))
+            vc.send(&EngineCommand::new(event).by(by), at.min(until))
                 .unwrap();
         }
-        vc.advance_to(self.now);
+        vc.advance_to(until);
         vc
     }
 }
@@ -478,8 +513,11 @@ fn measure(args: &Measure) -> Result<()> {
 /// Spawns the server and times it until `/healthz` answers 200.
 fn start(args: &Measure, http: &reqwest::blocking::Client) -> Result<(Server, f64)> {
     let log = std::fs::File::create(args.dir.join("server.log"))?;
+    // The server runs in the folder: a relative path to the binary is made absolute.
+    let redress = std::fs::canonicalize(&args.redress)
+        .with_context(|| format!("no `{}`", args.redress.display()))?;
     let spawned = Instant::now();
-    let child = Command::new(&args.redress)
+    let child = Command::new(&redress)
         .args(["serve", "--listen", &args.listen, "--config", "server.toml"])
         .args(["--database", "sqlite://cases.db"])
         .arg("--policies")
