@@ -1,7 +1,8 @@
-//! `redress-server`: the service behind `redress serve`. Loads the policies and the server configuration,
-//! opens the store, rebuilds the due index and starts the scheduler, then answers
-//! the HTTP API until interrupted (Ctrl-C or SIGTERM), finishing the writes in
-//! flight before it exits.
+//! `redress-server`: the service behind `redress serve`. Loads the policies and the
+//! server configuration, opens the store, checks the stored due index (rebuilding
+//! stale parts of it in the background) and starts the scheduler, then answers the
+//! HTTP API until interrupted (Ctrl-C or SIGTERM), finishing the writes in flight
+//! before it exits.
 //!
 //! Layers, each using only those before it: `clock` (the time, an input), `config`
 //! (tokens, organisations),
@@ -163,8 +164,18 @@ pub fn run(options: Options) -> anyhow::Result<()> {
 async fn serve(service: Arc<Service>, options: Options) -> anyhow::Result<()> {
     service.save_policy_versions().await?;
     service.check_calendars(chrono::Utc::now().date_naive());
-    let (open, corrected) = scheduler::rebuild(&service).await?;
-    tracing::info!(open, corrected, "due index rebuilt");
+    let index = scheduler::index::check(&service).await?;
+    match index.stale_cases() {
+        Some(0) => tracing::info!(open = index.fresh_cases(), "due index read as stored"),
+        Some(stale) => tracing::info!(
+            fresh = index.fresh_cases(),
+            stale,
+            "due index partly stale: rebuilding it in the background"
+        ),
+        None => tracing::info!(
+            "this store keeps no index stamps: rebuilding the due index in the background"
+        ),
+    }
     let listener = tokio::net::TcpListener::bind(options.listen)
         .await
         .with_context(|| format!("cannot listen on {}", options.listen))?;
@@ -173,12 +184,15 @@ async fn serve(service: Arc<Service>, options: Options) -> anyhow::Result<()> {
     std::io::stdout().flush()?;
     let scheduler = tokio::spawn(scheduler::run(service.clone()));
     let deliveries = tokio::spawn(webhooks::run(service.clone()));
+    let rebuild = tokio::spawn(scheduler::index::rebuild(service.clone(), index));
     let app = http::router(service.clone());
     listener::serve(listener, app, service.clone(), shutdown()).await;
     scheduler.abort();
     deliveries.abort();
+    rebuild.abort();
     let _ = scheduler.await;
     let _ = deliveries.await;
+    let _ = rebuild.await;
     tracing::info!("stopped");
     Ok(())
 }

@@ -46,6 +46,12 @@ pub struct Metrics {
     pub shed: IntCounterVec,
     /// The end of each calendar's firm (not provisional) data, by policy.
     pub calendar_data_end: IntGaugeVec,
+    /// Policy versions whose stored due index is stale and still being rebuilt.
+    pub index_stale_versions: IntGauge,
+    /// Open cases whose due-index entry was recomputed because it was stale.
+    pub index_rebuilt: prometheus::IntCounter,
+    /// Of those, the ones whose stored entry was wrong and was corrected.
+    pub index_corrected: prometheus::IntCounter,
 }
 
 fn latency_buckets() -> Vec<f64> {
@@ -87,7 +93,7 @@ impl Metrics {
                 "How long after its due instant each timer fired",
             )
             .buckets(vec![
-                0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 30.0, 60.0, 600.0, 3600.0, 86400.0,
+                0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 30.0, 60.0, 600.0, 3600.0, 86400.0,
             ]),
         )?;
         let timer_lag_last = prometheus::Gauge::new(
@@ -166,6 +172,21 @@ impl Metrics {
             &["policy", "calendar"],
         )?;
         registry.register(Box::new(calendar_data_end.clone()))?;
+        let index_stale_versions = IntGauge::new(
+            "due_index_stale_versions",
+            "Policy versions whose stored due index is stale and still being rebuilt (0: every open case's entry is fresh)",
+        )?;
+        let index_rebuilt = prometheus::IntCounter::new(
+            "due_index_rebuilt_cases_total",
+            "Open cases whose due-index entry was recomputed because the stored index was stale",
+        )?;
+        let index_corrected = prometheus::IntCounter::new(
+            "due_index_corrected_cases_total",
+            "Open cases whose stale due-index entry was wrong and was corrected",
+        )?;
+        registry.register(Box::new(index_stale_versions.clone()))?;
+        registry.register(Box::new(index_rebuilt.clone()))?;
+        registry.register(Box::new(index_corrected.clone()))?;
         registry.register(Box::new(webhooks.clone()))?;
         registry.register(Box::new(outbox.clone()))?;
         for c in [&requests, &events, &timers, &breaches, &conflicts] {
@@ -199,6 +220,9 @@ impl Metrics {
             timers_failed,
             shed,
             calendar_data_end,
+            index_stale_versions,
+            index_rebuilt,
+            index_corrected,
         })
     }
 

@@ -13,6 +13,12 @@
 //! The clock is the service's (an input): the loop's waits are computed from it,
 //! and never shorter than a minimum re-check interval, as Zeebe's `DueDateChecker`,
 //! so a case that cannot be claimed yet is not asked for in a busy loop.
+//!
+//! It reads the store's due index, so what fell due while the service was down fires
+//! when it comes back; [`index`] checks at start-up that the stored index is this
+//! build's, and rebuilds the parts that are not, in the background.
+
+pub mod index;
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
@@ -21,7 +27,7 @@ use std::time::Duration;
 use redress_store::Lease;
 use tokio::task::JoinSet;
 
-use crate::service::{Service, summarize};
+use crate::service::Service;
 
 /// Cases fired together, at most; their writes share group commits.
 const BATCH: usize = 256;
@@ -31,44 +37,6 @@ const MAX_SLEEP: Duration = Duration::from_secs(60);
 
 /// The shortest wait between two looks at the store that found nothing to claim.
 pub const MIN_RECHECK: Duration = Duration::from_millis(50);
-
-/// Open cases read at a time while rebuilding the index.
-const REBUILD_PAGE: usize = 1000;
-
-/// Recomputes every open case's summary (next due instant, clock state) from its
-/// snapshot and policy, and corrects the stored ones that differ. Returns how many
-/// open cases there are and how many were corrected.
-pub async fn rebuild(service: &Service) -> anyhow::Result<(usize, usize)> {
-    let (mut open, mut corrected) = (0, 0);
-    let mut after: Option<(String, String)> = None;
-    let now = service.now();
-    loop {
-        let cursor = after.clone();
-        let page = service
-            .read(move |s| {
-                let cursor = cursor.as_ref().map(|(o, i)| (o.as_str(), i.as_str()));
-                s.open_cases(cursor, REBUILD_PAGE)
-            })
-            .await?;
-        let Some((org, last)) = page.last() else {
-            break;
-        };
-        after = Some((org.clone(), last.case.id.clone()));
-        for (org, stored) in page {
-            open += 1;
-            let policy = service.pinned(&org, &stored.case.policy).await?;
-            let summary = summarize(&policy, &stored.case, now, false);
-            if summary != stored.summary {
-                let (id, version) = (stored.case.id.clone(), stored.case.version);
-                let set = service
-                    .read(move |s| s.set_summary(&org, &id, version, &summary))
-                    .await?;
-                corrected += usize::from(set);
-            }
-        }
-    }
-    Ok((open, corrected))
-}
 
 /// Fires due timers until the service stops.
 pub async fn run(service: Arc<Service>) {

@@ -35,7 +35,7 @@ pub mod tracking;
 mod write;
 
 pub use error::ServiceError;
-pub use write::summarize;
+pub use write::{INDEX_FORMAT, index_stamp, summarize};
 
 /// What a service call answers.
 pub type ServiceResult<T> = Result<T, ServiceError>;
@@ -153,13 +153,18 @@ impl Service {
     }
 
     /// Keeps the current version of each organisation's policies in the store, so
-    /// that cases pinned to them survive a change of the files.
+    /// that cases pinned to them survive a change of the files, and stamps the due
+    /// index of each that no open case is pinned to yet (its cases will all be
+    /// summarised by this build; see [`index_stamp`]).
     pub async fn save_policy_versions(&self) -> ServiceResult<()> {
         for org in &self.config.organisations {
             for policy in self.policies_of(&org.id) {
                 let (org, version) = (org.id.clone(), stored_version(&policy));
-                self.read(move |s| s.save_policy_version(&org, &version))
-                    .await?;
+                self.read(move |s| {
+                    s.save_policy_version(&org, &version)?;
+                    s.stamp_index(&org, &version.hash, &index_stamp(&version.hash), true)
+                })
+                .await?;
             }
         }
         Ok(())

@@ -323,6 +323,34 @@ pub struct Lease {
     pub until: DateTime<Utc>,
 }
 
+/// A policy version that open cases are pinned to, with the stamp of its due index:
+/// what computed the summaries of its open cases (see [`Store::index_stamps`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexStamp {
+    /// The organisation.
+    pub org: String,
+    /// The version's hash.
+    pub policy_hash: String,
+    /// How many open cases are pinned to it.
+    pub open: u64,
+    /// The stamp last written with [`Store::stamp_index`]; `None`: never stamped (a
+    /// database from before stamps, or cases written by something else).
+    pub stamp: Option<String>,
+}
+
+/// A case's summary to set when its stored version is still `version`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SummaryUpdate {
+    /// The organisation.
+    pub org: String,
+    /// The case.
+    pub id: String,
+    /// The version the summary was computed on.
+    pub version: u64,
+    /// The summary.
+    pub summary: Summary,
+}
+
 /// A policy version as stored: enough to load it again after its files changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PolicyVersion {
@@ -453,6 +481,68 @@ pub trait Store: Send + Sync + 'static {
         version: u64,
         summary: &Summary,
     ) -> Result<bool, StoreError>;
+
+    /// Sets several cases' summaries, each only when its stored version is still the
+    /// one given, in one durable write; returns how many were set.
+    fn set_summaries(&self, updates: Vec<SummaryUpdate>) -> Result<usize, StoreError> {
+        let mut set = 0;
+        for u in updates {
+            set += usize::from(self.set_summary(&u.org, &u.id, u.version, &u.summary)?);
+        }
+        Ok(set)
+    }
+
+    /// Every policy version open cases are pinned to, with how many and the stamp of
+    /// its due index. `None` from a store that keeps no stamps: its whole index is
+    /// then rebuilt at every start.
+    fn index_stamps(&self) -> Result<Option<Vec<IndexStamp>>, StoreError> {
+        Ok(None)
+    }
+
+    /// Stamps the due index of an organisation's policy version; durable on return.
+    /// With `only_without_open_cases`, only when no open case is pinned to it (the
+    /// stamp then speaks for cases still to come); returns whether it was stamped.
+    fn stamp_index(
+        &self,
+        _org: &str,
+        _policy_hash: &str,
+        _stamp: &str,
+        _only_without_open_cases: bool,
+    ) -> Result<bool, StoreError> {
+        Ok(false)
+    }
+
+    /// Open cases of an organisation pinned to a policy version, by id, after the
+    /// case `after`, at most `limit`: for rebuilding that version's due index.
+    fn open_cases_pinned(
+        &self,
+        org: &str,
+        policy_hash: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<StoredCase>, StoreError> {
+        let mut out = Vec::new();
+        let mut cursor = after.map(|id| (org.to_string(), id.to_string()));
+        loop {
+            let from = cursor.as_ref().map(|(o, i)| (o.as_str(), i.as_str()));
+            let page = self.open_cases(from.or(Some((org, ""))), limit.max(1))?;
+            let Some((last_org, last)) = page.last() else {
+                return Ok(out);
+            };
+            cursor = Some((last_org.clone(), last.case.id.clone()));
+            for (o, stored) in page {
+                if o != org {
+                    return Ok(out);
+                }
+                if &*stored.case.policy == policy_hash {
+                    out.push(stored);
+                    if out.len() == limit {
+                        return Ok(out);
+                    }
+                }
+            }
+        }
+    }
 
     /// Counts of cases by organisation, policy, stage and clock state.
     fn counts(&self) -> Result<Vec<CaseCount>, StoreError>;

@@ -30,6 +30,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "case_reports_rowid",
         include_str!("../migrations/0005_case_reports_rowid.sql"),
     ),
+    (
+        6,
+        "due_index_stamps",
+        include_str!("../migrations/0006_due_index_stamps.sql"),
+    ),
 ];
 
 fn version_of(conn: &Connection) -> Result<i64, StoreError> {

@@ -34,6 +34,10 @@ const SHIPPED: &[(&str, &str)] = &[
         "0005_case_reports_rowid.sql",
         "ac9c92f63ae972d316af2636d6cdebdd372ae13e72818b317ff0a635cd622b43",
     ),
+    (
+        "0006_due_index_stamps.sql",
+        "56e787bed4d757e2d1e828f39116e025264f13c73ec87cff72e57b21da93ee67",
+    ),
 ];
 
 /// The same for PostgreSQL.
@@ -57,6 +61,10 @@ const SHIPPED_POSTGRES: &[(&str, &str)] = &[
     (
         "0005_case_reports_rowid.sql",
         "d026238cb44a53630e596d37370be1aaafdc87b9b5b71b9ed944283f7e394a3b",
+    ),
+    (
+        "0006_due_index_stamps.sql",
+        "e1113489a08095f47f9eccacddbb79f3548b46819770ac1a074ec56685ce30b5",
     ),
 ];
 

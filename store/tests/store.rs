@@ -12,8 +12,8 @@ mod common;
 
 use chrono::TimeDelta;
 use redress_store::{
-    CaseCount, CaseFilter, ClockSummary, Conflict, Due, Lease, Page, PolicyVersion, Store,
-    StoreError, TrackingLink,
+    CaseCount, CaseFilter, ClockSummary, Conflict, Due, IndexStamp, Lease, Page, PolicyVersion,
+    Store, StoreError, SummaryUpdate, TrackingLink,
 };
 
 use common::*;
@@ -1840,6 +1840,9 @@ backends! {
     report_facts_are_kept_with_the_case_and_read_by_period,
     an_append_moves_the_case_to_the_policy_hash_it_carries,
     a_store_reports_its_write_ahead_log_where_it_has_one,
+    index_stamps_count_open_cases_by_version_and_a_stamp_ahead_of_cases_waits_for_none,
+    open_cases_pinned_page_through_one_version_of_one_organisation_by_id,
+    set_summaries_sets_each_whose_version_still_holds_and_no_other,
 }
 
 // SQLite only: its write-ahead log --------------------------------------------------
@@ -1940,4 +1943,171 @@ fn postgres_over_tls_verifies_the_server() {
     .expect_err("the server's certificate is not signed by that authority");
     let _ = std::fs::remove_file(&other);
     assert!(matches!(refused, StoreError::Connect(_)), "{refused:?}");
+}
+
+// Due index stamps, for reading the stored index at start-up ----------------------
+
+/// Open cases written for the stamp tests: two organisations, two policy versions
+/// (retail and bank), one closed case of each version in organisation A.
+fn stamp_fixture(store: &dyn Store) -> Vec<Tracked> {
+    let (r, b) = (retail(), bank());
+    let spec = [
+        (ORG_A, "R-2", r, false),
+        (ORG_A, "R-1", r, false),
+        (ORG_A, "R-3", r, true),
+        (ORG_B, "R-1", r, false),
+        (ORG_A, "B-1", b, true),
+        (ORG_A, "B-2", b, false),
+        (ORG_A, "R-4", r, false),
+    ];
+    let mut out = Vec::new();
+    for (i, (org, id, policy, closed)) in spec.into_iter().enumerate() {
+        let data = match std::ptr::eq(policy, r) {
+            true => retail_data("CN", "quality"),
+            false => bank_data(),
+        };
+        let mut t = Tracked::intake(store, policy, org, id, data, None, at(i as i64));
+        if closed {
+            t.run(store, policy, withdraw(), at(10));
+        }
+        out.push(t);
+    }
+    out
+}
+
+fn stamp(org: &str, hash: &str, open: u64, stamp: Option<&str>) -> IndexStamp {
+    IndexStamp {
+        org: org.to_string(),
+        policy_hash: hash.to_string(),
+        open,
+        stamp: stamp.map(str::to_string),
+    }
+}
+
+fn sorted(mut stamps: Vec<IndexStamp>) -> Vec<IndexStamp> {
+    stamps.sort_by(|a, b| (&a.org, &a.policy_hash).cmp(&(&b.org, &b.policy_hash)));
+    stamps
+}
+
+fn index_stamps_count_open_cases_by_version_and_a_stamp_ahead_of_cases_waits_for_none(
+    backend: Backend,
+) {
+    let Some(db) = Db::new(backend) else { return };
+    let store = db.open();
+    let (r, b) = (retail().hash(), bank().hash());
+    assert_eq!(store.index_stamps().unwrap(), Some(vec![]));
+    // A version no open case is pinned to may be stamped ahead of its cases.
+    assert!(store.stamp_index(ORG_A, b, "build 1", true).unwrap());
+    stamp_fixture(&*store);
+    let found = store.index_stamps().unwrap().unwrap();
+    let expected = vec![
+        stamp(ORG_A, b, 1, Some("build 1")),
+        stamp(ORG_A, r, 3, None),
+        stamp(ORG_B, r, 1, None),
+    ];
+    assert_eq!(found, sorted(expected));
+
+    // With open cases, a stamp ahead of them is refused and changes nothing; a stamp
+    // after a rebuild is written, replacing the one before.
+    assert!(!store.stamp_index(ORG_A, r, "build 2", true).unwrap());
+    assert!(!store.stamp_index(ORG_A, b, "build 2", true).unwrap());
+    assert_eq!(store.index_stamps().unwrap().unwrap(), found);
+    assert!(store.stamp_index(ORG_A, r, "build 2", false).unwrap());
+    assert!(store.stamp_index(ORG_A, b, "build 2", false).unwrap());
+    let expected = vec![
+        stamp(ORG_A, b, 1, Some("build 2")),
+        stamp(ORG_A, r, 3, Some("build 2")),
+        stamp(ORG_B, r, 1, None),
+    ];
+    assert_eq!(
+        store.index_stamps().unwrap().unwrap(),
+        sorted(expected.clone())
+    );
+
+    // Stamps are durable, and a version whose cases all closed is no longer listed.
+    drop(store);
+    let store = db.open();
+    assert_eq!(store.index_stamps().unwrap().unwrap(), sorted(expected));
+    let mut last = store.case(ORG_A, "B-2").unwrap().unwrap();
+    let events = run(bank(), &mut last.case, withdraw(), at(20));
+    write(
+        &*store,
+        append(bank(), ORG_A, &last.case, &events, None, at(20)),
+    )
+    .unwrap();
+    let listed: Vec<_> = store.index_stamps().unwrap().unwrap();
+    assert!(listed.iter().all(|s| s.policy_hash != b), "{listed:?}");
+}
+
+fn open_cases_pinned_page_through_one_version_of_one_organisation_by_id(backend: Backend) {
+    let Some(db) = Db::new(backend) else { return };
+    let store = db.open();
+    let tracked = stamp_fixture(&*store);
+    let mut seen = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = store
+            .open_cases_pinned(ORG_A, retail().hash(), after.as_deref(), 2)
+            .unwrap();
+        if page.is_empty() {
+            break;
+        }
+        assert!(page.len() <= 2);
+        for c in &page {
+            let t = tracked
+                .iter()
+                .find(|t| t.org == ORG_A && t.case.id == c.case.id)
+                .unwrap();
+            assert_eq!((&c.case, &c.summary), (&t.case, &t.summary));
+        }
+        after = page.last().map(|c| c.case.id.clone());
+        seen.extend(page.into_iter().map(|c| c.case.id));
+    }
+    assert_eq!(seen, ["R-1", "R-2", "R-4"]);
+    let bank_open = store
+        .open_cases_pinned(ORG_A, bank().hash(), None, 10)
+        .unwrap();
+    assert_eq!(bank_open.len(), 1);
+    assert_eq!(bank_open[0].case.id, "B-2");
+    assert!(
+        store
+            .open_cases_pinned(ORG_B, bank().hash(), None, 10)
+            .unwrap()
+            .is_empty()
+    );
+}
+
+fn set_summaries_sets_each_whose_version_still_holds_and_no_other(backend: Backend) {
+    let Some(db) = Db::new(backend) else { return };
+    let store = db.open();
+    let tracked = stamp_fixture(&*store);
+    let moved = |t: &Tracked, minutes: i64| {
+        let mut s = t.summary.clone();
+        s.next_due = Some(at(minutes));
+        s.clock_state = ClockSummary::AtRisk;
+        s
+    };
+    let (r1, r2) = (&tracked[1], &tracked[0]);
+    let update = |t: &Tracked, org: &str, version: u64, minutes: i64| SummaryUpdate {
+        org: org.to_string(),
+        id: t.case.id.clone(),
+        version,
+        summary: moved(t, minutes),
+    };
+    let updates = vec![
+        update(r1, ORG_A, r1.case.version, 3),
+        update(r2, ORG_A, r2.case.version - 1, 4),
+        update(r2, ORG_B, r2.case.version, 4),
+    ];
+    assert_eq!(store.set_summaries(updates).unwrap(), 1);
+    assert_eq!(
+        store.case(ORG_A, "R-1").unwrap().unwrap().summary,
+        moved(r1, 3)
+    );
+    assert_eq!(
+        store.case(ORG_A, "R-2").unwrap().unwrap().summary,
+        r2.summary
+    );
+    assert_eq!(store.next_due().unwrap(), Some(at(3)));
+    assert_eq!(store.set_summaries(Vec::new()).unwrap(), 0);
 }

@@ -3,6 +3,7 @@
 
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
+mod due_index;
 mod hardening;
 mod harness;
 mod nodes;

@@ -49,6 +49,23 @@ pub fn summarize(policy: &Policy, case: &Case, now: DateTime<Utc>, stuck: bool) 
     }
 }
 
+/// The format of what [`summarize`] computes: bump it when a change to it (or to the
+/// engine's `next_due`) moves the due instant or clock state of a case whose events
+/// did not change, so that start-up rebuilds every stored index entry.
+pub const INDEX_FORMAT: u32 = 1;
+
+/// The stamp of the due index of a policy version's cases as this build computes it:
+/// the Redress version, [`INDEX_FORMAT`], the time-zone database and the version's
+/// hash (which covers the policy file and every calendar file it includes). A stored
+/// stamp that differs means the stored entries may not be what this build computes.
+pub fn index_stamp(policy_hash: &str) -> String {
+    format!(
+        "redress {} due-index {INDEX_FORMAT} tzdb {} policy {policy_hash}",
+        env!("CARGO_PKG_VERSION"),
+        redress_engine::policy::TZDB_VERSION,
+    )
+}
+
 /// What a write records of the request's idempotency key: the intake key (kept
 /// with the new case) and the request's fingerprint (kept with the key).
 #[derive(Debug, Default)]

@@ -40,6 +40,11 @@ pub const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         "case_reports_rowid",
         include_str!("../../migrations/postgres/0005_case_reports_rowid.sql"),
     ),
+    (
+        6,
+        "due_index_stamps",
+        include_str!("../../migrations/postgres/0006_due_index_stamps.sql"),
+    ),
 ];
 
 /// The advisory lock that serialises migrations (`"redress"` in ASCII).

@@ -13,8 +13,9 @@ use super::{DUE_CHANNEL, Flying, MAX_PAGE, PostgresStore, db, listen, writer};
 use crate::codec::{from_json, instant, micros, to_json};
 use crate::prepared::Prepared;
 use crate::{
-    Append, CaseCount, CaseFilter, CaseRow, ClockSummary, Due, Lease, OutboxCounts, Page, Pending,
-    PolicyVersion, Receipt, Store, StoreError, StoredCase, StoredEvent, Summary, TrackingLink,
+    Append, CaseCount, CaseFilter, CaseRow, ClockSummary, Due, IndexStamp, Lease, OutboxCounts,
+    Page, Pending, PolicyVersion, Receipt, Store, StoreError, StoredCase, StoredEvent, Summary,
+    SummaryUpdate, TrackingLink,
 };
 use redress_engine::report::CaseFacts;
 
@@ -37,6 +38,9 @@ pub(super) const QUERIES: &[(&str, &str)] = &[
     ("open_cases", OPEN_CASES),
     ("keys_between", KEYS_BETWEEN),
     ("set_summary", SET_SUMMARY),
+    ("index_stamps", INDEX_STAMPS),
+    ("stamp_index", STAMP_INDEX),
+    ("open_cases_pinned", OPEN_CASES_PINNED),
     ("counts", COUNTS),
     ("case_count", CASE_COUNT),
     ("outbox_due", OUTBOX_DUE),
@@ -98,6 +102,22 @@ const KEYS_BETWEEN: &str = "SELECT org, case_id, key, first, last FROM case_keys
      WHERE (org, case_id) >= ($1, $2) AND (org, case_id) <= ($3, $4)";
 const SET_SUMMARY: &str = "UPDATE cases SET clock_state = $3, next_due = $4
      WHERE org = $1 AND id = $2 AND version = $5";
+/// Cross-organisation: start-up's check of the stored due index.
+const INDEX_STAMPS: &str = "SELECT c.org, c.policy_hash, c.open, s.stamp
+     FROM (SELECT org, policy_hash, COUNT(*) AS open FROM cases
+           WHERE NOT closed GROUP BY org, policy_hash) AS c
+     LEFT JOIN due_index_stamps AS s ON s.org = c.org AND s.policy_hash = c.policy_hash
+     ORDER BY c.org, c.policy_hash";
+/// One statement, so that the check for open cases and the stamp are one snapshot;
+/// `$5`: stamp only when no open case is pinned to the version.
+const STAMP_INDEX: &str = "INSERT INTO due_index_stamps (org, policy_hash, stamp, stamped_at)
+     SELECT $1, $2, $3, $4
+     WHERE NOT ($5 AND EXISTS (SELECT 1 FROM cases
+                               WHERE org = $1 AND policy_hash = $2 AND NOT closed))
+     ON CONFLICT (org, policy_hash) DO UPDATE
+         SET stamp = excluded.stamp, stamped_at = excluded.stamped_at";
+const OPEN_CASES_PINNED: &str = "SELECT org, snapshot, policy_id, clock_state, next_due FROM cases
+     WHERE org = $1 AND policy_hash = $2 AND NOT closed AND id > $3 ORDER BY id LIMIT $4";
 /// Cross-organisation: metrics.
 const COUNTS: &str = "SELECT org, policy_id, stage, clock_state, COUNT(*) FROM cases
      GROUP BY org, policy_id, stage, clock_state";
@@ -155,6 +175,7 @@ pub(super) const CROSS_ORGANISATION: &[&str] = &[
     "claim_due",
     "open_cases",
     "keys_between",
+    "index_stamps",
     "counts",
     "outbox_due",
     "claim_outbox",
@@ -458,42 +479,92 @@ impl Store for PostgresStore {
         self.with_client(move |c| async move {
             let s = c.prepare_cached(OPEN_CASES).await.map_err(db)?;
             let rows = c.query(&s, &[&org, &id, &limit]).await.map_err(db)?;
-            let (Some(first), Some(last)) = (rows.first(), rows.last()) else {
-                return Ok(Vec::new());
-            };
-            let ids = |r: &Row| -> Result<(String, String), StoreError> {
-                let case: redress_engine::case::Case = from_json("case", r.get::<_, &str>(1))?;
-                Ok((r.get(0), case.id))
-            };
-            let (from, to) = (ids(first)?, ids(last)?);
-            let s = c.prepare_cached(KEYS_BETWEEN).await.map_err(db)?;
-            let key_rows = c
-                .query(&s, &[&from.0, &from.1, &to.0, &to.1])
+            stored_cases(&c, &rows).await
+        })
+    }
+
+    fn open_cases_pinned(
+        &self,
+        org: &str,
+        policy_hash: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<StoredCase>, StoreError> {
+        let (org, hash) = (org.to_string(), policy_hash.to_string());
+        let (after, limit) = (after.unwrap_or("").to_string(), limit.min(MAX_PAGE) as i64);
+        self.with_client(move |c| async move {
+            let s = c.prepare_cached(OPEN_CASES_PINNED).await.map_err(db)?;
+            let rows = c
+                .query(&s, &[&org, &hash, &after, &limit])
                 .await
                 .map_err(db)?;
-            let mut keys: HashMap<(String, String), Keys> = HashMap::new();
-            for k in &key_rows {
-                let (first, last): (i64, i64) = (k.get(3), k.get(4));
-                keys.entry((k.get(0), k.get(1)))
-                    .or_default()
-                    .insert(k.get(2), (first as u64, last as u64));
+            let cases = stored_cases(&c, &rows).await?;
+            Ok(cases.into_iter().map(|(_, stored)| stored).collect())
+        })
+    }
+
+    fn index_stamps(&self) -> Result<Option<Vec<IndexStamp>>, StoreError> {
+        self.with_client(|c| async move {
+            let s = c.prepare_cached(INDEX_STAMPS).await.map_err(db)?;
+            let rows = c.query(&s, &[]).await.map_err(db)?;
+            Ok(Some(
+                rows.iter()
+                    .map(|r| IndexStamp {
+                        org: r.get(0),
+                        policy_hash: r.get(1),
+                        open: r.get::<_, i64>(2) as u64,
+                        stamp: r.get(3),
+                    })
+                    .collect(),
+            ))
+        })
+    }
+
+    fn stamp_index(
+        &self,
+        org: &str,
+        policy_hash: &str,
+        stamp: &str,
+        only_without_open_cases: bool,
+    ) -> Result<bool, StoreError> {
+        let (org, hash, stamp) = (org.to_string(), policy_hash.to_string(), stamp.to_string());
+        self.with_client(move |c| async move {
+            let s = c.prepare_cached(STAMP_INDEX).await.map_err(db)?;
+            let at = micros(Utc::now());
+            let stamped = c
+                .execute(&s, &[&org, &hash, &stamp, &at, &only_without_open_cases])
+                .await
+                .map_err(db)?;
+            Ok(stamped > 0)
+        })
+    }
+
+    fn set_summaries(&self, updates: Vec<SummaryUpdate>) -> Result<usize, StoreError> {
+        if updates.is_empty() {
+            return Ok(0);
+        }
+        self.with_client(move |mut c| async move {
+            let tx = c.transaction().await.map_err(db)?;
+            let st = tx.prepare_cached(SET_SUMMARY).await.map_err(db)?;
+            let mut set = 0;
+            for u in &updates {
+                let s = &u.summary;
+                set += tx
+                    .execute(
+                        &st,
+                        &[
+                            &u.org,
+                            &u.id,
+                            &s.clock_state.as_str(),
+                            &s.next_due.map(micros),
+                            &(u.version as i64),
+                        ],
+                    )
+                    .await
+                    .map_err(db)? as usize;
             }
-            let mut out = Vec::with_capacity(rows.len());
-            for r in &rows {
-                let org: String = r.get(0);
-                let mut stored = StoredCase {
-                    case: from_json("case", r.get::<_, &str>(1))?,
-                    summary: Summary {
-                        policy_id: r.get(2),
-                        clock_state: clock_of(r.get(3)),
-                        next_due: r.get::<_, Option<i64>>(4).map(instant).transpose()?,
-                    },
-                };
-                let key = (org.clone(), stored.case.id.clone());
-                stored.case.keys = std::sync::Arc::new(keys.remove(&key).unwrap_or_default());
-                out.push((org, stored));
-            }
-            Ok(out)
+            tx.commit().await.map_err(db)?;
+            Ok(set)
         })
     }
 
@@ -731,4 +802,46 @@ async fn stream_facts(
         }
     }
     Ok(())
+}
+
+/// The cases of rows read as `OPEN_CASES` reads them (organisation, snapshot,
+/// policy, clock state, next due), each with its idempotency keys, read in one query
+/// for the range the rows span.
+async fn stored_cases(c: &Object, rows: &[Row]) -> Result<Vec<(String, StoredCase)>, StoreError> {
+    let (Some(first), Some(last)) = (rows.first(), rows.last()) else {
+        return Ok(Vec::new());
+    };
+    let ids = |r: &Row| -> Result<(String, String), StoreError> {
+        let case: redress_engine::case::Case = from_json("case", r.get::<_, &str>(1))?;
+        Ok((r.get(0), case.id))
+    };
+    let (from, to) = (ids(first)?, ids(last)?);
+    let s = c.prepare_cached(KEYS_BETWEEN).await.map_err(db)?;
+    let key_rows = c
+        .query(&s, &[&from.0, &from.1, &to.0, &to.1])
+        .await
+        .map_err(db)?;
+    let mut keys: HashMap<(String, String), Keys> = HashMap::new();
+    for k in &key_rows {
+        let (first, last): (i64, i64) = (k.get(3), k.get(4));
+        keys.entry((k.get(0), k.get(1)))
+            .or_default()
+            .insert(k.get(2), (first as u64, last as u64));
+    }
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let org: String = r.get(0);
+        let mut stored = StoredCase {
+            case: from_json("case", r.get::<_, &str>(1))?,
+            summary: Summary {
+                policy_id: r.get(2),
+                clock_state: clock_of(r.get(3)),
+                next_due: r.get::<_, Option<i64>>(4).map(instant).transpose()?,
+            },
+        };
+        let key = (org.clone(), stored.case.id.clone());
+        stored.case.keys = std::sync::Arc::new(keys.remove(&key).unwrap_or_default());
+        out.push((org, stored));
+    }
+    Ok(out)
 }

@@ -103,3 +103,82 @@ pub(super) fn run_checkpoints(
     }
     truncate();
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::Ordering;
+
+    use rusqlite::Connection;
+
+    use super::{WalStats, truncate_in_writer};
+
+    /// A database in WAL mode without automatic checkpoints, its log grown by some
+    /// writes, and the log's path.
+    fn grown_log() -> (tempfile::TempDir, Connection, std::path::PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log.db");
+        let conn = Connection::open(&path).unwrap();
+        conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+        conn.pragma_update(None, "wal_autocheckpoint", 0).unwrap();
+        conn.execute_batch("CREATE TABLE t (v BLOB)").unwrap();
+        for _ in 0..50 {
+            conn.execute("INSERT INTO t VALUES (zeroblob(8192))", [])
+                .unwrap();
+        }
+        let wal = dir.path().join("log.db-wal");
+        assert!(std::fs::metadata(&wal).unwrap().len() > 400_000);
+        (dir, conn, wal)
+    }
+
+    fn size(wal: &std::path::Path) -> u64 {
+        std::fs::metadata(wal).unwrap().len()
+    }
+
+    /// Asked by the checkpointer, the writer truncates the log between commits and
+    /// counts it; not asked, it leaves the log alone (a commit pays no checkpoint).
+    #[test]
+    fn the_writer_truncates_the_log_when_asked_and_only_then() {
+        let (_dir, conn, wal) = grown_log();
+        let stats = WalStats::default();
+        let before = size(&wal);
+        truncate_in_writer(&conn, &stats);
+        assert_eq!(size(&wal), before);
+        assert_eq!(stats.truncations.load(Ordering::Relaxed), 0);
+
+        stats.truncate_wanted.store(true, Ordering::Relaxed);
+        truncate_in_writer(&conn, &stats);
+        assert_eq!(size(&wal), 0);
+        assert_eq!(stats.truncations.load(Ordering::Relaxed), 1);
+        assert!(!stats.truncate_wanted.load(Ordering::Relaxed));
+        let rows: i64 = conn
+            .query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(rows, 50, "the truncated log's frames are in the database");
+    }
+
+    /// A reader in the way keeps the log from being truncated: the writer gives up
+    /// without counting a truncation; once the reader is gone, the next request
+    /// truncates.
+    #[test]
+    fn a_reader_in_the_way_makes_the_writer_give_up_until_the_next_request() {
+        let (dir, conn, wal) = grown_log();
+        let reader = Connection::open(dir.path().join("log.db")).unwrap();
+        reader.execute_batch("BEGIN").unwrap();
+        let _: i64 = reader
+            .query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))
+            .unwrap();
+        conn.execute("INSERT INTO t VALUES (zeroblob(8192))", [])
+            .unwrap();
+        let stats = WalStats::default();
+        stats.truncate_wanted.store(true, Ordering::Relaxed);
+        truncate_in_writer(&conn, &stats);
+        assert!(size(&wal) > 0);
+        assert_eq!(stats.truncations.load(Ordering::Relaxed), 0);
+
+        reader.execute_batch("COMMIT").unwrap();
+        stats.truncate_wanted.store(true, Ordering::Relaxed);
+        truncate_in_writer(&conn, &stats);
+        assert_eq!(size(&wal), 0);
+        assert_eq!(stats.truncations.load(Ordering::Relaxed), 1);
+    }
+}

@@ -9,9 +9,9 @@ use super::writer::write_append;
 use super::{MAX_PAGE, SqliteStore, db, from_json, instant, micros, to_json};
 use crate::prepared::Prepared;
 use crate::{
-    Append, CaseCount, CaseFilter, CaseRow, ClockSummary, Conflict, Due, Lease, OutboxCounts, Page,
-    Pending, PolicyVersion, Receipt, Store, StoreError, StoredCase, StoredEvent, Summary,
-    TrackingLink,
+    Append, CaseCount, CaseFilter, CaseRow, ClockSummary, Conflict, Due, IndexStamp, Lease,
+    OutboxCounts, Page, Pending, PolicyVersion, Receipt, Store, StoreError, StoredCase,
+    StoredEvent, Summary, SummaryUpdate, TrackingLink,
 };
 
 impl Store for SqliteStore {
@@ -363,6 +363,130 @@ impl Store for SqliteStore {
         }
     }
 
+    fn set_summaries(&self, updates: Vec<SummaryUpdate>) -> Result<usize, StoreError> {
+        let set = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = set.clone();
+        self.write_now(Box::new(move |conn| {
+            let mut update = conn
+                .prepare_cached(
+                    "UPDATE cases SET clock_state = ?3, next_due = ?4
+                     WHERE org = ?1 AND id = ?2 AND version = ?5",
+                )
+                .map_err(db)?;
+            for u in &updates {
+                let s = &u.summary;
+                let changed = update
+                    .execute(params![
+                        u.org,
+                        u.id,
+                        s.clock_state.as_str(),
+                        s.next_due.map(micros),
+                        u.version as i64
+                    ])
+                    .map_err(db)?;
+                count.fetch_add(changed, std::sync::atomic::Ordering::Relaxed);
+            }
+            Ok(())
+        }))?;
+        Ok(set.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    fn index_stamps(&self) -> Result<Option<Vec<IndexStamp>>, StoreError> {
+        self.read(|conn| {
+            let mut s = conn
+                .prepare_cached(
+                    "SELECT c.org, c.policy_hash, c.open, s.stamp
+                     FROM (SELECT org, policy_hash, COUNT(*) AS open FROM cases
+                           WHERE closed = 0 GROUP BY org, policy_hash) AS c
+                     LEFT JOIN due_index_stamps AS s
+                       ON s.org = c.org AND s.policy_hash = c.policy_hash
+                     ORDER BY c.org, c.policy_hash",
+                )
+                .map_err(db)?;
+            let rows = s
+                .query_map([], |r| {
+                    Ok(IndexStamp {
+                        org: r.get(0)?,
+                        policy_hash: r.get(1)?,
+                        open: r.get::<_, i64>(2)? as u64,
+                        stamp: r.get(3)?,
+                    })
+                })
+                .map_err(db)?;
+            rows.collect::<Result<_, _>>().map(Some).map_err(db)
+        })
+    }
+
+    fn stamp_index(
+        &self,
+        org: &str,
+        policy_hash: &str,
+        stamp: &str,
+        only_without_open_cases: bool,
+    ) -> Result<bool, StoreError> {
+        let (org, hash, stamp) = (org.to_string(), policy_hash.to_string(), stamp.to_string());
+        let stamped = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let done = stamped.clone();
+        self.write_now(Box::new(move |conn| {
+            // INVARIANT: checked and written in one transaction on the one write
+            // connection, so no case of the version is written in between.
+            let open: bool = conn
+                .prepare_cached(
+                    "SELECT EXISTS (SELECT 1 FROM cases
+                     WHERE closed = 0 AND org = ?1 AND policy_hash = ?2)",
+                )
+                .and_then(|mut s| s.query_row(params![org, hash], |r| r.get(0)))
+                .map_err(db)?;
+            if open && only_without_open_cases {
+                return Ok(());
+            }
+            conn.prepare_cached(
+                "INSERT INTO due_index_stamps (org, policy_hash, stamp, stamped_at)
+                 VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (org, policy_hash) DO UPDATE
+                     SET stamp = excluded.stamp, stamped_at = excluded.stamped_at",
+            )
+            .and_then(|mut s| s.execute(params![org, hash, stamp, micros(Utc::now())]))
+            .map_err(db)?;
+            done.store(true, std::sync::atomic::Ordering::Relaxed);
+            Ok(())
+        }))?;
+        Ok(stamped.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    fn open_cases_pinned(
+        &self,
+        org: &str,
+        policy_hash: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<StoredCase>, StoreError> {
+        type Row = (String, String, String, Option<i64>);
+        self.read(|conn| {
+            let mut s = conn
+                .prepare_cached(
+                    "SELECT snapshot, policy_id, clock_state, next_due FROM cases
+                     WHERE closed = 0 AND org = ?1 AND policy_hash = ?2 AND id > ?3
+                     ORDER BY id LIMIT ?4",
+                )
+                .map_err(db)?;
+            let rows: Vec<Row> = s
+                .query_map(
+                    params![org, policy_hash, after.unwrap_or(""), limit as i64],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                )
+                .map_err(db)?
+                .collect::<Result<_, _>>()
+                .map_err(db)?;
+            let mut out = Vec::with_capacity(rows.len());
+            for (snapshot, policy, clock, due) in rows {
+                out.push(stored_case(&snapshot, policy, &clock, due)?);
+            }
+            with_keys(conn, org, &mut out)?;
+            Ok(out)
+        })
+    }
+
     fn counts(&self) -> Result<Vec<CaseCount>, StoreError> {
         self.read(|conn| {
             let mut s = conn
@@ -604,4 +728,22 @@ fn pending(r: &rusqlite::Row<'_>) -> rusqlite::Result<Pending> {
         body: r.get(3)?,
         attempts: r.get(4)?,
     })
+}
+
+/// Gives each of one organisation's cases (in id order) its idempotency keys, read
+/// in one query for the range they span.
+fn with_keys(
+    conn: &rusqlite::Connection,
+    org: &str,
+    cases: &mut [StoredCase],
+) -> Result<(), StoreError> {
+    let (Some(first), Some(last)) = (cases.first(), cases.last()) else {
+        return Ok(());
+    };
+    let mut keys = keys_between(conn, (org, &first.case.id), (org, &last.case.id))?;
+    for stored in cases {
+        let key = (org.to_string(), stored.case.id.clone());
+        stored.case.keys = std::sync::Arc::new(keys.remove(&key).unwrap_or_default());
+    }
+    Ok(())
 }
