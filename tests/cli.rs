@@ -330,5 +330,8 @@ fn serve_writes_json_log_lines_with_log_format_json() {
             "{line}"
         );
     }
-    assert!(log.contains("\"message\":\"due index read as stored\""), "{log}");
+    assert!(
+        log.contains("\"message\":\"due index read as stored\""),
+        "{log}"
+    );
 }
