@@ -23,10 +23,12 @@
 //!
 //! Most cases close on a timer after their last line (a decision becomes final
 //! when no review is asked for in time). Given each case's last line
-//! ([`ReplayOptions::last_lines`], read ahead by [`last_lines`]), a worker moves a case
-//! whose last line it played on with its own clock (the latest instant it played,
-//! never past `until`) and drops it once a timer closes it, instead of holding it to
-//! the end. Timers fire in the same order either way, so the figures are the same; a
+//! ([`ReplayOptions::last_lines`], read ahead by [`last_lines`]), a worker fires the
+//! timers of a case whose last line it played up to the latest instant it played, or
+//! the instant of the file's last line if later (the end cannot come before it), never
+//! past `until`, and drops the case once a timer closes it, instead of holding it to
+//! the end; nothing is kept of a case dropped past its last line, since no line names
+//! it again. Timers fire in the same order either way, so the figures are the same; a
 //! case still open is held to the end, where its clocks' states are taken.
 
 mod instant;
@@ -81,23 +83,36 @@ impl Default for ReplayOptions {
 /// lines counted, as a replay numbers them), by the fingerprint of the case's id.
 /// Two ids with the same fingerprint share the later line, so that the earlier
 /// one's case is only held to the end, never dropped too soon.
+///
+/// It also knows an instant the replay's end cannot come before (the instant of a
+/// line that parses, its last one), so that a case past its last line can have
+/// its timers fired up to it at once instead of waiting for the lines to get there.
 #[derive(Debug, Clone, Default)]
-pub struct LastLines(HashMap<u64, usize, BuildHasherDefault<Fingerprinted>>);
+pub struct LastLines {
+    lines: HashMap<u64, usize, BuildHasherDefault<Fingerprinted>>,
+    end_at_least: Option<DateTime<Utc>>,
+}
 
 impl LastLines {
     /// Whether line `n` is the last that names `case`.
     pub fn is_last(&self, case: &str, n: usize) -> bool {
-        self.0.get(&fingerprint(case)) == Some(&n)
+        self.lines.get(&fingerprint(case)) == Some(&n)
     }
 
     /// How many cases the file names.
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.lines.len()
     }
 
     /// Whether the file names no case.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.lines.is_empty()
+    }
+
+    /// An instant the replay's last instant read is not before: that of a line
+    /// that parses (`None` when none was found).
+    pub fn end_at_least(&self) -> Option<DateTime<Utc>> {
+        self.end_at_least
     }
 }
 
@@ -106,7 +121,8 @@ impl LastLines {
 pub fn last_lines_in(lines: &[Line]) -> LastLines {
     let mut lasts = LastLines::default();
     for (i, line) in lines.iter().enumerate() {
-        lasts.0.insert(fingerprint(&line.case), i + 1);
+        lasts.lines.insert(fingerprint(&line.case), i + 1);
+        lasts.end_at_least = lasts.end_at_least.max(Some(line.instant()));
     }
     lasts
 }
@@ -117,6 +133,8 @@ pub fn last_lines_in(lines: &[Line]) -> LastLines {
 pub fn last_lines(mut reader: impl BufRead) -> LastLines {
     let mut lasts = LastLines::default();
     let mut text = String::new();
+    // The last line that names a case, parsed at the end for `end_at_least`.
+    let mut final_text = String::new();
     for n in 1.. {
         text.clear();
         match reader.read_line(&mut text) {
@@ -133,8 +151,13 @@ pub fn last_lines(mut reader: impl BufRead) -> LastLines {
                 Err(_) => continue,
             },
         };
-        lasts.0.insert(print, n);
+        lasts.lines.insert(print, n);
+        std::mem::swap(&mut text, &mut final_text);
     }
+    // The replay parses this line too: its last instant read is not before it.
+    lasts.end_at_least = serde_json::from_str::<Line>(&final_text)
+        .ok()
+        .map(|line| line.instant());
     lasts
 }
 
@@ -568,7 +591,10 @@ fn work(
                     worker.play(n, line, known_last);
                 }
                 if !worker.finished.is_empty() {
-                    worker.run_finished(cap.map_or(latest, |cap| cap.min(latest)));
+                    // The end is not before the latest instant played, nor before
+                    // what the read-ahead found, and never past `until`.
+                    let end = latest.max(lasts.and_then(LastLines::end_at_least).unwrap_or(latest));
+                    worker.run_finished(cap.map_or(end, |cap| cap.min(end)));
                 }
             }
             Message::Done => {
@@ -632,21 +658,23 @@ impl Worker<'_, '_> {
         self.summary.events.read += 1;
         let at = line.instant();
         let _ = vc.send(&line.into_command(), at);
+        let past_last = known_last || self.lasts.is_some_and(|l| l.is_last(&case, n));
         if vc.case.closed {
-            self.drop_closed(&case);
-        } else if (known_last || self.lasts.is_some_and(|l| l.is_last(&case, n)))
-            && let Some(due) = vc.next_due_at()
-        {
+            self.drop_closed(&case, past_last);
+        } else if past_last && let Some(due) = vc.next_due_at() {
             self.finished.push(Reverse((due, case)));
         }
     }
 
-    /// Counts the closed case `case` and drops it.
-    fn drop_closed(&mut self, case: &str) {
+    /// Counts the closed case `case` and drops it. Its version is kept for the
+    /// lines that name it later, unless it is `past_last`: no line names it again.
+    fn drop_closed(&mut self, case: &str, past_last: bool) {
         if let Some(vc) = self.cases.remove(case) {
             self.summary.add_case(&vc);
             (self.each)(&vc);
-            self.closed.insert(fingerprint(case), vc.case.version);
+            if !past_last {
+                self.closed.insert(fingerprint(case), vc.case.version);
+            }
         }
     }
 
@@ -664,9 +692,11 @@ impl Worker<'_, '_> {
             let Some(vc) = self.cases.get_mut(&case) else {
                 continue;
             };
-            vc.advance_to(to);
+            // The clock stays at the last timer fired (a case shown as it closes
+            // shows when), and reaches the end only if it is held to it.
+            vc.fire_due_by(to);
             if vc.case.closed {
-                self.drop_closed(&case);
+                self.drop_closed(&case, true);
             } else if let Some(due) = vc.next_due_at().filter(|due| *due > to) {
                 // (A case whose timers are still due after moving, held back by
                 // the guard against timers that keep each other due, waits for
@@ -862,6 +892,23 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The read-ahead's end is the instant of the last line naming a case, when it
+    /// parses (the replay's last instant read is not before it), and none when it
+    /// does not.
+    #[test]
+    fn the_read_ahead_knows_the_end_is_not_before_the_last_line() {
+        let text = concat!(
+            "{\"case\":\"C-1\",\"at\":\"2026-03-02T09:15:00+08:00\",\"event\":\"intake\"}\n",
+            "{\"case\":\"C-1\",\"at\":\"2026-03-05T10:00:00+08:00\",\"event\":\"note\"}\n",
+            "not json at all\n\n",
+        );
+        let end = last_lines(text.as_bytes()).end_at_least();
+        assert_eq!(end, Some("2026-03-05T02:00:00Z".parse().unwrap()));
+        let broken = format!("{text}{{\"case\":\"C-1\",\"at\":\"not a time\"}}\n");
+        assert_eq!(last_lines(broken.as_bytes()).end_at_least(), None);
+        assert_eq!(last_lines(&b""[..]).end_at_least(), None);
     }
 
     /// Distinct ids of the shape replay meets most (sequential numbers) have distinct

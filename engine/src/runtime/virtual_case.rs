@@ -125,6 +125,14 @@ impl<'p> VirtualCase<'p> {
     /// Moves the clock to `until`, firing every timer due on the way in time order.
     /// A clock already past `until` stays where it is.
     pub fn advance_to(&mut self, until: DateTime<Utc>) {
+        self.fire_due_by(until);
+        self.now = self.now.max(until);
+    }
+
+    /// Fires every timer due by `until` in time order, the clock moving only to each
+    /// one's instant (not on to `until`, which a later [`Self::advance_to`] may reach:
+    /// the timers fired are the same either way).
+    pub fn fire_due_by(&mut self, until: DateTime<Utc>) {
         for _ in 0..MAX_TIMERS_PER_MOVE {
             let next = match self.next.take() {
                 Some((version, next)) if version == self.case.version => next,
@@ -146,7 +154,6 @@ impl<'p> VirtualCase<'p> {
             self.now = now;
             self.counts.timers += 1;
         }
-        self.now = self.now.max(until);
     }
 
     /// Moves the clock to `at` (firing timers), then decides and applies `command`;
