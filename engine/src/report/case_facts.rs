@@ -209,8 +209,10 @@ fn clocks(
             continue;
         };
         let cal = policy.calendar_of(sla);
-        let deadline = clock.deadline(&sla.rule, cal).ok().flatten();
-        let state = clock.state(&sla.rule, cal, case.updated_at).ok();
+        let (deadline, state) = match clock.deadline_and_state(&sla.rule, cal, case.updated_at) {
+            Ok((deadline, state)) => (deadline, Some(state)),
+            Err(_) => (None, None),
+        };
         let end = match (run.stopped_at, state) {
             (Some(at), _) if Some(at) == withdrawn_at => ClockEnd::Withdrawn,
             (Some(_), Some(ClockState::Met)) => ClockEnd::Met,

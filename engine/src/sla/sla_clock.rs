@@ -431,19 +431,32 @@ impl SlaClock {
         cal: &Calendar,
         now: DateTime<Utc>,
     ) -> Result<ClockState, CalendarError> {
+        Ok(self.deadline_and_state(rule, cal, now)?.1)
+    }
+
+    /// [`Self::deadline`] and [`Self::state`] at `now` together, the deadline
+    /// worked out once (as a report takes both of every clock).
+    pub fn deadline_and_state(
+        &self,
+        rule: &SlaRule,
+        cal: &Calendar,
+        now: DateTime<Utc>,
+    ) -> Result<(Option<DateTime<Utc>>, ClockState), CalendarError> {
         let Some(run) = self.current() else {
-            return Ok(ClockState::NotStarted);
+            return Ok((None, ClockState::NotStarted));
         };
         let planned = self.plan(run, rule, cal, run.open_pause())?;
         let deadline = planned.deadline.at;
-        Ok(match run.stopped_at {
+        let paused = planned.paused_now(run);
+        let state = match run.stopped_at {
             Some(_) if run.withdrawn => ClockState::Withdrawn,
             Some(stop) if stop < deadline => ClockState::Met,
             Some(_) => ClockState::Missed,
-            None if planned.paused_now(run) => ClockState::Paused,
+            None if paused => ClockState::Paused,
             None if now < deadline => ClockState::Running,
             None => ClockState::Breached,
-        })
+        };
+        Ok(((!paused).then_some(deadline), state))
     }
 
     /// The time left at `now` (negative once breached); `None` when not started or
