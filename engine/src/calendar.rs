@@ -38,7 +38,7 @@ use std::collections::BTreeMap;
 
 use chrono::{
     DateTime, Datelike, Days, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta,
-    TimeZone, Utc, Weekday,
+    TimeZone, Timelike, Utc, Weekday,
 };
 use serde::Serialize;
 use thiserror::Error;
@@ -238,6 +238,8 @@ pub struct Calendar {
     /// The first instant of every covered day, indexed like `dense` (empty if any
     /// could not be computed; then each is computed when needed).
     day_starts: Vec<DateTime<Utc>>,
+    /// The same as seconds since the epoch (empty if any has a fraction of one).
+    day_start_seconds: Vec<i64>,
     /// The first and last day of all the data, when the spec has coverage.
     span: Option<(NaiveDate, NaiveDate)>,
     /// The first day of the data as days from the common era, for indexing `dense`.
@@ -277,10 +279,19 @@ impl Calendar {
             exceptions,
             dense: Vec::new(),
             day_starts: Vec::new(),
+            day_start_seconds: Vec::new(),
             dense_base: spec_base,
         };
         calendar.dense = calendar.dense_days();
         calendar.day_starts = calendar.day_starts();
+        calendar.day_start_seconds = match calendar.day_starts.iter().all(|d| d.nanosecond() == 0) {
+            true => calendar
+                .day_starts
+                .iter()
+                .map(DateTime::timestamp)
+                .collect(),
+            false => Vec::new(),
+        };
         Ok(calendar)
     }
 
@@ -439,7 +450,39 @@ impl Calendar {
 
     /// The local date of an instant in the calendar's time zone.
     pub fn local_date(&self, at: DateTime<Utc>) -> NaiveDate {
-        at.with_timezone(&self.spec.timezone).date_naive()
+        match self.cached_local_date(at) {
+            Some(date) => date,
+            None => at.with_timezone(&self.spec.timezone).date_naive(),
+        }
+    }
+
+    /// [`Self::local_date`] by the precomputed first instants of the covered days
+    /// (the day whose start is the last at or before `at`), without asking the time
+    /// zone; `None` outside them (before the first day, or on the last, whose end
+    /// is not among them).
+    fn cached_local_date(&self, at: DateTime<Utc>) -> Option<NaiveDate> {
+        // Whole seconds (a day starts on one; `at >= start` holds of `at`'s whole
+        // second as of `at`).
+        let (starts, at) = (&self.day_start_seconds, at.timestamp());
+        let first = *starts.first()?;
+        if at < first {
+            return None;
+        }
+        // Days are 24 hours but for a time zone's changes, so the day is the guess
+        // or one near it.
+        let guess = usize::try_from((at - first) / 86_400).ok()?;
+        let mut i = guess.min(starts.len() - 1);
+        while starts[i] > at {
+            i -= 1;
+        }
+        while i + 1 < starts.len() && starts[i + 1] <= at {
+            i += 1;
+        }
+        if i + 1 == starts.len() {
+            return None;
+        }
+        let offset = i32::try_from(i).ok()?;
+        NaiveDate::from_num_days_from_ce_opt(self.dense_base + offset)
     }
 
     /// The instant of a local date and time: the earlier one in a DST overlap, the
@@ -790,6 +833,34 @@ mod tests {
         let cal = Calendar::new(spec()).unwrap();
         let at: DateTime<Utc> = "2026-02-13T23:30:00Z".parse().unwrap();
         assert_eq!(cal.local_date(at), date("2026-02-14"));
+    }
+
+    #[test]
+    fn local_dates_from_the_day_starts_are_the_time_zones_own() {
+        // Zones with summer time, one that skipped a day (Apia, 30 December 2011),
+        // and one without changes: every quarter hour over the covered days, and an
+        // hour before and after them.
+        for (zone, from, to) in [
+            (chrono_tz::Europe::London, "2026-01-01", "2026-12-31"),
+            (chrono_tz::America::New_York, "2026-03-01", "2026-11-30"),
+            (chrono_tz::Pacific::Apia, "2011-12-20", "2012-01-10"),
+            (chrono_tz::Australia::Lord_Howe, "2026-03-30", "2026-04-10"),
+            (chrono_tz::Asia::Shanghai, "2026-01-01", "2026-12-31"),
+        ] {
+            let mut s = spec();
+            (s.timezone, s.holidays, s.working_days) = (zone, vec![], vec![]);
+            s.covers = vec![cover(from, to, "test", false)];
+            let cal = Calendar::new(s).unwrap();
+            assert!(!cal.day_start_seconds.is_empty(), "{zone}: day starts");
+            let first = cal.start_of_day(date(from)).unwrap() - TimeDelta::hours(1);
+            let last = cal.start_of_day(date(to)).unwrap() + TimeDelta::hours(25);
+            let mut at = first;
+            while at < last {
+                let own = at.with_timezone(&zone).date_naive();
+                assert_eq!(cal.local_date(at), own, "{zone} at {at}");
+                at += TimeDelta::minutes(15);
+            }
+        }
     }
 
     #[test]

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Usage: tools/measure/wal.sh REPO [PORT] [SECONDS], after `cargo build --release --bin redress --example load` in REPO.
+# Usage: [REDRESS=BINARY] tools/measure/wal.sh REPO [PORT] [SECONDS], after `cargo build --release --bin redress --example load` in REPO.
 # WAL under a 45 s retail load: samples load.db-wal and the metric every 5 s.
 set -u
 REPO=$1; PORT=${2:-8181}; SECS=${3:-45}
+BIN=${REDRESS:-$REPO/target/release/redress}  # REDRESS=path measures another build
 D=/tmp/redress-wal; rm -rf $D; mkdir -p $D; cd $D
-$REPO/target/release/redress serve --policies $REPO/policies --database sqlite://$D/load.db --listen 127.0.0.1:$PORT > serve.log 2>&1 &
+$BIN serve --policies $REPO/policies --database sqlite://$D/load.db --listen 127.0.0.1:$PORT > serve.log 2>&1 &
 SP=$!
 sleep 2; TOKEN=$(grep -o 'dev-agent-[0-9a-f]*' redress-server.toml | head -1)
 $REPO/target/release/examples/load --url http://127.0.0.1:$PORT --token "$TOKEN" --cases 200 --concurrency 32 --seconds $SECS --policy retail > load.json 2> load.err &

@@ -69,8 +69,18 @@ impl Service {
             .into());
         }
         let now = self.now().max(current.case.updated_at);
-        let mut case = current.case.clone();
-        let fired = fire_due(&current.policy, &mut case, now);
+        // The case is moved out of the slot (whose lock is held, and which every
+        // path below fills again or empties), so that the command folds into it in
+        // place: a copy shared with the slot would have its maps copied whole on
+        // the first change, the idempotency keys (one more per keyed command)
+        // among them, making each command slower than the last.
+        *slot = None;
+        let Slot {
+            mut case,
+            policy,
+            summary: before,
+        } = current;
+        let fired = fire_due(&policy, &mut case, now);
         self.observe(&fired, org, id, false);
         let stuck = fired.stuck.is_some();
         let command = Command {
@@ -79,43 +89,33 @@ impl Service {
             key,
             expected_version: None,
         };
-        let decided = decide_and_apply(&current.policy, &mut case, &command, now);
+        let decided = decide_and_apply(&policy, &mut case, &command, now);
         let mut events = fired.events;
         let (own, repeat_of) = match &decided {
             Ok(decision) => (decision.events.clone(), decision.repeat_of),
             Err(_) => (Vec::new(), None),
         };
         events.extend(own.iter().cloned());
-        let mut after = current.clone();
-        if !events.is_empty() {
-            match self
-                .commit(
-                    org,
-                    &current.policy,
-                    &case,
-                    events,
-                    Keyed {
-                        intake: None,
-                        fingerprint,
-                    },
-                    stuck,
-                )
-                .await
-            {
-                Ok(summary) => {
-                    after = Slot {
-                        case,
-                        policy: current.policy.clone(),
-                        summary,
-                    };
-                    *slot = Some(after.clone());
-                }
-                Err(e) => {
-                    *slot = None;
-                    return Err(e.into());
-                }
+        // Nothing changed (a refusal puts the case back), or the change is durable:
+        // the slot holds the case again; a failed write leaves the slot empty, so
+        // that the case is read again from the store.
+        let summary = match events.is_empty() {
+            true => before,
+            false => {
+                let keyed = Keyed {
+                    intake: None,
+                    fingerprint,
+                };
+                self.commit(org, &policy, &case, events, keyed, stuck)
+                    .await?
             }
-        }
+        };
+        let after = Slot {
+            case,
+            policy,
+            summary,
+        };
+        *slot = Some(after.clone());
         if after.case.closed {
             drop(slot);
             self.forget(org, id);
