@@ -136,8 +136,10 @@ pub fn numbered(lines: Vec<Line>) -> impl Iterator<Item = Numbered> {
 /// One case's lines.
 fn generate_case(policy: &Policy, profile: &Profile, i: usize, rng: &mut Rng) -> Vec<Line> {
     let id = format!("S-{i:07}");
-    let span = f64::from(profile.span_days) * 86_400.0;
-    let received = profile.start.with_timezone(&Utc) + seconds(rng.unit() * span);
+    let span = f64::from(profile.span_days.min(MAX_SPAN_DAYS)) * 86_400.0;
+    // Not clamped as a delay is: a span may be longer than a delay's bound.
+    let received =
+        profile.start.with_timezone(&Utc) + TimeDelta::seconds((rng.unit() * span) as i64);
     let registered = match rng.chance(profile.late_registration) {
         true => received + TimeDelta::hours(18),
         false => received + seconds(rng.unit() * 1800.0),
@@ -156,15 +158,67 @@ fn generate_case(policy: &Policy, profile: &Profile, i: usize, rng: &mut Rng) ->
         let Some(t) = pick(policy, profile, &vc, rng) else {
             break;
         };
-        at += seconds(
-            rng.log_normal(profile.delay_hours.median, profile.delay_hours.spread) * 3600.0,
-        );
+        at = after_delay(profile, at, rng);
         let mut next = line(&id, at, &t.event, actor(t, rng));
         next.data = event_data(policy, profile, t, &vc, rng);
         let _ = vc.send(&next.command(), at);
         lines.push(next);
     }
+    // The draw is made only when some cases are to be finished, so that the default
+    // profile gives the same streams as before the setting existed.
+    if profile.left_open < 1.0 && left_unfinished(&vc, at) && !rng.chance(profile.left_open) {
+        lines.push(withdrawal(policy, profile, &mut vc, at, rng));
+    }
     lines
+}
+
+/// Receipts are spread over this many days at most (a hundred years).
+const MAX_SPAN_DAYS: u32 = 36_525;
+
+/// A case's timers are followed this far after its last event to see whether they
+/// close it (the bank's `close` transition falls due 30 days after a decision).
+const UNFINISHED_AFTER_DAYS: i64 = 366;
+
+/// The instant a drawn delay after `at`.
+fn after_delay(profile: &Profile, at: DateTime<Utc>, rng: &mut Rng) -> DateTime<Utc> {
+    let hours = rng.log_normal(profile.delay_hours.median, profile.delay_hours.spread);
+    at + seconds(hours * 3600.0)
+}
+
+/// Whether a case is open for good once its steps are over: still open, and still
+/// open when its timers have run for [`UNFINISHED_AFTER_DAYS`] after `at`.
+fn left_unfinished(vc: &VirtualCase<'_>, at: DateTime<Utc>) -> bool {
+    if vc.case.closed {
+        return false;
+    }
+    let mut ahead = vc.clone();
+    ahead.advance_to(at + TimeDelta::days(UNFINISHED_AFTER_DAYS));
+    !ahead.case.closed
+}
+
+/// The complainant withdrawing an unfinished case a drawn delay after `at`, with the
+/// fields the policy's `withdraw` transition (if it has one) requires at the stage the
+/// case is in then; sent to `vc`.
+fn withdrawal(
+    policy: &Policy,
+    profile: &Profile,
+    vc: &mut VirtualCase<'_>,
+    at: DateTime<Utc>,
+    rng: &mut Rng,
+) -> Line {
+    let at = after_delay(profile, at, rng);
+    vc.advance_to(at);
+    let here = policy
+        .transitions()
+        .iter()
+        .find(|t| t.event == "withdraw" && t.from.contains(&vc.case.stage));
+    let mut withdraw = line(&vc.case.id, at, "withdraw", None);
+    if let Some(t) = here {
+        withdraw.actor = actor(t, rng);
+        withdraw.data = required_data(policy, profile, t, vc, rng, usize::MAX, 1.0);
+    }
+    let _ = vc.send(&withdraw.command(), at);
+    withdraw
 }
 
 fn line(case: &str, at: DateTime<Utc>, event: &str, actor: Option<Actor>) -> Line {
@@ -256,15 +310,29 @@ fn event_data(
     vc: &VirtualCase<'_>,
     rng: &mut Rng,
 ) -> Data {
-    let mut data = Data::new();
     let skip = match rng.chance(profile.missing_field) {
         true => t.requires.len(),
         false => usize::MAX,
     };
+    required_data(policy, profile, t, vc, rng, skip, profile.bool_true)
+}
+
+/// Values for the fields `t` requires that the case lacks, but the `skip`th (from 1);
+/// a flag is true with probability `bool_true`.
+fn required_data(
+    policy: &Policy,
+    profile: &Profile,
+    t: &Transition,
+    vc: &VirtualCase<'_>,
+    rng: &mut Rng,
+    skip: usize,
+    bool_true: f64,
+) -> Data {
+    let mut data = Data::new();
     for (i, name) in t.requires.iter().enumerate() {
         let missing = !vc.case.fields.contains_key(name);
         if let (true, false, Some(def)) = (missing, i + 1 == skip, policy.fields().get(name)) {
-            data.insert(name.clone(), draw(def, profile, rng, profile.bool_true));
+            data.insert(name.clone(), draw(def, profile, rng, bool_true));
         }
     }
     data
@@ -294,5 +362,121 @@ fn draw(def: &FieldDef, profile: &Profile, rng: &mut Rng, bool_true: f64) -> Jso
         }
         FieldType::Date => Json::from(profile.start.date_naive().to_string()),
         FieldType::Datetime => Json::from(profile.start.to_rfc3339()),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::path::Path;
+
+    use super::*;
+    use crate::policy::load_policy;
+
+    fn bank() -> Policy {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/bank.toml");
+        load_policy(&path).unwrap()
+    }
+
+    fn by_case(lines: Vec<Line>) -> BTreeMap<String, Vec<Line>> {
+        let mut cases: BTreeMap<String, Vec<Line>> = BTreeMap::new();
+        for line in lines {
+            cases.entry(line.case.clone()).or_default().push(line);
+        }
+        cases
+    }
+
+    /// The stages cases end in once every timer had a year to fire.
+    fn final_stages(policy: &Policy, lines: &[Line]) -> BTreeMap<String, u64> {
+        let end = lines.iter().map(Line::instant).max().unwrap() + TimeDelta::days(400);
+        let options = ReplayOptions {
+            threads: 1,
+            until: Some(end),
+            ..Default::default()
+        };
+        replay(policy, numbered(lines.to_vec()), &options, &|_| {}).by_stage
+    }
+
+    /// With `left_open = 0` every case closes in the end: each case the default
+    /// profile leaves open for good gets one `withdraw` line more, a delay after its
+    /// last, and every other case's lines are the same.
+    #[test]
+    fn left_open_zero_withdraws_every_unfinished_case() {
+        let policy = bank();
+        let kept = Profile::default();
+        let finished = Profile {
+            left_open: 0.0,
+            ..Profile::default()
+        };
+        let a = generate(&policy, &kept, 400, 7, 2, &|_| {});
+        let b = generate(&policy, &finished, 400, 7, 2, &|_| {});
+        let open = |stages: &BTreeMap<String, u64>| {
+            stages
+                .iter()
+                .filter(|(stage, _)| !policy.stages()[stage.as_str()].terminal)
+                .map(|(_, n)| n)
+                .sum::<u64>()
+        };
+        let open_for_good = open(&final_stages(&policy, &a));
+        assert!(open_for_good > 20, "{open_for_good} cases open for good");
+        assert_eq!(open(&final_stages(&policy, &b)), 0);
+        let (a, b) = (by_case(a), by_case(b));
+        let mut withdrawn = 0;
+        for (case, lines) in &a {
+            let more = &b[case];
+            assert_eq!(&more[..lines.len()], &lines[..], "{case}");
+            match &more[lines.len()..] {
+                [] => {}
+                [withdraw] => {
+                    assert_eq!(withdraw.event, "withdraw", "{case}");
+                    assert!(withdraw.at > lines.last().unwrap().at, "{case}");
+                    withdrawn += 1;
+                }
+                extra => panic!("{case}: {} lines more", extra.len()),
+            }
+        }
+        assert_eq!(withdrawn, open_for_good);
+    }
+
+    /// A share in between withdraws some of the unfinished cases, not all.
+    #[test]
+    fn left_open_withdraws_the_rest_of_the_unfinished_cases() {
+        let policy = bank();
+        let lines_with = |left_open: &str| {
+            let profile = Profile::from_toml(&format!("left_open = {left_open}")).unwrap();
+            generate(&policy, &profile, 400, 7, 1, &|_| {}).len()
+        };
+        let (all, half, none) = (lines_with("1.0"), lines_with("0.5"), lines_with("0.0"));
+        assert!(all < half && half < none, "{all} {half} {none}");
+    }
+
+    /// Receipts spread over the whole span, even one longer than a year (a delay's
+    /// bound, which once cut receipts short and piled them on one instant).
+    #[test]
+    fn receipts_spread_over_a_span_of_years() {
+        let policy = bank();
+        let profile = Profile::from_toml("span_days = 730").unwrap();
+        let lines = generate(&policy, &profile, 2_000, 3, 1, &|_| {});
+        let start = profile.start.with_timezone(&Utc);
+        let mut receipts: Vec<DateTime<Utc>> = lines
+            .iter()
+            .filter_map(|l| l.received_at.map(|at| at.with_timezone(&Utc)))
+            .collect();
+        assert_eq!(receipts.len(), 2_000);
+        receipts.sort();
+        receipts.dedup();
+        assert!(
+            receipts.len() > 1_990,
+            "{} distinct receipts",
+            receipts.len()
+        );
+        let past_a_year = receipts
+            .iter()
+            .filter(|at| **at > start + TimeDelta::days(366))
+            .count();
+        // About half of two years' receipts fall in the second.
+        assert!((800..1_200).contains(&past_a_year), "{past_a_year}");
+        assert!(*receipts.last().unwrap() < start + TimeDelta::days(730));
     }
 }

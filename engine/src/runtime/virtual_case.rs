@@ -198,7 +198,11 @@ impl<'p> VirtualCase<'p> {
                         return Ok(None);
                     };
                     if spans.len() <= i {
-                        spans.resize(i + 1, None);
+                        // One slot per SLA, allocated once at its size (growing
+                        // slot by slot would double it).
+                        let slots = policy.slas().len().max(i + 1);
+                        spans.reserve_exact(slots - spans.len());
+                        spans.resize(slots, None);
                     }
                     let kept = spans[i].as_ref().filter(|s| {
                         s.started_at == run.started_at

@@ -3,13 +3,14 @@
 //!
 //! ```toml
 //! start = "2026-03-02T09:00:00+08:00"   # the first complaint may arrive from here
-//! span_days = 60                        # complaints arrive evenly over this many days
+//! span_days = 60                        # complaints arrive evenly over this many days (at most 36,525)
 //! late_registration = 0.1               # share keyed in the next day (letters)
 //! missing_field = 0.02                  # share of events sent without a field they need
 //! bool_true = 0.9                       # a flag an event needs is true this often
 //! flag_rate = 0.05                      # an optional flag (vulnerable, complex) is set
 //! wait = 3.0                            # weight of doing nothing where a timer would act
 //! max_steps = 12
+//! left_open = 1.0                       # share of unfinished cases left open for good; the rest are withdrawn
 //! amount = { median = 800.0, spread = 1.5 }      # money: log-normal
 //! delay_hours = { median = 20.0, spread = 1.0 }  # between a case's events
 //! [values.category]                      # enum weights (default: equal)
@@ -18,6 +19,15 @@
 //! [events]                               # weight of each event (default 1)
 //! withdraw = 0.05
 //! ```
+//!
+//! A case is *unfinished* when its steps are over (`max_steps` ran out, or no event
+//! it could draw moves it and no timer would) and it is still open, and its timers
+//! do not close it within a year of its last event: a complaint nobody gets back
+//! to. With the default `left_open = 1.0` every such case stays open for good
+//! (about 12% of the bank policy's cases); with `left_open = 0.0` none does: each is
+//! withdrawn by its complainant (a `withdraw` line) a drawn delay after its last
+//! event, so that every case closes in the end. Values in between withdraw that
+//! share of them.
 
 use std::collections::BTreeMap;
 
@@ -54,6 +64,9 @@ pub struct Profile {
     pub wait: f64,
     /// Events per case, at most.
     pub max_steps: usize,
+    /// Share of the unfinished cases (see the module's documentation) left open for
+    /// good; the others are withdrawn a drawn delay after their last event.
+    pub left_open: f64,
     /// Money amounts.
     pub amount: LogNormal,
     /// Hours between a case's events.
@@ -75,6 +88,7 @@ impl Default for Profile {
             flag_rate: 0.05,
             wait: 3.0,
             max_steps: 12,
+            left_open: 1.0,
             amount: LogNormal {
                 median: 800.0,
                 spread: 1.5,
