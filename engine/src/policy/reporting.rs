@@ -145,14 +145,21 @@ impl Reporting {
             return self.outcome(case).map(|o| o.as_str().to_string());
         }
         let raw = match self.sources.get(&dimension)? {
-            Source::Queue => case.queue.clone()?,
+            Source::Queue => return Some(self.grouped(dimension, case.queue.as_deref()?)),
             Source::Field(name) => match case.fields.get(name)? {
                 Value::Text(t) if t.trim().is_empty() => return None,
+                // Its own text, without the formatter's round.
+                Value::Text(t) => return Some(self.grouped(dimension, t)),
                 v => v.to_string(),
             },
         };
-        let grouped = self.groups.get(&dimension).and_then(|g| g.get(&raw));
-        Some(grouped.cloned().unwrap_or(raw))
+        Some(self.grouped(dimension, &raw))
+    }
+
+    /// The group a dimension's value is in (the value itself when it is in none).
+    fn grouped(&self, dimension: Dimension, raw: &str) -> String {
+        let grouped = self.groups.get(&dimension).and_then(|g| g.get(raw));
+        grouped.map_or_else(|| raw.to_string(), Clone::clone)
     }
 
     /// The case's outcome, when its outcome field holds a value the policy maps.
