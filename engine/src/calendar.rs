@@ -38,7 +38,7 @@ use std::collections::BTreeMap;
 
 use chrono::{
     DateTime, Datelike, Days, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta,
-    TimeZone, Timelike, Utc, Weekday,
+    TimeZone, Utc, Weekday,
 };
 use serde::Serialize;
 use thiserror::Error;
@@ -235,11 +235,10 @@ pub struct Calendar {
     exceptions: BTreeMap<NaiveDate, DayKind>,
     /// The kind of every covered day, indexed by days since `covers.0`.
     dense: Vec<DayKind>,
-    /// The first instant of every covered day, indexed like `dense` (empty if any
-    /// could not be computed; then each is computed when needed).
-    day_starts: Vec<DateTime<Utc>>,
-    /// The same as seconds since the epoch (empty if any has a fraction of one).
-    day_start_seconds: Vec<i64>,
+    /// The first instant of every covered day as seconds since the epoch (a whole
+    /// number: time zones' offsets are), indexed like `dense` (empty if any could
+    /// not be computed; then each is computed when needed).
+    day_starts: Vec<i64>,
     /// The first and last day of all the data, when the spec has coverage.
     span: Option<(NaiveDate, NaiveDate)>,
     /// The first day of the data as days from the common era, for indexing `dense`.
@@ -279,19 +278,10 @@ impl Calendar {
             exceptions,
             dense: Vec::new(),
             day_starts: Vec::new(),
-            day_start_seconds: Vec::new(),
             dense_base: spec_base,
         };
         calendar.dense = calendar.dense_days();
         calendar.day_starts = calendar.day_starts();
-        calendar.day_start_seconds = match calendar.day_starts.iter().all(|d| d.nanosecond() == 0) {
-            true => calendar
-                .day_starts
-                .iter()
-                .map(DateTime::timestamp)
-                .collect(),
-            false => Vec::new(),
-        };
         Ok(calendar)
     }
 
@@ -309,12 +299,12 @@ impl Calendar {
         days.map(|d| self.sparse_kind(d)).collect()
     }
 
-    fn day_starts(&self) -> Vec<DateTime<Utc>> {
+    fn day_starts(&self) -> Vec<i64> {
         let Some(days) = self.dense_range() else {
             return Vec::new();
         };
-        days.map(|d| self.local_instant(d, NaiveTime::MIN))
-            .collect::<Result<_, _>>()
+        days.map(|d| Ok(self.local_instant(d, NaiveTime::MIN)?.timestamp()))
+            .collect::<Result<_, CalendarError>>()
             .unwrap_or_default()
     }
 
@@ -463,7 +453,7 @@ impl Calendar {
     fn cached_local_date(&self, at: DateTime<Utc>) -> Option<NaiveDate> {
         // Whole seconds (a day starts on one; `at >= start` holds of `at`'s whole
         // second as of `at`).
-        let (starts, at) = (&self.day_start_seconds, at.timestamp());
+        let (starts, at) = (&self.day_starts, at.timestamp());
         let first = *starts.first()?;
         if at < first {
             return None;
@@ -511,8 +501,8 @@ impl Calendar {
     /// The first instant of a local date.
     pub fn start_of_day(&self, date: NaiveDate) -> Result<DateTime<Utc>, CalendarError> {
         let cached = self.dense_index(date).and_then(|i| self.day_starts.get(i));
-        match cached {
-            Some(start) => Ok(*start),
+        match cached.and_then(|s| DateTime::from_timestamp(*s, 0)) {
+            Some(start) => Ok(start),
             None => self.local_instant(date, NaiveTime::MIN),
         }
     }
@@ -851,7 +841,7 @@ mod tests {
             (s.timezone, s.holidays, s.working_days) = (zone, vec![], vec![]);
             s.covers = vec![cover(from, to, "test", false)];
             let cal = Calendar::new(s).unwrap();
-            assert!(!cal.day_start_seconds.is_empty(), "{zone}: day starts");
+            assert!(!cal.day_starts.is_empty(), "{zone}: day starts");
             let first = cal.start_of_day(date(from)).unwrap() - TimeDelta::hours(1);
             let last = cal.start_of_day(date(to)).unwrap() + TimeDelta::hours(25);
             let mut at = first;

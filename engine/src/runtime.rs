@@ -47,6 +47,19 @@ pub mod replay;
 pub mod scenario;
 pub mod simulate;
 
+/// What the runtime's tests share.
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+pub(crate) mod test_support {
+    use crate::policy::{Policy, load_policy};
+
+    /// The shipped bank policy, `policies/bank.toml`.
+    pub(crate) fn bank() -> Policy {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/bank.toml");
+        load_policy(&path).unwrap()
+    }
+}
+
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};

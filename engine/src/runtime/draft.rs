@@ -351,19 +351,14 @@ impl<'a> Draft<'a> {
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use std::collections::BTreeMap;
-    use std::path::Path;
 
     use chrono::{DateTime, Utc};
 
     use super::super::simulate::{Profile, generate};
+    use super::super::test_support::bank;
     use super::super::{Command, CommandKind, decide, decide_and_apply, next_due};
     use crate::case::{Actor, Case, apply};
-    use crate::policy::{Policy, load_policy};
-
-    fn bank() -> Policy {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/bank.toml");
-        load_policy(&path).unwrap()
-    }
+    use crate::policy::Policy;
 
     /// `decide_and_apply` (in place, put back on a refusal) against `decide` on a
     /// copy then `apply` of each event: the same decision, the same case.

@@ -766,10 +766,8 @@ fn closed_line(summary: &mut Summary, version: &mut u64, case: String, line: Lin
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
-    use std::path::Path;
 
     use super::*;
-    use crate::policy::load_policy;
     use crate::runtime::simulate::{Profile, generate, generate_each};
 
     fn without_timing(summary: &Summary) -> serde_json::Value {
@@ -821,8 +819,7 @@ mod tests {
     /// instant, the same counts, on one thread or several.
     #[test]
     fn replay_reader_is_replay_of_read_lines() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/bank.toml");
-        let policy = load_policy(&path).unwrap();
+        let policy = crate::runtime::test_support::bank();
         let lines = generate(&policy, &Profile::default(), 60, 3, 1, &|_| {});
         let mut text = String::new();
         for (i, line) in lines.iter().enumerate() {
@@ -865,8 +862,7 @@ mod tests {
     /// before the end, where without it every one is shown at the end.
     #[test]
     fn knowing_last_lines_changes_nothing_but_when_cases_go() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/bank.toml");
-        let policy = load_policy(&path).unwrap();
+        let policy = crate::runtime::test_support::bank();
         let lines = generate(&policy, &Profile::default(), 400, 11, 1, &|_| {});
         let mut text = String::new();
         for (i, line) in lines.iter().enumerate() {
@@ -1011,8 +1007,7 @@ mod tests {
     /// (a note, a second intake, an event, a stale version), on one thread or several.
     #[test]
     fn dropping_closed_cases_counts_as_keeping_them() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/bank.toml");
-        let policy = load_policy(&path).unwrap();
+        let policy = crate::runtime::test_support::bank();
         let mut lines = generate(&policy, &Profile::default(), 300, 9, 1, &|_| {});
         let reference = keeping_every_case(&policy, &lines, None);
         assert!(
@@ -1068,8 +1063,7 @@ mod tests {
     /// generated in time order.
     #[test]
     fn generated_case_by_case_replays_as_in_time_order() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/bank.toml");
-        let policy = load_policy(&path).unwrap();
+        let policy = crate::runtime::test_support::bank();
         let profile = Profile::default();
         let sorted = generate(&policy, &profile, 200, 4, 2, &|_| {});
         let each: Vec<Line> = generate_each(&policy, &profile, 200, 4).collect();

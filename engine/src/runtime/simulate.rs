@@ -369,15 +369,9 @@ fn draw(def: &FieldDef, profile: &Profile, rng: &mut Rng, bool_true: f64) -> Jso
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use std::collections::BTreeMap;
-    use std::path::Path;
 
     use super::*;
-    use crate::policy::load_policy;
-
-    fn bank() -> Policy {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/bank.toml");
-        load_policy(&path).unwrap()
-    }
+    use crate::runtime::test_support::bank;
 
     fn by_case(lines: Vec<Line>) -> BTreeMap<String, Vec<Line>> {
         let mut cases: BTreeMap<String, Vec<Line>> = BTreeMap::new();

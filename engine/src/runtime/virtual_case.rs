@@ -290,18 +290,15 @@ impl<'p> VirtualCase<'p> {
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use std::collections::BTreeMap;
-    use std::path::Path;
 
     use super::*;
-    use crate::policy::load_policy;
     use crate::runtime::simulate::{Profile, generate};
 
     /// A case whose events are only counted ends as one whose events are kept, with
     /// the same counts, and its next timer is always `next_due` of the case.
     #[test]
     fn counted_events_make_the_same_case_as_kept_ones() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/bank.toml");
-        let policy = load_policy(&path).unwrap();
+        let policy = crate::runtime::test_support::bank();
         let lines = generate(&policy, &Profile::default(), 300, 5, 1, &|_| {});
         let mut by_case: BTreeMap<String, Vec<_>> = BTreeMap::new();
         for line in lines {
