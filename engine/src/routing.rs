@@ -8,7 +8,7 @@
 //! [`RouteDecision::explain`] can say why a complaint went where it went.
 
 use std::fmt;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use rhai::Scope;
 use serde::Serialize;
@@ -43,6 +43,9 @@ pub struct Router {
     /// The conditions before the first `otherwise`, as one program (`None` inside if
     /// they do not compile together); built by [`Router::prepare`] or the first route.
     chain: OnceLock<Option<ConditionChain>>,
+    /// The fields the rules' native conditions read before the first `otherwise`
+    /// (name and memo slot, sorted by name), read from a case in one pass.
+    fields_read: Vec<(String, usize)>,
 }
 
 /// Where a complaint goes, and why.
@@ -69,7 +72,7 @@ pub enum RouteReason {
         /// 0-based position among the rules.
         index: usize,
         /// The condition as written.
-        condition: String,
+        condition: Arc<str>,
     },
     /// No conditional rule matched; the `otherwise` rule at `index` applied.
     Otherwise {
@@ -130,10 +133,17 @@ impl Router {
         if !rules.iter().any(|r| r.condition.is_none()) {
             return Err(RouteError::NoOtherwise);
         }
+        let mut fields_read = Vec::new();
+        for condition in rules.iter().map_while(|r| r.condition.as_ref()) {
+            condition.native_fields_read(&mut fields_read);
+        }
+        fields_read.sort();
+        fields_read.dedup_by(|a, b| a.0 == b.0);
         Ok(Router {
             rules,
             script,
             chain: OnceLock::new(),
+            fields_read,
         })
     }
 
@@ -229,8 +239,9 @@ impl Router {
         case: &CaseView,
         ctx: &EvalContext,
     ) -> Option<Result<RouteDecision, RouteError>> {
-        // Each variable is read from the case once for all rules.
-        let mut memo = Memo::default();
+        // Each variable is read from the case once for all rules, the fields in one
+        // pass.
+        let mut memo = Memo::with_fields(case.fields, &self.fields_read);
         for (index, rule) in self.rules.iter().enumerate() {
             let Some(condition) = &rule.condition else {
                 return Some(Ok(rule.decision(RouteReason::Otherwise { index })));
@@ -247,8 +258,7 @@ impl Router {
         let condition = rule
             .condition
             .as_ref()
-            .map(|c| c.source().to_string())
-            .unwrap_or_default();
+            .map_or_else(|| Arc::from(""), Condition::shared_source);
         Ok(rule.decision(RouteReason::Rule { index, condition }))
     }
 
@@ -282,7 +292,7 @@ impl Router {
                     source: Box::new(source),
                 })?;
             if holds {
-                let condition = condition.source().to_string();
+                let condition = condition.shared_source();
                 return Ok(rule.decision(RouteReason::Rule { index, condition }));
             }
         }

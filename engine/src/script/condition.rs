@@ -32,7 +32,7 @@ pub struct Condition {
 }
 
 struct Compiled {
-    source: String,
+    source: Arc<str>,
     origin: Option<String>,
     ast: AST,
     /// The variables the expression may read: only these are supplied per evaluation.
@@ -86,7 +86,7 @@ impl Condition {
             false => None,
         };
         let inner = Compiled {
-            source: source.to_string(),
+            source: Arc::from(source),
             origin,
             ast,
             reads,
@@ -154,6 +154,14 @@ impl Condition {
         self.inner.native.as_ref()?.eval_memo(case, ctx, memo)
     }
 
+    /// Adds each field the condition's native form reads (if it has one) to `fields`,
+    /// as its name and its slot in a [`Memo`].
+    pub(crate) fn native_fields_read(&self, fields: &mut Vec<(String, usize)>) {
+        if let Some(native) = &self.inner.native {
+            native.fields_read(fields);
+        }
+    }
+
     /// Whether the condition has a native form (evaluated without Rhai unless that
     /// evaluation defers).
     pub fn is_native(&self) -> bool {
@@ -181,6 +189,11 @@ impl Condition {
     /// The source text, as written in the policy.
     pub fn source(&self) -> &str {
         &self.inner.source
+    }
+
+    /// The source text, shared (for a decision that names the condition).
+    pub fn shared_source(&self) -> Arc<str> {
+        Arc::clone(&self.inner.source)
     }
 
     /// The variables the expression may read.

@@ -29,7 +29,7 @@ use rust_decimal::Decimal;
 use self::parse::{Comparison, Constant, Expr, Helper, Var};
 use super::names::{Source, Variable};
 use super::{CaseView, EvalContext, ScriptLimits};
-use crate::value::Value;
+use crate::value::{Fields, Value};
 
 /// A condition in the native subset, read once at policy load.
 #[derive(Debug, Clone)]
@@ -65,6 +65,15 @@ impl NativeCondition {
         memo: &mut Memo<'v>,
     ) -> Option<bool> {
         self.eval_with(case, ctx, memo)
+    }
+
+    /// Adds each field the condition reads to `fields`, as its name and slot.
+    pub(crate) fn fields_read(&self, fields: &mut Vec<(String, usize)>) {
+        self.expr.each_var(&mut |var| {
+            if let Source::Field(name) = &var.source {
+                fields.push((name.clone(), var.slot));
+            }
+        });
     }
 
     fn eval_with<'v>(
@@ -106,7 +115,47 @@ pub(crate) struct Memo<'v> {
     len: usize,
 }
 
-const MEMO_SIZE: usize = 12;
+const MEMO_SIZE: usize = 16;
+
+/// Fields a memo reads in one pass at most, leaving the other slots for variables
+/// read as the rules need them.
+pub(crate) const PREFETCH_MAX: usize = 10;
+
+impl<'v> Memo<'v> {
+    /// A memo holding `wanted` (field names and slots, sorted by name and without
+    /// repeats; the first [`PREFETCH_MAX`] only) read from `fields` in one pass over
+    /// both, instead of a search of the map for each.
+    pub(crate) fn with_fields(fields: &'v Fields, wanted: &[(String, usize)]) -> Memo<'v> {
+        let mut memo = Memo::default();
+        let mut have = fields.iter().peekable();
+        for (name, slot) in wanted.iter().take(PREFETCH_MAX) {
+            let value = loop {
+                match have.peek() {
+                    Some((key, value)) => match name_order(key, name) {
+                        Ordering::Less => {
+                            have.next();
+                        }
+                        Ordering::Equal => break field(value),
+                        Ordering::Greater => break Operand::Unit,
+                    },
+                    None => break Operand::Unit,
+                }
+            };
+            memo.read[memo.len] = (*slot, value);
+            memo.len += 1;
+        }
+        memo
+    }
+}
+
+/// The order of two names as a map of `String` keys orders them (byte by byte), the
+/// first bytes compared in place: field names mostly differ there.
+fn name_order(a: &str, b: &str) -> Ordering {
+    match a.as_bytes().first().cmp(&b.as_bytes().first()) {
+        Ordering::Equal => a.cmp(b),
+        other => other,
+    }
+}
 
 impl Default for Memo<'_> {
     fn default() -> Self {
@@ -163,7 +212,13 @@ impl<'v, L: Lookup<'v>> At<'_, 'v, L> {
             Expr::And(a, b) => Some(self.test(a)? && self.test(b)?),
             Expr::Or(a, b) => Some(self.test(a)? || self.test(b)?),
             Expr::Compare(op, a, b) => compare(*op, self.eval(a)?, self.eval(b)?),
-            Expr::CompareWith(op, var, c) => compare(*op, self.var(var), constant(c)),
+            Expr::CompareWith(op, var, c) => match (op, self.var(var), c) {
+                // Text against text for (in)equality, the commonest comparison: the
+                // lengths first, as `==` does, not an ordering.
+                (Comparison::Eq, Operand::Text(t), Constant::Text(k)) => Some(t == k),
+                (Comparison::Ne, Operand::Text(t), Constant::Text(k)) => Some(t != k),
+                (_, value, c) => compare(*op, value, constant(c)),
+            },
             other => boolean(self.eval(other)?),
         }
     }

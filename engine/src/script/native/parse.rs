@@ -84,6 +84,20 @@ pub(crate) enum Expr {
 }
 
 impl Expr {
+    /// Calls `f` on each variable in the tree, in reading order.
+    pub(crate) fn each_var<'e>(&'e self, f: &mut impl FnMut(&'e Var)) {
+        match self {
+            Expr::Constant(_) | Expr::List(_) => {}
+            Expr::Variable(var) | Expr::CompareWith(_, var, _) => f(var),
+            Expr::Not(e) => e.each_var(f),
+            Expr::And(a, b) | Expr::Or(a, b) | Expr::Compare(_, a, b) | Expr::In(a, b) => {
+                a.each_var(f);
+                b.each_var(f);
+            }
+            Expr::Call(_, args) => args.iter().for_each(|a| a.each_var(f)),
+        }
+    }
+
     /// Nodes in the tree, list items included: a bound on the work of evaluating it.
     pub(crate) fn size(&self) -> usize {
         match self {
