@@ -205,14 +205,15 @@ impl<'a> Draft<'a> {
         }
         let mut fields = self.read_fields(data)?;
         let mut missing = Vec::new();
-        for (name, def) in self.policy.fields() {
+        // Only a field with a default or that is required needs looking up.
+        let defaulted = self.policy.fields().iter();
+        for (name, def) in defaulted.filter(|(_, d)| d.default.is_some() || d.required) {
             match (&def.default, fields.contains_key(name)) {
                 (_, true) => {}
                 (Some(default), false) => {
                     fields.insert(name.clone(), default.clone());
                 }
-                (None, false) if def.required => missing.push(name.clone()),
-                (None, false) => {}
+                (None, false) => missing.push(name.clone()),
             }
         }
         if !missing.is_empty() {
@@ -260,10 +261,9 @@ impl<'a> Draft<'a> {
     }
 
     pub(super) fn set_fields(&mut self, fields: Fields, cause: Cause) -> Result<(), Refusal> {
-        let changed: Fields = fields
-            .into_iter()
-            .filter(|(k, v)| self.case.fields.get(k) != Some(v))
-            .collect();
+        // The values that change, kept in the map they came in (no new map).
+        let mut changed = fields;
+        changed.retain(|k, v| self.case.fields.get(k) != Some(v));
         if changed.is_empty() {
             return Ok(());
         }

@@ -1,6 +1,8 @@
 //! Transition events: finding the transition, checking it (stage, role, required
 //! fields, guard), and taking it (the move, its clocks, its actions).
 
+use std::borrow::Cow;
+
 use super::draft::Draft;
 use super::{Data, Refusal};
 use crate::case::{Cause, EventKind, MoveReason};
@@ -52,7 +54,9 @@ impl Draft<'_> {
         for t in here {
             match self.check(t) {
                 Ok(()) => {
-                    let guard = t.guard.as_ref().map(|g| g.source().to_string());
+                    // Folding does not read why a case moved.
+                    let guard = t.guard.as_ref().filter(|_| !self.counted());
+                    let guard = guard.map(|g| g.source().to_string());
                     return self.take(t.index, MoveReason::Command { guard });
                 }
                 Err(r) => {
@@ -139,7 +143,12 @@ impl Draft<'_> {
     pub(super) fn take(&mut self, index: usize, reason: MoveReason) -> Result<(), Refusal> {
         let policy = self.policy;
         let t = &policy.transitions()[index];
-        let from = self.case.stage.clone();
+        // The stage left, as the policy names it (it is one of the transition's
+        // `from`), so that the move need not copy the case's own.
+        let from = match t.from.iter().find(|s| **s == self.case.stage) {
+            Some(from) => Cow::Borrowed(from.as_str()),
+            None => Cow::Owned(self.case.stage.clone()),
+        };
         let closes = policy.stages().get(&t.to).is_some_and(|s| s.terminal);
         self.emit(EventKind::Moved {
             event: self.text(&t.event),

@@ -158,12 +158,18 @@ impl SlaClock {
     /// The current run if it is running or paused, checking that `at` is not before
     /// its last event.
     fn live(&mut self, at: DateTime<Utc>) -> Result<&mut Run, SlaError> {
-        let rule = self.rule.clone();
-        let run = self.runs.last_mut().filter(|r| r.stopped_at.is_none());
-        let run = run.ok_or_else(|| SlaError::NotRunning(rule.clone()))?;
+        // The rule's name is copied only into an error: every clock operation of
+        // every event passes here.
+        let Some(run) = self.runs.last_mut().filter(|r| r.stopped_at.is_none()) else {
+            return Err(SlaError::NotRunning(self.rule.clone()));
+        };
         let last = run.last_event();
         match at < last {
-            true => Err(SlaError::BeforeLastEvent { rule, at, last }),
+            true => Err(SlaError::BeforeLastEvent {
+                rule: self.rule.clone(),
+                at,
+                last,
+            }),
             false => Ok(run),
         }
     }
@@ -201,10 +207,9 @@ impl SlaClock {
 
     /// Pauses a running clock.
     pub fn pause(&mut self, at: DateTime<Utc>) -> Result<(), SlaError> {
-        let rule = self.rule.clone();
         let run = self.live(at)?;
         if run.open_pause().is_some() {
-            return Err(SlaError::NotRunning(rule));
+            return Err(SlaError::NotRunning(self.rule.clone()));
         }
         run.pauses.reserve_exact(1);
         run.pauses.push(Pause { from: at, to: None });
@@ -213,11 +218,14 @@ impl SlaClock {
 
     /// Resumes a paused clock.
     pub fn resume(&mut self, at: DateTime<Utc>) -> Result<(), SlaError> {
-        let rule = self.rule.clone();
         let pause = self.live(at)?.pauses.last_mut().filter(|p| p.to.is_none());
-        let pause = pause.ok_or(SlaError::NotPaused(rule))?;
-        pause.to = Some(at);
-        Ok(())
+        match pause {
+            Some(pause) => {
+                pause.to = Some(at);
+                Ok(())
+            }
+            None => Err(SlaError::NotPaused(self.rule.clone())),
+        }
     }
 
     /// Stops a running or paused clock (a paused one's pause ends at `at`).
