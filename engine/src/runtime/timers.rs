@@ -21,17 +21,18 @@ pub fn next_due(case: &Case, policy: &Policy) -> Option<(DateTime<Utc>, Timer)> 
     if !case.is_received() || case.closed {
         return None;
     }
-    earliest(
+    let (clock, after) = (
         next_clock_timer(case, policy),
         next_after_timer(case, policy),
-    )
+    );
+    earliest(clock.as_ref(), after.as_ref()).cloned()
 }
 
 /// The earlier of a clock timer and an `after` timer; the clock's on a tie.
-pub(super) fn earliest(
-    clock: Option<(DateTime<Utc>, Timer)>,
-    after: Option<(DateTime<Utc>, Timer)>,
-) -> Option<(DateTime<Utc>, Timer)> {
+pub(super) fn earliest<'t>(
+    clock: Option<&'t (DateTime<Utc>, Timer)>,
+    after: Option<&'t (DateTime<Utc>, Timer)>,
+) -> Option<&'t (DateTime<Utc>, Timer)> {
     match (clock, after) {
         (Some(c), Some(a)) => Some(if a.0 < c.0 { a } else { c }),
         (c, a) => c.or(a),

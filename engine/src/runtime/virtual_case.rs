@@ -189,59 +189,64 @@ impl<'p> VirtualCase<'p> {
             return None;
         }
         let kept = self.kept.get_or_insert_with(Box::default);
-        let clock = match &kept.clock_timer {
-            Some(c) if std::ptr::eq(c.clocks.as_ptr(), Arc::as_ptr(&case.clocks)) => c.due.clone(),
-            _ => {
-                let spans = &mut kept.spans;
-                let due = next_clock_timer_with(case, policy, |i, clock, sla| {
-                    let Some(run) = clock.runs().last().filter(|r| r.stopped_at.is_none()) else {
-                        return Ok(None);
-                    };
-                    if spans.len() <= i {
-                        // One slot per SLA, allocated once at its size (growing
-                        // slot by slot would double it).
-                        let slots = policy.slas().len().max(i + 1);
-                        spans.reserve_exact(slots - spans.len());
-                        spans.resize(slots, None);
-                    }
-                    let kept = spans[i].as_ref().filter(|s| {
-                        s.started_at == run.started_at
-                            && s.pauses == run.pauses
-                            && s.extensions == run.extensions
-                    });
-                    if let Some(kept) = kept {
-                        return Ok(kept.span);
-                    }
-                    let span = clock.running_span(&sla.rule, policy.calendar_of(sla))?;
-                    spans[i] = Some(Span {
-                        started_at: run.started_at,
-                        pauses: run.pauses.clone(),
-                        extensions: run.extensions.clone(),
-                        span,
-                    });
-                    Ok(span)
+        let same_clocks =
+            |c: &ClockTimer| std::ptr::eq(c.clocks.as_ptr(), Arc::as_ptr(&case.clocks));
+        if !kept.clock_timer.as_ref().is_some_and(same_clocks) {
+            let spans = &mut kept.spans;
+            let due = next_clock_timer_with(case, policy, |i, clock, sla| {
+                let Some(run) = clock.runs().last().filter(|r| r.stopped_at.is_none()) else {
+                    return Ok(None);
+                };
+                if spans.len() <= i {
+                    // One slot per SLA, allocated once at its size (growing
+                    // slot by slot would double it).
+                    let slots = policy.slas().len().max(i + 1);
+                    spans.reserve_exact(slots - spans.len());
+                    spans.resize(slots, None);
+                }
+                let kept = spans[i].as_ref().filter(|s| {
+                    s.started_at == run.started_at
+                        && s.pauses == run.pauses
+                        && s.extensions == run.extensions
                 });
-                kept.clock_timer = Some(ClockTimer {
-                    clocks: Arc::downgrade(&case.clocks),
-                    due: due.clone(),
+                if let Some(kept) = kept {
+                    return Ok(kept.span);
+                }
+                let span = clock.running_span(&sla.rule, policy.calendar_of(sla))?;
+                spans[i] = Some(Span {
+                    started_at: run.started_at,
+                    pauses: run.pauses.clone(),
+                    extensions: run.extensions.clone(),
+                    span,
                 });
-                due
-            }
-        };
+                Ok(span)
+            });
+            kept.clock_timer = Some(ClockTimer {
+                clocks: Arc::downgrade(&case.clocks),
+                due,
+            });
+        }
+        let same_stage = |a: &AfterTimer| a.since == case.stage_since && a.stage == case.stage;
+        let unkept;
         let after = match &kept.after_timer {
-            Some(a) if a.since == case.stage_since && a.stage == case.stage => a.due.clone(),
-            _ if after_guarded(policy) => next_after_timer(case, policy),
+            Some(a) if same_stage(a) => &a.due,
+            _ if after_guarded(policy) => {
+                unkept = next_after_timer(case, policy);
+                &unkept
+            }
             _ => {
                 let due = next_after_timer(case, policy);
-                kept.after_timer = Some(AfterTimer {
+                let after = kept.after_timer.insert(AfterTimer {
                     stage: case.stage.clone(),
                     since: case.stage_since,
-                    due: due.clone(),
+                    due,
                 });
-                due
+                &after.due
             }
         };
-        earliest(clock, after)
+        let clock = kept.clock_timer.as_ref().and_then(|c| c.due.as_ref());
+        // Only the timer that is due first is copied out of what is kept.
+        earliest(clock, after.as_ref()).cloned()
     }
 
     /// Runs `command` on the case itself at `now` (`due_known` as in [`How`]),
