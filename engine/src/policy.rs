@@ -226,6 +226,9 @@ pub struct Transition {
     pub from_any: bool,
     /// The stage it enters.
     pub to: String,
+    /// The stage it enters is terminal: taking it closes the case (known once, so
+    /// that taking it need not look the stage up).
+    pub closes: bool,
     /// A condition that must hold.
     pub guard: Option<Condition>,
     /// Fields that must have a value.

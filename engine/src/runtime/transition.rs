@@ -149,7 +149,7 @@ impl Draft<'_> {
             Some(from) => Cow::Borrowed(from.as_str()),
             None => Cow::Owned(self.case.stage.clone()),
         };
-        let closes = policy.stages().get(&t.to).is_some_and(|s| s.terminal);
+        let closes = t.closes;
         self.emit(EventKind::Moved {
             event: self.text(&t.event),
             transition: index,

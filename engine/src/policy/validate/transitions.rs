@@ -80,6 +80,7 @@ impl Validator<'_, '_> {
             from: from?,
             from_any: raw.from.as_slice() == ["*"],
             to: raw.to.clone(),
+            closes: self.doc.stages.get(&raw.to).is_some_and(|s| s.terminal),
             guard: guard.flatten(),
             requires: raw.requires.clone(),
             roles: raw.roles.clone(),
