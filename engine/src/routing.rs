@@ -43,8 +43,9 @@ pub struct Router {
     /// The conditions before the first `otherwise`, as one program (`None` inside if
     /// they do not compile together); built by [`Router::prepare`] or the first route.
     chain: OnceLock<Option<ConditionChain>>,
-    /// The fields the rules' native conditions read before the first `otherwise`
-    /// (name and memo slot, sorted by name), read from a case in one pass.
+    /// The fields the rules' native conditions read before the first rule that is
+    /// `otherwise` or not native (name and memo slot, sorted by name), read from a
+    /// case in one pass.
     fields_read: Vec<(String, usize)>,
 }
 
@@ -133,8 +134,13 @@ impl Router {
         if !rules.iter().any(|r| r.condition.is_none()) {
             return Err(RouteError::NoOtherwise);
         }
+        // Only the rules a native decision can reach: it stops at the first rule
+        // without a native form (or at `otherwise`).
         let mut fields_read = Vec::new();
-        for condition in rules.iter().map_while(|r| r.condition.as_ref()) {
+        let native = rules
+            .iter()
+            .map_while(|r| r.condition.as_ref().filter(|c| c.is_native()));
+        for condition in native {
             condition.native_fields_read(&mut fields_read);
         }
         fields_read.sort();
