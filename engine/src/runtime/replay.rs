@@ -170,7 +170,7 @@ pub fn last_lines(mut reader: impl BufRead) -> LastLines {
         }
         let print = match case_of(&text) {
             Some(case) => fingerprint(case),
-            None => match serde_json::from_str::<Line>(&text) {
+            None => match Line::parse(&text) {
                 Ok(line) => fingerprint(&line.case),
                 Err(_) => continue,
             },
@@ -179,9 +179,7 @@ pub fn last_lines(mut reader: impl BufRead) -> LastLines {
         std::mem::swap(&mut text, &mut final_text);
     }
     // The replay parses this line too: its last instant read is not before it.
-    let end_at_least = serde_json::from_str::<Line>(&final_text)
-        .ok()
-        .map(|line| line.instant());
+    let end_at_least = Line::parse(&final_text).ok().map(|line| line.instant());
     LastLines::of(by_case, end_at_least)
 }
 
@@ -210,10 +208,7 @@ pub fn read_lines(reader: impl BufRead) -> impl Iterator<Item = Numbered> {
         .enumerate()
         .filter_map(|(i, text)| match text {
             Ok(t) if t.trim().is_empty() => None,
-            Ok(t) => Some((
-                i + 1,
-                serde_json::from_str::<Line>(&t).map_err(|e| e.to_string()),
-            )),
+            Ok(t) => Some((i + 1, Line::parse(&t).map_err(|e| e.to_string()))),
             Err(e) => Some((i + 1, Err(e.to_string()))),
         })
 }
@@ -357,7 +352,7 @@ fn distribute(
         let (shard, item) = match item {
             Ok(Item::Text(text)) => match case_of(&text) {
                 Some(case) => (shard_of(case, shards), Item::Text(text)),
-                None => match serde_json::from_str::<Line>(&text) {
+                None => match Line::parse(&text) {
                     Ok(line) => parsed(Box::new(line), false),
                     Err(e) => {
                         summary.skip(n, format!("cannot parse: {e}"));
@@ -602,7 +597,7 @@ fn work(
                     let (line, known_last) = match item {
                         Item::Parsed(line) => (*line, false),
                         Item::Last(line) => (*line, true),
-                        Item::Text(text) => match serde_json::from_str::<Line>(&text) {
+                        Item::Text(text) => match Line::parse(&text) {
                             Ok(line) => {
                                 last = last.max(Some(line.instant()));
                                 (line, false)
