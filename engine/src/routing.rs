@@ -14,7 +14,7 @@ use rhai::Scope;
 use serde::Serialize;
 
 use crate::script::{
-    CaseView, Condition, ConditionChain, EvalContext, Memo, RoutingScript, ScriptEngine,
+    CaseView, Condition, ConditionChain, EvalContext, Memo, MemoPlan, RoutingScript, ScriptEngine,
     ScriptError,
 };
 
@@ -43,10 +43,10 @@ pub struct Router {
     /// The conditions before the first `otherwise`, as one program (`None` inside if
     /// they do not compile together); built by [`Router::prepare`] or the first route.
     chain: OnceLock<Option<ConditionChain>>,
-    /// The fields the rules' native conditions read before the first rule that is
-    /// `otherwise` or not native (name and memo slot, sorted by name), read from a
-    /// case in one pass.
-    fields_read: Vec<(String, usize)>,
+    /// Where a decision keeps the variables the rules' native conditions read before
+    /// the first rule that is `otherwise` or not native, and which fields it reads
+    /// from a case in one pass.
+    memo_plan: MemoPlan,
 }
 
 /// Where a complaint goes, and why.
@@ -136,20 +136,18 @@ impl Router {
         }
         // Only the rules a native decision can reach: it stops at the first rule
         // without a native form (or at `otherwise`).
-        let mut fields_read = Vec::new();
+        let mut memo_plan = MemoPlan::default();
         let native = rules
             .iter()
             .map_while(|r| r.condition.as_ref().filter(|c| c.is_native()));
         for condition in native {
-            condition.native_fields_read(&mut fields_read);
+            condition.native_plan(&mut memo_plan);
         }
-        fields_read.sort();
-        fields_read.dedup_by(|a, b| a.0 == b.0);
         Ok(Router {
             rules,
             script,
             chain: OnceLock::new(),
-            fields_read,
+            memo_plan: memo_plan.finish(),
         })
     }
 
@@ -247,7 +245,8 @@ impl Router {
     ) -> Option<Result<RouteDecision, RouteError>> {
         // Each variable is read from the case once for all rules, the fields in one
         // pass.
-        let mut memo = Memo::with_fields(case.fields, &self.fields_read);
+        let mut memo = Memo::new(&self.memo_plan);
+        memo.read_fields(case.fields, &self.memo_plan);
         for (index, rule) in self.rules.iter().enumerate() {
             let Some(condition) = &rule.condition else {
                 return Some(Ok(rule.decision(RouteReason::Otherwise { index })));

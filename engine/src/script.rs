@@ -91,7 +91,7 @@ pub use condition::Condition;
 pub(crate) use condition_chain::ConditionChain;
 pub use error::{ScriptError, ScriptErrorKind};
 pub use names::{BUILTIN_VARIABLES, RESERVED_NAMES, is_valid_name};
-pub(crate) use native::Memo;
+pub(crate) use native::{Memo, MemoPlan};
 pub use routing_script::{RoutingScript, ScriptRoute};
 
 /// Limits that stop a runaway script. [`Default`] gives values that suit policy

@@ -146,6 +146,16 @@ fn texts() -> Vec<&'static str> {
         "a SCAM call",
         "空调坏了, no hot water",
         "regulator",
+        // Case folding beyond ASCII: capitals that lower-case to other letters, a
+        // Kelvin sign (lower case `k`), a long s (which `(?i)` relates to `s`), a
+        // dotted capital I (lower case two characters), and a text past the length
+        // searched in one pass.
+        "ÉCHEC: SCAM ÜBER Straße",
+        "\u{212A}ARD SKIMMED",
+        "\u{17F}cam by the OMBUDSMAN",
+        "İSTANBUL 盗刷",
+        "Ombudsman, Regulator, SCAM",
+        "a long summary of a complaint about a card, written out at length so that it runs past the two hundred and fifty six bytes a short text is searched in, and only then mentions the word that matters, which is scam, so the long path must find it too",
     ]
 }
 
@@ -155,8 +165,20 @@ fn value_of(kind: Option<FieldType>) -> BoxedStrategy<Value> {
     let text = prop::sample::select(texts()).prop_map(|t| Value::Text(t.into()));
     let integer = prop::sample::select(vec![-3_i64, 0, 1, 2, 3, 5, 30, 500, 10000, 50001])
         .prop_map(Value::Integer);
-    let money = prop::sample::select(vec!["0", "0.1", "120.5", "120.50", "500", "10000.01", "-2"])
-        .prop_map(|m| Value::Money(m.parse::<Decimal>().unwrap_or_default()));
+    let money = prop::sample::select(vec![
+        "0",
+        "0.1",
+        "120.5",
+        "120.50",
+        "500",
+        "10000.01",
+        "-2",
+        "-0.00",
+        "0.0000000000000000000000000001",
+        "79228162514264337593543950335",
+        "-7922816251426433759354395.0335",
+    ])
+    .prop_map(|m| Value::Money(m.parse::<Decimal>().unwrap_or_default()));
     let date = (-40_i64..40).prop_map(|d| {
         let base = NaiveDate::from_ymd_opt(2026, 3, 2).unwrap_or_default();
         Value::Date(base + Duration::days(d))
@@ -319,6 +341,9 @@ fn arb_literal() -> impl Strategy<Value = String> {
         "120.5",
         "120.50",
         "-0.5",
+        "0.0000000000000000001",
+        "9223372036854775807",
+        "79228162514264337593543950.335",
         "\"fraud\"",
         "\"\"",
         "\"Scam\"",
@@ -339,7 +364,17 @@ fn arb_list() -> impl Strategy<Value = String> {
 
 fn arb_atom() -> impl Strategy<Value = String> {
     let keywords = prop::collection::vec(
-        prop::sample::select(vec!["\"盗刷\"", "\"SCAM\"", "\"card\"", "\"\"", "1"]),
+        prop::sample::select(vec![
+            "\"盗刷\"",
+            "\"SCAM\"",
+            "\"card\"",
+            "\"\"",
+            "1",
+            "\"échec\"",
+            "\"K\"",
+            "\"i̇stanbul\"",
+            "\"straße\"",
+        ]),
         0..3,
     )
     .prop_map(|k| format!("[{}]", k.join(", ")));
@@ -348,7 +383,15 @@ fn arb_atom() -> impl Strategy<Value = String> {
         3 => arb_literal(),
         1 => (prop::sample::select(vec!["contains_any", "contains_all"]), arb_variable(), keywords)
             .prop_map(|(f, v, k)| format!("{f}({v}, {k})")),
-        1 => (arb_variable(), prop::sample::select(vec!["(?i)scam", "card|fraud", "^$", "被.刷"]))
+        1 => (arb_variable(), prop::sample::select(vec![
+            "(?i)scam",
+            "card|fraud",
+            "^$",
+            "被.刷",
+            "(?i)ombudsman|Regulator",
+            "(?i)card skimmed|k",
+            "(?i)scam|",
+        ]))
             .prop_map(|(v, p)| format!("matches({v}, \"{p}\")")),
         1 => (prop::sample::select(vec!["days_since", "hours_since"]), arb_variable())
             .prop_map(|(f, v)| format!("{f}({v})")),

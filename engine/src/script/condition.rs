@@ -10,7 +10,7 @@ use rhai::{AST, Dynamic, Scope};
 use super::convert::{compile_scope, push_new_variables, push_variables};
 use super::lexical::Tokens;
 use super::names::{Variable, referenced, variables};
-use super::native::{Memo, NativeCondition};
+use super::native::{Memo, MemoPlan, NativeCondition};
 use super::{CaseView, EvalContext, Schema, ScriptEngine, ScriptError, ScriptErrorKind, run_state};
 
 thread_local! {
@@ -154,11 +154,11 @@ impl Condition {
         self.inner.native.as_ref()?.eval_memo(case, ctx, memo)
     }
 
-    /// Adds each field the condition's native form reads (if it has one) to `fields`,
-    /// as its name and its slot in a [`Memo`].
-    pub(crate) fn native_fields_read(&self, fields: &mut Vec<(String, usize)>) {
+    /// Adds the variables the condition's native form reads (if it has one) to
+    /// `plan`, which says where a [`Memo`] keeps them.
+    pub(crate) fn native_plan(&self, plan: &mut MemoPlan) {
         if let Some(native) = &self.inner.native {
-            native.fields_read(fields);
+            native.plan(plan);
         }
     }
 

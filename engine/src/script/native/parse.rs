@@ -15,6 +15,7 @@ use rust_decimal::Decimal;
 
 use super::super::ScriptLimits;
 use super::super::names::{Source, Variable};
+use super::Starts;
 
 /// A literal value.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,8 +44,12 @@ pub(crate) enum Comparison {
 #[derive(Debug, Clone)]
 pub(crate) enum Helper {
     /// `contains_any(text, [..])` (`all: false`) or `contains_all` (`all: true`), with
-    /// the keywords already in lower case.
-    Contains { keywords: Vec<String>, all: bool },
+    /// the keywords already in lower case, and the bytes they start with.
+    Contains {
+        keywords: Vec<String>,
+        all: bool,
+        starts: Box<Starts>,
+    },
     /// `matches(text, "pattern")`, compiled at load.
     Matches(Regex),
     /// `days_since(t)`.
@@ -428,7 +433,12 @@ impl<'s> Parser<'s, '_> {
                     })
                     .collect::<Option<Vec<String>>>()?;
                 let all = name == "contains_all";
-                Helper::Contains { keywords, all }
+                let starts = Box::new(Starts::of(&keywords));
+                Helper::Contains {
+                    keywords,
+                    all,
+                    starts,
+                }
             }
             ("matches", 2) => {
                 let pattern = text_literal(args.last()?)?;
