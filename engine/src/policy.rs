@@ -40,6 +40,12 @@ use crate::script::{ActionScript, Condition, ScriptEngine};
 use crate::sla::SlaRule;
 use crate::value::Fields;
 
+/// A policy's fields, stages or SLAs by name, in the order the policy gives them.
+/// Hashed with FxHash, not SipHash: the engine looks names up on every event (a
+/// field of every value given, a clock's SLA, a stage), and the keys are the
+/// policy's own few names, so a flood of colliding keys cannot be inserted.
+pub type Names<V> = IndexMap<String, V, rustc_hash::FxBuildHasher>;
+
 /// A policy known to be sound: every name it uses exists, every stage can be
 /// reached and left, every condition compiles.
 #[derive(Debug)]
@@ -57,10 +63,10 @@ pub struct Policy {
     pub(crate) queues: IndexMap<String, String>,
     pub(crate) calendars: IndexMap<String, Arc<Calendar>>,
     pub(crate) default_calendar: String,
-    pub(crate) fields: IndexMap<String, FieldDef>,
-    pub(crate) stages: IndexMap<String, Stage>,
+    pub(crate) fields: Names<FieldDef>,
+    pub(crate) stages: Names<Stage>,
     pub(crate) transitions: Vec<Transition>,
-    pub(crate) slas: IndexMap<String, Sla>,
+    pub(crate) slas: Names<Sla>,
     pub(crate) routing: Routing,
     pub(crate) complainant: Option<complainant::Complainant>,
     pub(crate) scenarios: Vec<Scenario>,
@@ -138,11 +144,11 @@ impl Policy {
         self.calendars.get(name)
     }
     /// Fields by name.
-    pub fn fields(&self) -> &IndexMap<String, FieldDef> {
+    pub fn fields(&self) -> &Names<FieldDef> {
         &self.fields
     }
     /// Stages, in the order the file declares them.
-    pub fn stages(&self) -> &IndexMap<String, Stage> {
+    pub fn stages(&self) -> &Names<Stage> {
         &self.stages
     }
     /// The start stage.
@@ -158,7 +164,7 @@ impl Policy {
         &self.transitions
     }
     /// SLAs by name.
-    pub fn slas(&self) -> &IndexMap<String, Sla> {
+    pub fn slas(&self) -> &Names<Sla> {
         &self.slas
     }
     /// Routing.

@@ -4,6 +4,7 @@
 //! provisional), but a compliance team needs to hear about it months ahead, from
 //! `redress validate` (a warning) and `redress serve` (a log line and a gauge).
 
+use crate::policy::Names;
 use std::fmt;
 use std::sync::Arc;
 
@@ -67,7 +68,7 @@ impl Policy {
 /// [`Policy::data_runs_out`] over validated calendars and SLAs.
 pub(crate) fn data_runs_out(
     calendars: &IndexMap<String, Arc<Calendar>>,
-    slas: &IndexMap<String, Sla>,
+    slas: &Names<Sla>,
     today: NaiveDate,
 ) -> Vec<DataRunsOut> {
     let mut out = Vec::new();

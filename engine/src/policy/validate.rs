@@ -329,7 +329,7 @@ impl Validator<'_, '_> {
     fn data_reach(
         &mut self,
         calendars: &IndexMap<String, Arc<crate::calendar::Calendar>>,
-        slas: &IndexMap<String, super::Sla>,
+        slas: &super::Names<super::Sla>,
     ) {
         let Some(today) = self.as_of else { return };
         for w in super::data_reach::data_runs_out(calendars, slas, today) {
@@ -395,7 +395,7 @@ impl Validator<'_, '_> {
 /// (an event counts as the stages its transitions enter).
 fn add_sla_spans(
     graph: &mut super::StageGraph,
-    slas: &IndexMap<String, super::Sla>,
+    slas: &super::Names<super::Sla>,
     transitions: &[super::Transition],
 ) {
     let stages_of = |triggers: &[super::Trigger]| -> Vec<String> {

@@ -1,6 +1,7 @@
 //! The `[complainant]` section: the SLAs it names as deadlines and the stages it
 //! describes must exist; every text must say something.
 
+use crate::policy::Names;
 use indexmap::IndexMap;
 
 use super::Validator;
@@ -13,8 +14,8 @@ use crate::policy::{Sla, Stage};
 impl Validator<'_, '_> {
     pub(super) fn complainant(
         &mut self,
-        stages: &IndexMap<String, Stage>,
-        slas: &IndexMap<String, Sla>,
+        stages: &Names<Stage>,
+        slas: &Names<Sla>,
     ) -> Option<Complainant> {
         let raw = self.doc.complainant.as_ref()?;
         for (i, name) in raw.deadlines.iter().enumerate() {

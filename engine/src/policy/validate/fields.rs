@@ -1,8 +1,7 @@
 //! Fields: types, allowed values, bounds and defaults.
 
+use crate::policy::Names;
 use std::collections::BTreeSet;
-
-use indexmap::IndexMap;
 
 use super::{Validator, builtins_text};
 use crate::diagnostic::{Code, Diagnostic};
@@ -13,8 +12,8 @@ use crate::script::RESERVED_NAMES;
 use crate::value::Fields;
 
 impl Validator<'_, '_> {
-    pub(super) fn fields(&mut self) -> IndexMap<String, FieldDef> {
-        let mut out = IndexMap::new();
+    pub(super) fn fields(&mut self) -> Names<FieldDef> {
+        let mut out = Names::default();
         for (name, raw) in &self.doc.fields {
             if let Some(def) = self.field(name, raw) {
                 out.insert(name.clone(), def);
@@ -123,7 +122,7 @@ impl Validator<'_, '_> {
         &mut self,
         table: &toml::Table,
         path: &[Seg<'_>],
-        fields: &IndexMap<String, FieldDef>,
+        fields: &Names<FieldDef>,
     ) -> Option<Fields> {
         let mut out = Fields::new();
         let mut ok = true;

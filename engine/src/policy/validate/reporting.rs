@@ -1,10 +1,9 @@
 //! The `[reporting]` table: each dimension's field, the outcome's values, the
 //! redress, satisfaction and complainant fields, the resolution SLA, value groups.
 
+use crate::policy::Names;
 use std::collections::BTreeMap;
 use std::str::FromStr;
-
-use indexmap::IndexMap;
 
 use super::Validator;
 use crate::diagnostic::{Code, Diagnostic, did_you_mean};
@@ -29,8 +28,8 @@ const GROUPING: &[FieldType] = &[FieldType::Enum, FieldType::Text];
 impl Validator<'_, '_> {
     pub(super) fn reporting(
         &mut self,
-        fields: &IndexMap<String, FieldDef>,
-        slas: &IndexMap<String, Sla>,
+        fields: &Names<FieldDef>,
+        slas: &Names<Sla>,
         routing: Option<&Routing>,
     ) -> Reporting {
         let empty = RawReporting::default();
@@ -81,7 +80,7 @@ impl Validator<'_, '_> {
         raw: &RawReporting,
         dimension: Dimension,
         default: Option<&str>,
-        fields: &IndexMap<String, FieldDef>,
+        fields: &Names<FieldDef>,
     ) -> Option<Source> {
         let given = match dimension {
             Dimension::Category => raw.category.as_deref(),
@@ -108,7 +107,7 @@ impl Validator<'_, '_> {
         name: Option<&str>,
         key: &str,
         types: &[FieldType],
-        fields: &IndexMap<String, FieldDef>,
+        fields: &Names<FieldDef>,
     ) -> Option<String> {
         let name = name?;
         let path = [Seg::Key("reporting"), Seg::Key(key)];
@@ -138,7 +137,7 @@ impl Validator<'_, '_> {
     fn outcome(
         &mut self,
         raw: &RawReporting,
-        fields: &IndexMap<String, FieldDef>,
+        fields: &Names<FieldDef>,
     ) -> Option<(String, BTreeMap<String, Outcome>)> {
         let lists = [
             (Outcome::Upheld, "upheld", &raw.upheld),
@@ -234,7 +233,7 @@ impl Validator<'_, '_> {
         &mut self,
         raw: &RawReporting,
         sources: &BTreeMap<Dimension, Source>,
-        fields: &IndexMap<String, FieldDef>,
+        fields: &Names<FieldDef>,
         routing: Option<&Routing>,
     ) -> BTreeMap<Dimension, BTreeMap<String, String>> {
         let mut out = BTreeMap::new();
@@ -267,7 +266,7 @@ impl Validator<'_, '_> {
         &mut self,
         key: &str,
         sources: &BTreeMap<Dimension, Source>,
-        fields: &IndexMap<String, FieldDef>,
+        fields: &Names<FieldDef>,
         routing: Option<&Routing>,
         path: &[Seg<'_>],
     ) -> Option<(Dimension, Vec<String>)> {

@@ -1,6 +1,6 @@
 //! Routing: ordered rules, the default, the integrator's script, re-routing.
 
-use indexmap::IndexMap;
+use crate::policy::Names;
 
 use super::{Validator, script_code};
 use crate::diagnostic::{Code, Diagnostic};
@@ -12,7 +12,7 @@ use crate::routing::{RouteRule, Router};
 use crate::script::RoutingScript;
 
 impl Validator<'_, '_> {
-    pub(super) fn routing(&mut self, fields: &IndexMap<String, FieldDef>) -> Option<Routing> {
+    pub(super) fn routing(&mut self, fields: &Names<FieldDef>) -> Option<Routing> {
         let Some(raw) = &self.doc.routing else {
             let d = Diagnostic::error(
                 Code::NoDefaultRoute,
@@ -130,11 +130,7 @@ impl Validator<'_, '_> {
         }
     }
 
-    pub(super) fn check_queue_references(
-        &mut self,
-        routing: &Option<Routing>,
-        slas: &IndexMap<String, Sla>,
-    ) {
+    pub(super) fn check_queue_references(&mut self, routing: &Option<Routing>, slas: &Names<Sla>) {
         let mut known: Vec<String> = self.doc.queues.keys().cloned().collect();
         if let Some(r) = &self.doc.routing {
             known.extend(r.rules.iter().map(|r| r.queue.clone()));

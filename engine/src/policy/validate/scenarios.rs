@@ -1,5 +1,6 @@
 //! Scenario tests: their shape, and every name in them checked against the policy.
 
+use crate::policy::Names;
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, FixedOffset};
@@ -24,8 +25,8 @@ struct Known {
 impl Validator<'_, '_> {
     pub(super) fn scenarios(
         &mut self,
-        fields: &IndexMap<String, FieldDef>,
-        slas: &IndexMap<String, Sla>,
+        fields: &Names<FieldDef>,
+        slas: &Names<Sla>,
         transitions: &[Transition],
     ) -> Vec<Scenario> {
         let tests: Vec<(usize, &RawScenario)> =
@@ -37,8 +38,8 @@ impl Validator<'_, '_> {
     pub(crate) fn scenarios_in(
         &mut self,
         tests: &[(usize, &RawScenario)],
-        fields: &IndexMap<String, FieldDef>,
-        slas: &IndexMap<String, Sla>,
+        fields: &Names<FieldDef>,
+        slas: &Names<Sla>,
         transitions: &[Transition],
     ) -> Vec<Scenario> {
         let known = Known {
@@ -74,7 +75,7 @@ impl Validator<'_, '_> {
         &mut self,
         i: usize,
         raw: &RawScenario,
-        fields: &IndexMap<String, FieldDef>,
+        fields: &Names<FieldDef>,
         known: &Known,
     ) -> Option<ScenarioSpec> {
         let at = |key: &'static str| [Seg::Key("tests"), Seg::Index(i), Seg::Key(key)];
@@ -110,7 +111,7 @@ impl Validator<'_, '_> {
         &mut self,
         raw: &RawStep,
         path: &[Seg<'_>],
-        fields: &IndexMap<String, FieldDef>,
+        fields: &Names<FieldDef>,
         known: &Known,
     ) -> Option<Step> {
         let sub = |key: &'static str| {

@@ -1,6 +1,6 @@
 //! SLAs: targets, what starts, stops and pauses them, warnings, extensions, breach.
 
-use indexmap::IndexMap;
+use crate::policy::Names;
 
 use super::Validator;
 use super::calendars::Calendars;
@@ -17,8 +17,8 @@ impl Validator<'_, '_> {
         calendars: &Calendars,
         transitions: &[Transition],
         graph: &StageGraph,
-    ) -> IndexMap<String, Sla> {
-        let mut out = IndexMap::new();
+    ) -> Names<Sla> {
+        let mut out = Names::default();
         for (name, raw) in &self.doc.slas {
             if let Some(sla) = self.sla(name, raw, calendars, transitions, graph) {
                 out.insert(name.clone(), sla);

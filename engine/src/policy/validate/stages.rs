@@ -1,6 +1,6 @@
 //! Stages and the shape of the stage graph.
 
-use indexmap::IndexMap;
+use crate::policy::Names;
 
 use super::Validator;
 use crate::diagnostic::{Code, Diagnostic};
@@ -9,8 +9,8 @@ use crate::policy::stage_graph::{Edge, Node, StageGraph};
 use crate::policy::{Stage, Transition};
 
 impl Validator<'_, '_> {
-    pub(super) fn stages(&mut self) -> IndexMap<String, Stage> {
-        let stages: IndexMap<String, Stage> = self
+    pub(super) fn stages(&mut self) -> Names<Stage> {
+        let stages: Names<Stage> = self
             .doc
             .stages
             .iter()
@@ -29,7 +29,7 @@ impl Validator<'_, '_> {
         stages
     }
 
-    fn check_start_and_terminal(&mut self, stages: &IndexMap<String, Stage>) {
+    fn check_start_and_terminal(&mut self, stages: &Names<Stage>) {
         if self.doc.damaged.graph {
             return;
         }
@@ -78,7 +78,7 @@ impl Validator<'_, '_> {
     /// left, or cannot lead to an end.
     pub(super) fn graph(
         &mut self,
-        stages: &IndexMap<String, Stage>,
+        stages: &Names<Stage>,
         transitions: &[Transition],
     ) -> StageGraph {
         let mut graph = StageGraph::new();

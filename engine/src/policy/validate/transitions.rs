@@ -1,6 +1,6 @@
 //! Transitions: their stages, events, guards, required fields, roles and actions.
 
-use indexmap::IndexMap;
+use crate::policy::Names;
 
 use super::Validator;
 use crate::calendar::SlaDuration;
@@ -12,7 +12,7 @@ use crate::policy::{Action, Transition};
 use crate::script::ActionScript;
 
 impl Validator<'_, '_> {
-    pub(super) fn transitions(&mut self, fields: &IndexMap<String, FieldDef>) -> Vec<Transition> {
+    pub(super) fn transitions(&mut self, fields: &Names<FieldDef>) -> Vec<Transition> {
         let raws: Vec<(usize, &RawTransition)> =
             self.doc.transitions.iter().map(|(i, t)| (*i, t)).collect();
         let read = raws.len();
@@ -29,7 +29,7 @@ impl Validator<'_, '_> {
         &mut self,
         index: usize,
         raw: &RawTransition,
-        fields: &IndexMap<String, FieldDef>,
+        fields: &Names<FieldDef>,
     ) -> Option<Transition> {
         let at = |key: &'static str| [Seg::Key("transitions"), Seg::Index(index), Seg::Key(key)];
         let from = self.transition_from(index, raw);
@@ -144,7 +144,7 @@ impl Validator<'_, '_> {
     pub(super) fn known_field(
         &mut self,
         name: &str,
-        fields: &IndexMap<String, FieldDef>,
+        fields: &Names<FieldDef>,
         path: &[Seg<'_>],
     ) -> bool {
         self.doc.damaged.has("fields", name)
@@ -191,7 +191,7 @@ impl Validator<'_, '_> {
         &mut self,
         index: usize,
         raws: &[RawAction],
-        fields: &IndexMap<String, FieldDef>,
+        fields: &Names<FieldDef>,
     ) -> Option<Vec<Action>> {
         let mut out = Vec::new();
         let mut ok = true;
@@ -214,7 +214,7 @@ impl Validator<'_, '_> {
         &mut self,
         raw: &RawAction,
         path: &[Seg<'_>],
-        fields: &IndexMap<String, FieldDef>,
+        fields: &Names<FieldDef>,
     ) -> Option<Action> {
         let kinds = [
             raw.set.is_some(),
