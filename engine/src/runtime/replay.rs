@@ -33,6 +33,7 @@
 
 mod instant;
 mod line;
+mod lines;
 mod summary;
 
 use std::cmp::Reverse;
@@ -47,6 +48,7 @@ use chrono::{DateTime, Utc};
 
 use super::{Refusal, VirtualCase};
 use crate::policy::Policy;
+use lines::{Lines, Unread};
 
 pub use line::Line;
 pub use summary::{
@@ -154,19 +156,19 @@ pub fn last_lines_in(lines: &[Line]) -> LastLines {
 /// Reads an event file ahead of its replay for each case's last line: the case of a
 /// line found as the reading thread finds it (the top-level `"case"` key, or parsing
 /// the line), lines that cannot be read or parsed left out, as the replay skips them.
-pub fn last_lines(mut reader: impl BufRead) -> LastLines {
+pub fn last_lines(reader: impl BufRead) -> LastLines {
     let mut by_case = LastByCase::default();
+    let mut lines = Lines::new(reader);
     let mut text = String::new();
     // The last line that names a case, parsed at the end for `end_at_least`.
     let mut final_text = String::new();
-    for n in 1.. {
+    while let Some((n, read)) = lines.next_line() {
         text.clear();
-        match reader.read_line(&mut text) {
-            Ok(0) => break,
-            Ok(_) => {}
+        match read {
+            Ok(line) => text.push_str(line),
             // Not UTF-8: the line was read past, and the replay skips it.
-            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => continue,
-            Err(_) => break,
+            Err(Unread::NotUtf8) => continue,
+            Err(Unread::Failed(_)) => break,
         }
         let print = match case_of(&text) {
             Some(case) => fingerprint(case),
@@ -269,15 +271,34 @@ pub fn replay_reader_each(
     progress: &dyn Fn(u64),
     each: EachCase<'_>,
 ) -> Summary {
-    let items = reader
-        .lines()
-        .enumerate()
-        .filter_map(|(i, text)| match text {
-            Ok(t) if t.trim().is_empty() => None,
-            Ok(t) => Some((i + 1, Ok(Item::Text(t)))),
-            Err(e) => Some((i + 1, Err(e.to_string()))),
-        });
+    let mut lines = Lines::new(reader);
+    // The lines of the reader's buffer, read in one go.
+    let mut read = std::collections::VecDeque::new();
+    let items = std::iter::from_fn(move || {
+        loop {
+            if let Some(item) = read.pop_front() {
+                return Some(item);
+            }
+            let more = lines.each_line(|n, line| match line {
+                Ok(t) if is_blank(t) => {}
+                Ok(t) => read.push_back((n, Ok(Item::Text(t.to_owned())))),
+                Err(e) => read.push_back((n, Err(e.to_string()))),
+            });
+            if !more {
+                return None;
+            }
+        }
+    });
     run(policy, items, options, progress, each)
+}
+
+/// Whether a line is blank (`str::trim` leaves nothing), known at once for one that
+/// starts with a character other than whitespace that is ASCII.
+fn is_blank(line: &str) -> bool {
+    match line.as_bytes().first() {
+        Some(b) if b.is_ascii() && !char::from(*b).is_whitespace() => false,
+        _ => line.trim().is_empty(),
+    }
 }
 
 fn run(
@@ -384,6 +405,12 @@ fn distribute(
 /// the same id as parsing the line gives, if it parses. `None` for anything else,
 /// which the reading thread then parses.
 fn case_of(text: &str) -> Option<&str> {
+    // The spelling nearly every line has (as `simulate --emit` writes it): the case
+    // first, no whitespace.
+    if let Some(rest) = text.strip_prefix("{\"case\":\"") {
+        let end = lines::find(rest.as_bytes(), b'"', b'\\')?;
+        return rest[end..].starts_with('"').then(|| &rest[..end]);
+    }
     let b = text.as_bytes();
     let mut i = skip_space(b, 0);
     if b.get(i) != Some(&b'{') {
@@ -491,13 +518,35 @@ type Cases<'p> = HashMap<String, Box<VirtualCase<'p>>, BuildHasherDefault<IdHash
 /// a chance of about one in 10^7).
 type ClosedCases = HashMap<u64, u64, BuildHasherDefault<Fingerprinted>>;
 
-/// A case id's fingerprint: its SipHash (std's `DefaultHasher`, fixed keys), whose 64
-/// bits are all well mixed ([`IdHasher`], made for speed, is not fit for this: ids that
-/// differ in a digit or two can share its hash).
+/// A case id's fingerprint: each 8 bytes of the id (the last fewer than 8, padded
+/// with zeros and the id's length in its top byte) mixed into the state with a full
+/// avalanche (MurmurHash3's finaliser), so that the 64 bits are all well mixed and
+/// each depends on every byte ([`IdHasher`], made for speed, is not fit for this:
+/// ids that differ in a digit or two can share its hash). Each step is a bijection
+/// of the state, so ids of one length that differ in one 8 bytes never share a
+/// fingerprint; others do by chance alone (ids are the operator's own: this is no
+/// defence against ids made to collide).
 fn fingerprint(case: &str) -> u64 {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    case.hash(&mut h);
-    h.finish()
+    let mut h = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut words = case.as_bytes().chunks_exact(8);
+    for word in &mut words {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(word);
+        h = avalanche(h ^ u64::from_le_bytes(w));
+    }
+    let rest = words.remainder();
+    let mut w = [0u8; 8];
+    w[..rest.len()].copy_from_slice(rest);
+    w[7] = case.len() as u8;
+    avalanche(h ^ u64::from_le_bytes(w))
+}
+
+/// MurmurHash3's 64-bit finaliser: a bijection in which each output bit depends on
+/// every input bit.
+fn avalanche(mut z: u64) -> u64 {
+    z = (z ^ (z >> 33)).wrapping_mul(0xff51_afd7_ed55_8ccd);
+    z = (z ^ (z >> 33)).wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    z ^ (z >> 33)
 }
 
 /// A hasher for keys that are already hashes: it passes the fingerprint through.
@@ -951,6 +1000,85 @@ mod tests {
         let marked: Vec<usize> = (0..200).filter(|n| lasts.is_last(*n)).collect();
         assert_eq!(marked, [3, 4]);
         assert!(LastLines::default().is_empty() && !LastLines::default().is_last(1));
+    }
+
+    /// An event file's bytes with what the line splitting must get right: CRLF
+    /// endings, blank lines (a CRLF alone, Unicode whitespace), lines that are not
+    /// UTF-8 (one among valid lines, one a truncated sequence), a line of 3,000
+    /// bytes, a line parsed on the reading thread, a final line with a carriage
+    /// return and no newline.
+    fn awkward_file() -> Vec<u8> {
+        let mut text: Vec<u8> = Vec::new();
+        let at = |day: u32| format!("\"at\":\"2026-03-0{day}T10:00:00+08:00\"");
+        let line = |case: &str, day: u32, event: &str| {
+            format!("{{\"case\":\"{case}\",{},\"event\":\"{event}\"}}", at(day))
+        };
+        text.extend(line("C-1", 2, "intake").bytes());
+        text.extend(b"\r\n\r\n");
+        text.extend("\u{3000}\t \n".bytes());
+        text.extend(line("C-2", 2, "intake").bytes());
+        text.extend(b"\n");
+        text.extend(b"{\"case\":\"C-2\",\"at\":\"x\",\"text\":\"\xff\"}\n");
+        let long = "x".repeat(3000);
+        let text_line = format!(
+            "{{\"case\":\"C-1\",{},\"event\":\"note\",\"text\":\"{long}\"}}",
+            at(3)
+        );
+        text.extend(text_line.bytes());
+        text.extend(b"\r\n");
+        text.extend(format!("{{{},\"event\":\"note\",\"case\":\"C-2\"}}\n", at(4)).bytes());
+        text.extend(b"\xc3\n");
+        text.extend(b"not json\r\n");
+        text.extend(line("C-3", 5, "note").bytes());
+        text.extend(b"\r");
+        text
+    }
+
+    /// However the reader's buffer splits an awkward file, lines are numbered, left
+    /// out, skipped and reported alike, by the replay and by the read-ahead.
+    #[test]
+    fn lines_are_read_alike_in_any_buffer() {
+        let policy = crate::runtime::test_support::bank();
+        let text = awkward_file();
+        let not_utf8 = "cannot parse: stream did not contain valid UTF-8".to_string();
+        let expected_skips = vec![
+            (5, not_utf8.clone()),
+            (8, not_utf8),
+            (
+                9,
+                "cannot parse: expected ident at line 1 column 2".to_string(),
+            ),
+            (
+                10,
+                "unknown case `C-3`: no intake before this line".to_string(),
+            ),
+        ];
+        let options = ReplayOptions {
+            threads: 2,
+            ..Default::default()
+        };
+        let whole = replay_reader(&policy, &text[..], &options, &|_| {});
+        for capacity in [1, 2, 7, 64, 1000, 4096] {
+            let reader = || std::io::BufReader::with_capacity(capacity, &text[..]);
+            let summary = replay_reader(&policy, reader(), &options, &|_| {});
+            let skips: Vec<(usize, String)> = summary
+                .skipped
+                .lines
+                .iter()
+                .map(|s| (s.line, s.reason.clone()))
+                .collect();
+            assert_eq!(skips, expected_skips, "capacity {capacity}");
+            assert_eq!(summary.events.read, 4, "capacity {capacity}");
+            assert_eq!(without_timing(&summary), without_timing(&whole));
+            let parsed = replay(&policy, read_lines(reader()), &options, &|_| {});
+            assert_eq!(without_timing(&parsed), without_timing(&whole));
+            let lasts = last_lines(reader());
+            let marked: Vec<usize> = (0..200).filter(|n| lasts.is_last(*n)).collect();
+            assert_eq!(marked, [6, 7, 10], "capacity {capacity}");
+            assert_eq!(lasts.len(), 3);
+            let end = Some("2026-03-05T02:00:00Z".parse().unwrap());
+            assert_eq!(lasts.end_at_least(), end, "capacity {capacity}");
+        }
     }
 
     /// Distinct ids of the shape replay meets most (sequential numbers) have distinct

@@ -1,0 +1,234 @@
+//! An event file's lines, each read in place in the reader's buffer.
+
+use std::io::{BufRead, ErrorKind};
+
+/// Why a line cannot be read.
+#[derive(Debug)]
+pub(super) enum Unread {
+    /// It is not UTF-8 (and is read past).
+    NotUtf8,
+    /// The reader failed (what was read of the line is lost).
+    Failed(std::io::Error),
+}
+
+impl std::fmt::Display for Unread {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            // The message of the error `BufRead::lines` gives for such a line.
+            Unread::NotUtf8 => f.write_str("stream did not contain valid UTF-8"),
+            Unread::Failed(e) => e.fmt(f),
+        }
+    }
+}
+
+/// Where the next line was found.
+enum Found {
+    /// In the reader's buffer, ending at this index (where its `\n` is).
+    InBuffer(usize),
+    /// Copied into `carry` (it ran past the end of the reader's buffer), with its
+    /// `\n` or at the end of the input.
+    Carried { ended: bool },
+}
+
+/// The lines of a reader as `BufRead::lines` gives them, numbered from 1 (each
+/// without its `\n` or `\r\n`; a line that is not UTF-8, or a read that fails, an
+/// error that takes a line's number, the lines after it read on), but each a slice
+/// of the reader's buffer, not a `String` of its own (only a line that runs past the
+/// end of the buffer is copied).
+pub(super) struct Lines<R> {
+    reader: R,
+    /// How much of the reader's buffer the last line took, consumed before the next.
+    taken: usize,
+    /// A line that ran past the end of the reader's buffer.
+    carry: Vec<u8>,
+    /// The number of the last line given.
+    n: usize,
+}
+
+impl<R: BufRead> Lines<R> {
+    pub(super) fn new(reader: R) -> Self {
+        Lines {
+            reader,
+            taken: 0,
+            carry: Vec::new(),
+            n: 0,
+        }
+    }
+
+    /// The next line and its number, `None` at the end of the input.
+    pub(super) fn next_line(&mut self) -> Option<(usize, Result<&str, Unread>)> {
+        self.reader.consume(std::mem::take(&mut self.taken));
+        self.carry.clear();
+        let found = loop {
+            let buf = match self.reader.fill_buf() {
+                Ok(buf) => buf,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                // As `BufRead::lines`: what was read of the line is lost.
+                Err(e) => return Some(self.failed(e)),
+            };
+            if buf.is_empty() {
+                if self.carry.is_empty() {
+                    return None;
+                }
+                break Found::Carried { ended: false };
+            }
+            match find(buf, b'\n', b'\n') {
+                Some(i) if self.carry.is_empty() => break Found::InBuffer(i),
+                Some(i) => {
+                    self.carry.extend_from_slice(&buf[..i]);
+                    self.reader.consume(i + 1);
+                    break Found::Carried { ended: true };
+                }
+                None => {
+                    let len = buf.len();
+                    self.carry.extend_from_slice(buf);
+                    self.reader.consume(len);
+                }
+            }
+        };
+        self.n += 1;
+        let line = match found {
+            Found::InBuffer(end) => {
+                self.taken = end + 1;
+                // The buffer again, not consumed, so not read into.
+                match self.reader.fill_buf() {
+                    Ok(buf) if buf.len() > end => &buf[..end],
+                    Ok(_) => {
+                        let e = ErrorKind::UnexpectedEof.into();
+                        return Some((self.n, Err(Unread::Failed(e))));
+                    }
+                    Err(e) => return Some((self.n, Err(Unread::Failed(e)))),
+                }
+            }
+            Found::Carried { ended: true } => &self.carry[..],
+            Found::Carried { ended: false } => {
+                let line = std::str::from_utf8(&self.carry).map_err(|_| Unread::NotUtf8);
+                return Some((self.n, line));
+            }
+        };
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        Some((
+            self.n,
+            std::str::from_utf8(line).map_err(|_| Unread::NotUtf8),
+        ))
+    }
+
+    /// Shows `f` each line (numbered) that follows whole in the reader's buffer, the
+    /// lines checked to be UTF-8 in one go, or else the next line as [`next_line`]
+    /// reads it; false at the end of the input.
+    ///
+    /// [`next_line`]: Self::next_line
+    pub(super) fn each_line(&mut self, mut f: impl FnMut(usize, Result<&str, Unread>)) -> bool {
+        self.reader.consume(std::mem::take(&mut self.taken));
+        let buf = match self.reader.fill_buf() {
+            Ok(buf) => buf,
+            Err(e) if e.kind() == ErrorKind::Interrupted => return true,
+            Err(e) => {
+                let (n, e) = self.failed(e);
+                f(n, e);
+                return true;
+            }
+        };
+        // Up to the last newline, or to the last before bytes that are not UTF-8
+        // (whose line `next_line` then reports).
+        let whole = match last_newline(buf).map(|i| &buf[..=i]) {
+            Some(whole) => match std::str::from_utf8(whole) {
+                Ok(text) => Some(text),
+                Err(e) => last_newline(&whole[..e.valid_up_to()])
+                    .and_then(|i| std::str::from_utf8(&whole[..=i]).ok()),
+            },
+            None => None,
+        };
+        let Some(whole) = whole else {
+            return match self.next_line() {
+                Some((n, line)) => {
+                    f(n, line);
+                    true
+                }
+                None => false,
+            };
+        };
+        let mut start = 0;
+        while let Some(i) = find(&whole.as_bytes()[start..], b'\n', b'\n') {
+            let line = &whole[start..start + i];
+            start += i + 1;
+            self.n += 1;
+            f(self.n, Ok(line.strip_suffix('\r').unwrap_or(line)));
+        }
+        self.taken = whole.len();
+        true
+    }
+
+    /// The next line's number, and `e`.
+    fn failed(&mut self, e: std::io::Error) -> (usize, Result<&'static str, Unread>) {
+        self.n += 1;
+        (self.n, Err(Unread::Failed(e)))
+    }
+}
+
+/// The index of the first `a` or `b` in `bytes`, looked for 16 bytes at a time (std
+/// has no `memchr` for bytes that are not text yet).
+pub(super) fn find(bytes: &[u8], a: u8, b: u8) -> Option<usize> {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    // The bytes of `word` that are zero have their high bit set (and perhaps some
+    // above them: only the lowest counts); no other byte has.
+    let zeros = |word: u64| word.wrapping_sub(ONES) & !word & HIGHS;
+    let (wa, wb) = (ONES * u64::from(a), ONES * u64::from(b));
+    let hits = |word: u64| zeros(word ^ wa) | zeros(word ^ wb);
+    let mut blocks = bytes.chunks_exact(16);
+    for (i, block) in (&mut blocks).enumerate() {
+        let mut pair = [0u8; 16];
+        pair.copy_from_slice(block);
+        let [low, high] = [&pair[..8], &pair[8..]].map(|half| {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(half);
+            u64::from_le_bytes(word)
+        });
+        if hits(low) | hits(high) != 0 {
+            let at = match hits(low) {
+                0 => 8 + hits(high).trailing_zeros() / 8,
+                low => low.trailing_zeros() / 8,
+            };
+            return Some(i * 16 + at as usize);
+        }
+    }
+    let rest = blocks.remainder();
+    let at = rest.iter().position(|&c| c == a || c == b)?;
+    Some(bytes.len() - rest.len() + at)
+}
+
+/// The index of the last newline in `bytes` (lines are short: it is near the end).
+fn last_newline(bytes: &[u8]) -> Option<usize> {
+    bytes.iter().rposition(|&c| c == b'\n')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `find` is the first of either byte, wherever it is and whatever is around it.
+    #[test]
+    fn find_is_the_first_of_either_byte() {
+        let naive = |b: &[u8]| b.iter().position(|&c| c == b'"' || c == b'\\');
+        for len in 0..40 {
+            for fill in [b'x', 0x00, 0x7f, 0x80, 0xff, b'"' + 1, b'\\' - 1] {
+                let mut bytes = vec![fill; len];
+                assert_eq!(find(&bytes, b'"', b'\\'), naive(&bytes));
+                for at in 0..len {
+                    for needle in [b'"', b'\\'] {
+                        bytes[at] = needle;
+                        assert_eq!(find(&bytes, b'"', b'\\'), naive(&bytes), "{bytes:?}");
+                        for later in at + 1..len {
+                            bytes[later] = b'"' ^ b'\\' ^ needle;
+                            assert_eq!(find(&bytes, b'"', b'\\'), Some(at));
+                            bytes[later] = fill;
+                        }
+                        bytes[at] = fill;
+                    }
+                }
+            }
+        }
+        assert_eq!(find(b"a\nb", b'\n', b'\n'), Some(1));
+    }
+}
