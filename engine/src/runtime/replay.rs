@@ -408,7 +408,7 @@ fn case_of(text: &str) -> Option<&str> {
     // The spelling nearly every line has (as `simulate --emit` writes it): the case
     // first, no whitespace.
     if let Some(rest) = text.strip_prefix("{\"case\":\"") {
-        let end = lines::find(rest.as_bytes(), b'"', b'\\')?;
+        let end = memchr::memchr2(b'"', b'\\', rest.as_bytes())?;
         return rest[end..].starts_with('"').then(|| &rest[..end]);
     }
     let b = text.as_bytes();

@@ -72,7 +72,7 @@ impl<R: BufRead> Lines<R> {
                 }
                 break Found::Carried { ended: false };
             }
-            match find(buf, b'\n', b'\n') {
+            match memchr::memchr(b'\n', buf) {
                 Some(i) if self.carry.is_empty() => break Found::InBuffer(i),
                 Some(i) => {
                     self.carry.extend_from_slice(&buf[..i]);
@@ -149,7 +149,7 @@ impl<R: BufRead> Lines<R> {
             };
         };
         let mut start = 0;
-        while let Some(i) = find(&whole.as_bytes()[start..], b'\n', b'\n') {
+        while let Some(i) = memchr::memchr(b'\n', &whole.as_bytes()[start..]) {
             let line = &whole[start..start + i];
             start += i + 1;
             self.n += 1;
@@ -166,69 +166,7 @@ impl<R: BufRead> Lines<R> {
     }
 }
 
-/// The index of the first `a` or `b` in `bytes`, looked for 16 bytes at a time (std
-/// has no `memchr` for bytes that are not text yet).
-pub(super) fn find(bytes: &[u8], a: u8, b: u8) -> Option<usize> {
-    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
-    // The bytes of `word` that are zero have their high bit set (and perhaps some
-    // above them: only the lowest counts); no other byte has.
-    let zeros = |word: u64| word.wrapping_sub(ONES) & !word & HIGHS;
-    let (wa, wb) = (ONES * u64::from(a), ONES * u64::from(b));
-    let hits = |word: u64| zeros(word ^ wa) | zeros(word ^ wb);
-    let mut blocks = bytes.chunks_exact(16);
-    for (i, block) in (&mut blocks).enumerate() {
-        let mut pair = [0u8; 16];
-        pair.copy_from_slice(block);
-        let [low, high] = [&pair[..8], &pair[8..]].map(|half| {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(half);
-            u64::from_le_bytes(word)
-        });
-        if hits(low) | hits(high) != 0 {
-            let at = match hits(low) {
-                0 => 8 + hits(high).trailing_zeros() / 8,
-                low => low.trailing_zeros() / 8,
-            };
-            return Some(i * 16 + at as usize);
-        }
-    }
-    let rest = blocks.remainder();
-    let at = rest.iter().position(|&c| c == a || c == b)?;
-    Some(bytes.len() - rest.len() + at)
-}
-
-/// The index of the last newline in `bytes` (lines are short: it is near the end).
+/// The index of the last newline in `bytes`.
 fn last_newline(bytes: &[u8]) -> Option<usize> {
-    bytes.iter().rposition(|&c| c == b'\n')
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// `find` is the first of either byte, wherever it is and whatever is around it.
-    #[test]
-    fn find_is_the_first_of_either_byte() {
-        let naive = |b: &[u8]| b.iter().position(|&c| c == b'"' || c == b'\\');
-        for len in 0..40 {
-            for fill in [b'x', 0x00, 0x7f, 0x80, 0xff, b'"' + 1, b'\\' - 1] {
-                let mut bytes = vec![fill; len];
-                assert_eq!(find(&bytes, b'"', b'\\'), naive(&bytes));
-                for at in 0..len {
-                    for needle in [b'"', b'\\'] {
-                        bytes[at] = needle;
-                        assert_eq!(find(&bytes, b'"', b'\\'), naive(&bytes), "{bytes:?}");
-                        for later in at + 1..len {
-                            bytes[later] = b'"' ^ b'\\' ^ needle;
-                            assert_eq!(find(&bytes, b'"', b'\\'), Some(at));
-                            bytes[later] = fill;
-                        }
-                        bytes[at] = fill;
-                    }
-                }
-            }
-        }
-        assert_eq!(find(b"a\nb", b'\n', b'\n'), Some(1));
-    }
+    memchr::memrchr(b'\n', bytes)
 }
