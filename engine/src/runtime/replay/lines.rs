@@ -131,10 +131,10 @@ impl<R: BufRead> Lines<R> {
         };
         // Up to the last newline, or to the last before bytes that are not UTF-8
         // (whose line `next_line` then reports).
-        let whole = match last_newline(buf).map(|i| &buf[..=i]) {
+        let whole = match memchr::memrchr(b'\n', buf).map(|i| &buf[..=i]) {
             Some(whole) => match std::str::from_utf8(whole) {
                 Ok(text) => Some(text),
-                Err(e) => last_newline(&whole[..e.valid_up_to()])
+                Err(e) => memchr::memrchr(b'\n', &whole[..e.valid_up_to()])
                     .and_then(|i| std::str::from_utf8(&whole[..=i]).ok()),
             },
             None => None,
@@ -164,9 +164,4 @@ impl<R: BufRead> Lines<R> {
         self.n += 1;
         (self.n, Err(Unread::Failed(e)))
     }
-}
-
-/// The index of the last newline in `bytes`.
-fn last_newline(bytes: &[u8]) -> Option<usize> {
-    memchr::memrchr(b'\n', bytes)
 }
