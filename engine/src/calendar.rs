@@ -32,6 +32,7 @@ pub mod data;
 pub mod deadline;
 pub mod duration;
 pub mod explain;
+mod memo;
 pub mod provisional;
 
 use std::collections::BTreeMap;
@@ -243,6 +244,8 @@ pub struct Calendar {
     span: Option<(NaiveDate, NaiveDate)>,
     /// The first day of the data as days from the common era, for indexing `dense`.
     dense_base: i32,
+    /// This calendar's identity, for the deadlines it remembers.
+    id: memo::CalendarId,
 }
 
 impl Calendar {
@@ -279,6 +282,7 @@ impl Calendar {
             dense: Vec::new(),
             day_starts: Vec::new(),
             dense_base: spec_base,
+            id: memo::CalendarId::fresh(),
         };
         calendar.dense = calendar.dense_days();
         calendar.day_starts = calendar.day_starts();

@@ -15,10 +15,11 @@
 
 use chrono::{DateTime, Days, Months, NaiveDate, TimeDelta, Utc};
 
+use super::memo::{Key, remembered};
 use super::{Calendar, CalendarError, Provisional, SlaDuration, next_day};
 
 /// Per-SLA options of the deadline arithmetic.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct DeadlineOptions {
     /// A `days`, `weeks` or `months` deadline whose last day is not a working day
     /// moves to the end of the next working day. Other units are unaffected:
@@ -87,8 +88,27 @@ impl Calendar {
     }
 
     /// The deadline of `target` from `start` with options and closed pauses
-    /// `(from, to)`, with the steps that made it.
+    /// `(from, to)`, with the steps that made it (worked out once, then found in
+    /// the thread's memo while it stays there: see [`super::memo`]).
     pub fn deadline_with(
+        &self,
+        start: DateTime<Utc>,
+        target: &SlaDuration,
+        options: DeadlineOptions,
+        pauses: &[(DateTime<Utc>, DateTime<Utc>)],
+    ) -> Result<Deadline, CalendarError> {
+        let key = Key {
+            calendar: self.id,
+            start,
+            target: *target,
+            options,
+            pauses,
+        };
+        remembered(key, || self.work_out(start, target, options, pauses))
+    }
+
+    /// [`Self::deadline_with`], worked out.
+    pub(super) fn work_out(
         &self,
         start: DateTime<Utc>,
         target: &SlaDuration,
