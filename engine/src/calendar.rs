@@ -236,6 +236,9 @@ pub struct Calendar {
     exceptions: BTreeMap<NaiveDate, DayKind>,
     /// The kind of every covered day, indexed by days since `covers.0`.
     dense: Vec<DayKind>,
+    /// How many of the covered days up to each (itself included) are working days,
+    /// indexed like `dense`.
+    working_through: Vec<u32>,
     /// The first instant of every covered day as seconds since the epoch (a whole
     /// number: time zones' offsets are), indexed like `dense` (empty if any could
     /// not be computed; then each is computed when needed).
@@ -280,11 +283,18 @@ impl Calendar {
             hours,
             exceptions,
             dense: Vec::new(),
+            working_through: Vec::new(),
             day_starts: Vec::new(),
             dense_base: spec_base,
             id: memo::CalendarId::fresh(),
         };
         calendar.dense = calendar.dense_days();
+        calendar.working_through = (calendar.dense.iter())
+            .scan(0, |n, kind| {
+                *n += u32::from(kind.is_working());
+                Some(*n)
+            })
+            .collect();
         calendar.day_starts = calendar.day_starts();
         Ok(calendar)
     }
@@ -387,6 +397,20 @@ impl Calendar {
     fn dense_index(&self, date: NaiveDate) -> Option<usize> {
         self.span?;
         usize::try_from(date.num_days_from_ce() - self.dense_base).ok()
+    }
+
+    /// The working days in `first..=last` by the precomputed days, when the covered
+    /// range holds both; `None` sends the caller to the day-by-day count.
+    fn working_days_dense(&self, first: NaiveDate, last: NaiveDate) -> Option<i64> {
+        if last < first {
+            return Some(0);
+        }
+        let through = |date| self.working_through.get(self.dense_index(date)?).copied();
+        let before = match self.dense_index(first)? {
+            0 => 0,
+            i => *self.working_through.get(i - 1)?,
+        };
+        Some(i64::from(through(last)? - before))
     }
 
     /// The `n`th working day after `date` by the precomputed days, when the covered
@@ -547,6 +571,9 @@ impl Calendar {
             return self.business_days_between(b, a).map(|n| -n);
         }
         let (first, last) = (next_day(self.local_date(a))?, self.local_date(b));
+        if let Some(count) = self.working_days_dense(first, last) {
+            return Ok(count);
+        }
         let mut count = 0;
         for date in first.iter_days().take_while(|d| *d <= last) {
             count += i64::from(self.is_working_day(date)?);
@@ -889,6 +916,35 @@ mod tests {
         // 14 (make-up), 24, 25.
         assert_eq!(cal.business_days_between(a, b).unwrap(), 3);
         assert_eq!(cal.business_days_between(b, a).unwrap(), -3);
+    }
+
+    /// Counted from the precomputed days, business days between two instants are
+    /// the working days counted one by one, within the data, across its edges and
+    /// past its end.
+    #[test]
+    fn business_days_between_are_the_working_days_counted_one_by_one() {
+        let cal = Calendar::new(spec()).unwrap();
+        let by_day = |a: DateTime<Utc>, b: DateTime<Utc>| {
+            let (first, last) = (next_day(cal.local_date(a)).unwrap(), cal.local_date(b));
+            (first.iter_days().take_while(|d| *d <= last))
+                .map(|d| i64::from(cal.is_working_day(d).unwrap()))
+                .sum::<i64>()
+        };
+        let day = TimeDelta::hours(23);
+        let start: DateTime<Utc> = "2026-01-01T03:00:00Z".parse().unwrap();
+        for i in 0..40 {
+            for j in [0, 1, 2, 7, 13, 40, 200, 380, 420] {
+                let a = start + day * (i * 11);
+                let b = a + day * j;
+                assert_eq!(
+                    cal.business_days_between(a, b).unwrap(),
+                    by_day(a, b),
+                    "{a} {b}"
+                );
+            }
+        }
+        let before: DateTime<Utc> = "2025-12-30T03:00:00Z".parse().unwrap();
+        assert!(cal.business_days_between(before, start).is_err());
     }
 
     #[test]

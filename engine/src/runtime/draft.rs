@@ -305,7 +305,11 @@ impl<'a> Draft<'a> {
             RouteReason::Rule { index, .. } | RouteReason::Otherwise { index } => Some(*index),
             RouteReason::Script { .. } => None,
         };
-        let reason = decision.explain();
+        // Folding does not read the reason: counted events go without it.
+        let reason = match self.counted() {
+            true => String::new(),
+            false => decision.explain(),
+        };
         self.emit(EventKind::Routed {
             queue: decision.queue,
             priority: decision.priority,
