@@ -181,10 +181,15 @@ impl Tally {
         f.open_at_start += u64::from(facts.open_at(p.from));
         f.open_at_end += u64::from(facts.open_at(p.to));
         for sla in &rules.slas {
-            let compliance = f.slas.entry(sla.clone()).or_default();
-            if let Some(clock) = facts.clocks.get(sla) {
-                count_clock(compliance, clock, p);
+            // Looked up before it is named anew: a case adds to every SLA's counts.
+            if !f.slas.contains_key(sla) {
+                f.slas.insert(sla.clone(), Compliance::default());
             }
+            let (Some(compliance), Some(clock)) = (f.slas.get_mut(sla), facts.clocks.get(sla))
+            else {
+                continue;
+            };
+            count_clock(compliance, clock, p);
         }
         if p.contains(facts.received_at) && rules.identify {
             self.identify(facts);
