@@ -222,8 +222,8 @@ impl Router {
         case: &CaseView,
         ctx: &EvalContext,
     ) -> Result<RouteDecision, RouteError> {
-        if let Some(decided) = self.route_natively(case, ctx) {
-            return decided;
+        if let Some(index) = self.route_natively(case, ctx) {
+            return self.decision_at(index);
         }
         let fast = self
             .chain(engine)
@@ -235,27 +235,38 @@ impl Router {
         }
     }
 
-    /// The first rule that holds, if every rule up to it has a native form that
-    /// answers; `None` to ask Rhai (conditions have no effects, so starting over
-    /// there gives the same result).
-    fn route_natively(
-        &self,
-        case: &CaseView,
-        ctx: &EvalContext,
-    ) -> Option<Result<RouteDecision, RouteError>> {
+    /// The index of the first rule that holds, if every rule up to it has a native
+    /// form that answers; `None` to ask Rhai (conditions have no effects, so starting
+    /// over there gives the same result).
+    fn route_natively(&self, case: &CaseView, ctx: &EvalContext) -> Option<usize> {
         // Each variable is read from the case once for all rules, the fields in one
         // pass.
         let mut memo = Memo::new(&self.memo_plan);
         memo.read_fields(case.fields, &self.memo_plan);
         for (index, rule) in self.rules.iter().enumerate() {
             let Some(condition) = &rule.condition else {
-                return Some(Ok(rule.decision(RouteReason::Otherwise { index })));
+                return Some(index);
             };
             if condition.eval_native_memo(case, ctx, &mut memo)? {
-                return Some(self.rule_decision(index));
+                return Some(index);
             }
         }
         None
+    }
+
+    /// The decision of rule `index`, which held (a rule or `otherwise`).
+    fn decision_at(&self, index: usize) -> Result<RouteDecision, RouteError> {
+        let Some(rule) = self.rules.get(index) else {
+            return Err(RouteError::NoOtherwise);
+        };
+        let reason = match &rule.condition {
+            Some(condition) => RouteReason::Rule {
+                index,
+                condition: condition.shared_source(),
+            },
+            None => RouteReason::Otherwise { index },
+        };
+        Ok(rule.decision(reason))
     }
 
     fn rule_decision(&self, index: usize) -> Result<RouteDecision, RouteError> {
@@ -321,7 +332,11 @@ impl RouteRule {
             queue: self.queue.clone(),
             priority: self.priority,
             assignee: self.assignee.clone(),
-            tags: self.tags.clone(),
+            // Most rules add no tags: an empty list without a call.
+            tags: match self.tags.is_empty() {
+                true => Vec::new(),
+                false => self.tags.clone(),
+            },
             reason,
         }
     }

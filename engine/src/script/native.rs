@@ -20,6 +20,8 @@
 //! results on every condition of every shipped policy and on generated ones.
 
 mod parse;
+mod search;
+mod specialised;
 
 use std::cmp::Ordering;
 
@@ -27,6 +29,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 
 use self::parse::{Comparison, Constant, Expr, Helper, Var};
+use self::search::AsciiWords;
+use self::specialised::Node;
 use super::names::{Source, Variable};
 use super::{CaseView, EvalContext, ScriptLimits};
 use crate::value::{Fields, Value};
@@ -35,6 +39,8 @@ use crate::value::{Fields, Value};
 #[derive(Debug, Clone)]
 pub(crate) struct NativeCondition {
     expr: Expr,
+    /// The tree specialised for evaluation (see [`Node`]).
+    node: Node,
 }
 
 impl NativeCondition {
@@ -48,7 +54,10 @@ impl NativeCondition {
     ) -> Option<NativeCondition> {
         let expr = parse::parse(source, known, limits)?;
         let bounded = (expr.size() as u64).saturating_mul(4).saturating_add(16);
-        (bounded <= limits.max_operations).then_some(NativeCondition { expr })
+        (bounded <= limits.max_operations).then(|| NativeCondition {
+            node: Node::of(&expr),
+            expr,
+        })
     }
 
     /// The condition's value on `case` (`()` is false), or `None` to defer to Rhai.
@@ -78,20 +87,7 @@ impl NativeCondition {
         ctx: &EvalContext,
         look: &mut impl Lookup<'v>,
     ) -> Option<bool> {
-        let mut at = At { case, ctx, look };
-        match &self.expr {
-            Expr::Variable(var) => match at.var(var) {
-                Operand::Bool(b) => Some(b),
-                Operand::Unit => Some(false),
-                _ => None,
-            },
-            Expr::Constant(_) | Expr::Call(..) => match at.eval(&self.expr)? {
-                Operand::Bool(b) => Some(b),
-                Operand::Unit => Some(false),
-                _ => None,
-            },
-            other => at.operand(other),
-        }
+        At { case, ctx, look }.node(&self.node)
     }
 }
 
@@ -104,12 +100,14 @@ trait Lookup<'v> {
 struct Direct;
 
 impl<'v> Lookup<'v> for Direct {
+    #[inline(always)]
     fn get(&mut self, var: &'v Var, case: &CaseView<'v>, ctx: &EvalContext) -> Operand<'v> {
         variable(&var.source, case, ctx)
     }
 }
 
-/// Where a router's [`Memo`] keeps each variable its rules read: a position of its
+/// Where a router's [`Memo`] keeps each field its rules read (the built-ins cost less
+/// to read again than to keep, `<stage>_at` is seldom read twice): a position of its
 /// own for each (the first [`MEMO_SIZE`] in reading order), found by the variable's
 /// slot without a search; and the fields read from a case in one pass.
 #[derive(Debug, Clone, Default)]
@@ -118,9 +116,18 @@ pub(crate) struct MemoPlan {
     positions: Vec<u8>,
     /// Positions given so far.
     kept: usize,
-    /// The fields read in one pass (the first [`PREFETCH_MAX`] in reading order): name
-    /// and position, sorted by name once [`MemoPlan::finish`] has run.
-    prefetch: Vec<(String, u8)>,
+    /// The fields read in one pass (the first [`PREFETCH_MAX`] in reading order),
+    /// sorted by name once [`MemoPlan::finish`] has run.
+    prefetch: Vec<Wanted>,
+    /// The prefetched fields' positions, a bit each.
+    prefetched: u32,
+}
+
+/// A field a memo reads in one pass, and its position.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Wanted {
+    name: Box<str>,
+    position: u8,
 }
 
 const NOT_KEPT: u8 = u8::MAX;
@@ -134,7 +141,10 @@ const PREFETCH_MAX: usize = 10;
 
 impl MemoPlan {
     fn add(&mut self, var: &Var) {
-        if self.positions.get(var.slot).is_some_and(|p| *p != NOT_KEPT) || self.kept >= MEMO_SIZE {
+        if !matches!(var.source, Source::Field(_))
+            || self.positions.get(var.slot).is_some_and(|p| *p != NOT_KEPT)
+            || self.kept >= MEMO_SIZE
+        {
             return;
         }
         if self.positions.len() <= var.slot {
@@ -146,7 +156,9 @@ impl MemoPlan {
         if let Source::Field(name) = &var.source
             && self.prefetch.len() < PREFETCH_MAX
         {
-            self.prefetch.push((name.clone(), position));
+            let name = name.as_str().into();
+            self.prefetch.push(Wanted { name, position });
+            self.prefetched |= 1 << position;
         }
     }
 
@@ -157,10 +169,11 @@ impl MemoPlan {
     }
 }
 
-/// Variables already read from one case, at the positions a [`MemoPlan`] gives them.
+/// Fields already read from one case (`None`: not in the case), at the positions a
+/// [`MemoPlan`] gives them.
 pub(crate) struct Memo<'v> {
     positions: &'v [u8],
-    values: [Operand<'v>; MEMO_SIZE],
+    values: [Option<&'v Value>; MEMO_SIZE],
     /// Which positions hold a value, a bit each.
     read: u32,
 }
@@ -171,7 +184,7 @@ impl<'v> Memo<'v> {
     pub(crate) fn new(plan: &'v MemoPlan) -> Memo<'v> {
         Memo {
             positions: &plan.positions,
-            values: [Operand::Unit; MEMO_SIZE],
+            values: [None; MEMO_SIZE],
             read: 0,
         }
     }
@@ -180,70 +193,79 @@ impl<'v> Memo<'v> {
     /// (the map and the plan's fields are sorted by name) instead of a search of the
     /// map for each.
     pub(crate) fn read_fields(&mut self, fields: &'v Fields, plan: &'v MemoPlan) {
+        // A field not in the case is `None`, which the memo holds until set.
+        self.read |= plan.prefetched;
         let mut wanted = plan.prefetch.iter();
-        let mut want = wanted.next();
-        'fields: for (key, value) in fields {
-            while let Some((name, position)) = want {
-                match name_order(key, name) {
-                    Ordering::Less => continue 'fields,
+        let Some(mut want) = wanted.next() else {
+            return;
+        };
+        for (key, value) in fields {
+            loop {
+                match name_order(key, &want.name) {
+                    // Not wanted.
+                    Ordering::Less => break,
                     Ordering::Equal => {
-                        self.keep(*position, field(value));
-                        want = wanted.next();
-                        continue 'fields;
+                        if let Some(slot) = self.values.get_mut(usize::from(want.position)) {
+                            *slot = Some(value);
+                        }
+                        match wanted.next() {
+                            Some(next) => want = next,
+                            None => return,
+                        }
+                        break;
                     }
-                    // Not in the case: `()`, which the memo holds until set.
-                    Ordering::Greater => {
-                        self.read |= 1 << position;
-                        want = wanted.next();
-                    }
+                    // Not in the case.
+                    Ordering::Greater => match wanted.next() {
+                        Some(next) => want = next,
+                        None => return,
+                    },
                 }
             }
-            break;
-        }
-        for (_, position) in want.into_iter().chain(wanted) {
-            self.read |= 1 << position;
-        }
-    }
-
-    fn keep(&mut self, position: u8, value: Operand<'v>) {
-        if let Some(slot) = self.values.get_mut(usize::from(position)) {
-            *slot = value;
-            self.read |= 1 << position;
         }
     }
 }
 
-/// The order of two names as a map of `String` keys orders them (byte by byte),
-/// compared in place eight bytes at a time (field names are short) rather than by a
-/// call.
+/// The order of two names as a map of `String` keys orders them (byte by byte): the
+/// first bytes, which mostly differ, then equal names (which a one-pass read mostly
+/// meets) compared a word at a time, rather than by a call.
+#[inline(always)]
 fn name_order(a: &str, b: &str) -> Ordering {
-    let (mut a, mut b) = (a.as_bytes(), b.as_bytes());
-    while let (Some((x, rest_a)), Some((y, rest_b))) =
-        (a.split_first_chunk::<8>(), b.split_first_chunk::<8>())
-    {
-        if x != y {
-            return u64::from_be_bytes(*x).cmp(&u64::from_be_bytes(*y));
-        }
-        (a, b) = (rest_a, rest_b);
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    match (a.first(), b.first()) {
+        (Some(x), Some(y)) if x != y => return x.cmp(y),
+        _ => {}
     }
-    for (x, y) in a.iter().zip(b) {
-        if x != y {
-            return x.cmp(y);
-        }
+    if a.len() == b.len() && same_short(a, b) {
+        return Ordering::Equal;
     }
-    a.len().cmp(&b.len())
+    a.cmp(b)
+}
+
+/// Whether two byte strings of the same length are equal, those of 4 to 16 bytes in
+/// two overlapping words (the commonest field names); `==` otherwise.
+#[inline(always)]
+fn same_short(a: &[u8], b: &[u8]) -> bool {
+    fn ends<const N: usize>(s: &[u8]) -> Option<(&[u8; N], &[u8; N])> {
+        Some((s.first_chunk::<N>()?, s.last_chunk::<N>()?))
+    }
+    match a.len() {
+        8..=16 => ends::<8>(a) == ends::<8>(b),
+        4..8 => ends::<4>(a) == ends::<4>(b),
+        _ => a == b,
+    }
 }
 
 impl<'v> Lookup<'v> for Memo<'v> {
+    #[inline(always)]
     fn get(&mut self, var: &'v Var, case: &CaseView<'v>, ctx: &EvalContext) -> Operand<'v> {
-        let position = self.positions.get(var.slot).copied().unwrap_or(NOT_KEPT);
-        if let Some(kept) = self.values.get(usize::from(position)) {
-            if self.read & (1 << position) != 0 {
-                return *kept;
+        let position = usize::from(self.positions.get(var.slot).copied().unwrap_or(NOT_KEPT));
+        if let (Some(kept), Source::Field(name)) = (self.values.get_mut(position), &var.source) {
+            let bit = 1 << position;
+            if self.read & bit == 0 {
+                *kept = case.fields.get(name);
+                self.read |= bit;
             }
-            let value = variable(&var.source, case, ctx);
-            self.keep(position, value);
-            return value;
+            return kept.map_or(Operand::Unit, field);
         }
         variable(&var.source, case, ctx)
     }
@@ -332,6 +354,7 @@ impl<'v, L: Lookup<'v>> At<'_, 'v, L> {
         }
     }
 
+    #[inline(always)]
     fn var(&mut self, var: &'v Var) -> Operand<'v> {
         self.look.get(var, self.case, self.ctx)
     }
@@ -365,19 +388,8 @@ impl<'v, L: Lookup<'v>> At<'_, 'v, L> {
         let now = self.ctx.now;
         let first = self.value(args.first()?)?;
         Some(match (helper, first) {
-            (
-                Helper::Contains {
-                    keywords,
-                    all,
-                    starts,
-                },
-                Operand::Text(text),
-            ) => Operand::Bool(match all {
-                false => contains_any(text, keywords, starts),
-                true => contains(text, keywords, true),
-            }),
-            (Helper::Matches(pattern), Operand::Text(text)) => {
-                Operand::Bool(pattern.is_match(text))
+            (Helper::Contains { .. } | Helper::Matches(_), Operand::Text(text)) => {
+                Operand::Bool(text_helper(helper, text)?)
             }
             (Helper::Contains { .. } | Helper::Matches(_), Operand::Unit) => Operand::Bool(false),
             (Helper::DaysSince, Operand::Instant(t)) => {
@@ -406,6 +418,26 @@ impl<'v, L: Lookup<'v>> At<'_, 'v, L> {
             _ => return None,
         })
     }
+}
+
+/// A text helper (`contains_any`, `contains_all`, `matches`) on `text`; `None` for
+/// the others.
+fn text_helper(helper: &Helper, text: &str) -> Option<bool> {
+    Some(match helper {
+        Helper::Contains {
+            keywords,
+            all: false,
+            starts,
+            ascii,
+        } => contains_any(text, keywords, starts, ascii),
+        Helper::Contains {
+            keywords,
+            all: true,
+            ..
+        } => contains(text, keywords, true),
+        Helper::Matches(pattern) => pattern.is_match(text),
+        _ => return None,
+    })
 }
 
 fn boolean(value: Operand<'_>) -> Option<bool> {
@@ -445,6 +477,7 @@ fn variable<'v>(source: &'v Source, case: &CaseView<'v>, ctx: &EvalContext) -> O
     }
 }
 
+#[inline(always)]
 fn field(value: &Value) -> Operand<'_> {
     match value {
         Value::Text(t) => Operand::Text(t),
@@ -602,27 +635,24 @@ impl Starts {
 /// Texts longer than this are searched a keyword at a time by [`contains`].
 const SCAN_MAX: usize = 256;
 
-/// [`contains`] for `contains_any`, short texts in one pass for all keywords: at each
-/// byte a keyword starts with, the keywords compared ignoring ASCII case. ASCII text
-/// is searched as it is (lower-casing it would change only ASCII letters, and the
-/// keywords have no capitals); other text in lower case, as [`contains`] does (no
-/// ASCII capitals are left in it, so ignoring ASCII case changes nothing).
-fn contains_any(text: &str, keywords: &[String], starts: &Starts) -> bool {
+/// [`contains`] for `contains_any`. ASCII text is searched as it is for the ASCII
+/// keywords (lower-casing it would change only ASCII letters, the keywords have no
+/// capitals, and no other keyword is in ASCII text), each found by its first byte.
+/// Other short text is searched in lower case, as [`contains`] does, in one pass for
+/// all keywords: at each byte a keyword starts with, the keywords compared ignoring
+/// ASCII case (no ASCII capitals are left in it, so that changes nothing).
+fn contains_any(text: &str, keywords: &[String], starts: &Starts, ascii: &AsciiWords) -> bool {
     if starts.empty {
         return true;
+    }
+    if text.is_ascii() {
+        return ascii.in_ascii(text.as_bytes());
     }
     if text.len() > SCAN_MAX {
         return contains(text, keywords, false);
     }
-    let lower;
-    let haystack = match text.is_ascii() {
-        true => text.as_bytes(),
-        false => {
-            lower = super::helpers::lowercase(text);
-            lower.as_bytes()
-        }
-    };
-    scan(haystack, keywords, starts)
+    let lower = super::helpers::lowercase(text);
+    scan(lower.as_bytes(), keywords, starts)
 }
 
 /// Whether `haystack` holds one of `words` (which have no ASCII capitals), ignoring
@@ -662,7 +692,99 @@ fn contains(text: &str, keywords: &[String], all: bool) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+
     use super::*;
+    use crate::script::BusinessDays;
+
+    struct NoCalendar;
+
+    impl BusinessDays for NoCalendar {
+        fn business_days_between(&self, _: DateTime<Utc>, _: DateTime<Utc>) -> Result<i64, String> {
+            Err("no calendar".into())
+        }
+    }
+
+    #[test]
+    fn a_memo_reads_each_field_as_the_case_holds_it() {
+        // More than `PREFETCH_MAX`, in an order unlike the map's, some in no case.
+        let names = [
+            "vulnerable",
+            "amount",
+            "zeta",
+            "a",
+            "category",
+            "channel",
+            "complex",
+            "items",
+            "summary",
+            "a_very_long_field_name",
+            "incident_date",
+            "b",
+            "promised_at",
+        ];
+        let vars: Vec<Var> = names
+            .iter()
+            .enumerate()
+            .map(|(slot, name)| Var {
+                slot,
+                source: Source::Field(name.to_string()),
+            })
+            .collect();
+        let mut plan = MemoPlan::default();
+        vars.iter().for_each(|var| plan.add(var));
+        let plan = plan.finish();
+        let present = [
+            "",
+            "a",
+            "aa",
+            "amount",
+            "amounts",
+            "b",
+            "categorz",
+            "category",
+            "channel",
+            "items",
+            "summary",
+            "a_very_long_field_namf",
+            "a_very_long_field_name",
+            "zeta",
+            "é",
+        ];
+        let ctx = EvalContext {
+            now: DateTime::default(),
+            calendar: Arc::new(NoCalendar),
+        };
+        let entered = BTreeMap::new();
+        for n in 0..present.len() {
+            for skip in [1, 2, 3] {
+                let fields: Fields = present[..n]
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| i % skip == 0)
+                    .map(|(i, name)| (name.to_string(), Value::Integer(i as i64)))
+                    .collect();
+                let case = CaseView {
+                    fields: &fields,
+                    stage: "received",
+                    queue: None,
+                    priority: None,
+                    received_at: DateTime::default(),
+                    tags: &[],
+                    reopen_count: 0,
+                    stage_entered_at: &entered,
+                };
+                let mut memo = Memo::new(&plan);
+                memo.read_fields(&fields, &plan);
+                for var in vars.iter().rev().chain(&vars) {
+                    let got = format!("{:?}", memo.get(var, &case, &ctx));
+                    let expected = format!("{:?}", variable(&var.source, &case, &ctx));
+                    assert_eq!(got, expected, "{:?} in {:?}", var.source, fields.keys());
+                }
+            }
+        }
+    }
 
     #[test]
     fn decimals_order_as_decimal_orders_them() {
@@ -734,18 +856,18 @@ mod tests {
             for n in 1..=keywords.len() {
                 let keywords = &keywords[..n];
                 let starts = Starts::of(keywords);
+                let ascii = AsciiWords::of(keywords.iter().map(String::as_str));
                 assert_eq!(
-                    contains_any(text, keywords, &starts),
+                    contains_any(text, keywords, &starts, &ascii),
                     contains(text, keywords, false),
                     "`{text}` in {keywords:?}"
                 );
             }
         }
-        assert!(contains_any(
-            "",
-            &[String::new()],
-            &Starts::of(&[String::new()])
-        ));
-        assert!(!contains_any("x", &keywords[..0], &starts));
+        let empty = [String::new()];
+        let (starts_empty, ascii_empty) = (Starts::of(&empty), AsciiWords::of([""]));
+        assert!(contains_any("", &empty, &starts_empty, &ascii_empty));
+        let none = AsciiWords::of([]);
+        assert!(!contains_any("x", &keywords[..0], &starts, &none));
     }
 }

@@ -10,12 +10,13 @@
 //! makes [`parse`] give `None`, and the condition stays with Rhai alone.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use regex::{Regex, RegexBuilder};
+use regex::RegexBuilder;
 use rust_decimal::Decimal;
 
 use super::super::ScriptLimits;
 use super::super::names::{Source, Variable};
 use super::Starts;
+use super::search::{AsciiWords, Pattern};
 
 /// A literal value.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,14 +45,16 @@ pub(crate) enum Comparison {
 #[derive(Debug, Clone)]
 pub(crate) enum Helper {
     /// `contains_any(text, [..])` (`all: false`) or `contains_all` (`all: true`), with
-    /// the keywords already in lower case, and the bytes they start with.
+    /// the keywords already in lower case, the bytes they start with, and the ASCII
+    /// ones for ASCII texts.
     Contains {
         keywords: Vec<String>,
         all: bool,
         starts: Box<Starts>,
+        ascii: AsciiWords,
     },
     /// `matches(text, "pattern")`, compiled at load.
-    Matches(Regex),
+    Matches(Box<Pattern>),
     /// `days_since(t)`.
     DaysSince,
     /// `hours_since(t)`.
@@ -434,16 +437,19 @@ impl<'s> Parser<'s, '_> {
                     .collect::<Option<Vec<String>>>()?;
                 let all = name == "contains_all";
                 let starts = Box::new(Starts::of(&keywords));
+                let ascii = AsciiWords::of(keywords.iter().map(String::as_str));
                 Helper::Contains {
                     keywords,
                     all,
                     starts,
+                    ascii,
                 }
             }
             ("matches", 2) => {
                 let pattern = text_literal(args.last()?)?;
                 args.pop();
-                Helper::Matches(self.pattern(&pattern)?)
+                let regex = self.pattern(&pattern)?;
+                Helper::Matches(Box::new(Pattern::new(&pattern, regex)))
             }
             ("days_since", 1) => Helper::DaysSince,
             ("hours_since", 1) => Helper::HoursSince,
@@ -458,7 +464,7 @@ impl<'s> Parser<'s, '_> {
     }
 
     /// The pattern compiled as `matches` would compile it, if it would compile.
-    fn pattern(&self, pattern: &str) -> Option<Regex> {
+    fn pattern(&self, pattern: &str) -> Option<regex::Regex> {
         if pattern.chars().count() > self.limits.max_pattern_len {
             return None;
         }
