@@ -262,13 +262,21 @@ impl<'v> Lookup<'v> for Memo<'v> {
         if let (Some(kept), Source::Field(name)) = (self.values.get_mut(position), &var.source) {
             let bit = 1 << position;
             if self.read & bit == 0 {
-                *kept = case.fields.get(name);
+                *kept = not_prefetched(case.fields, name);
                 self.read |= bit;
             }
             return kept.map_or(Operand::Unit, field);
         }
         variable(&var.source, case, ctx)
     }
+}
+
+/// A field a memo keeps but did not read in its one pass, read when first needed:
+/// apart, so that the evaluation's functions stay small.
+#[cold]
+#[inline(never)]
+fn not_prefetched<'v>(fields: &'v Fields, name: &str) -> Option<&'v Value> {
+    fields.get(name)
 }
 
 /// One evaluation: the case, the context and how variables are read.

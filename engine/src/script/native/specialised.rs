@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
 use super::parse::{Comparison, Constant, Expr, Helper, Var};
-use super::{At, Lookup, Operand, boolean, compare, decimal_order, holds, text_helper};
+use super::{At, Lookup, Operand, boolean, compare, decimal_order, holds, same_short, text_helper};
 use crate::script::names::Source;
 
 /// A condition's tree, specialised.
@@ -277,8 +277,11 @@ impl<'v, L: Lookup<'v>> At<'_, 'v, L> {
     #[inline(never)]
     fn text(&mut self, op: Comparison, var: &'v Var, text: &'v str) -> Option<bool> {
         match self.var(var) {
-            Operand::Text(t) => Some((t == text) == (op == Comparison::Eq)),
-            value => compare(op, value, Operand::Text(text)),
+            Operand::Text(t) => {
+                let same = t.len() == text.len() && same_short(t.as_bytes(), text.as_bytes());
+                Some(same == (op == Comparison::Eq))
+            }
+            value => other_types(op, value, Operand::Text(text)),
         }
     }
 
@@ -287,7 +290,7 @@ impl<'v, L: Lookup<'v>> At<'_, 'v, L> {
         Some(match (self.var(var), number) {
             (Operand::Int(x), Number::Int(k, _)) => holds(op, x.cmp(k)),
             (Operand::Decimal(x), Number::Int(_, k) | Number::Decimal(k)) => holds(op, k.order(x)),
-            (value, number) => return compare(op, value, number.operand()),
+            (value, number) => return other_types(op, value, number.operand()),
         })
     }
 
@@ -325,6 +328,14 @@ impl<'v, L: Lookup<'v>> At<'_, 'v, L> {
             _ => None,
         }
     }
+}
+
+/// [`compare`] for the types a specialised form does not answer in place, apart so
+/// that the form's own function stays small.
+#[cold]
+#[inline(never)]
+fn other_types(op: Comparison, a: Operand<'_>, b: Operand<'_>) -> Option<bool> {
+    compare(op, a, b)
 }
 
 /// `now.signed_duration_since(t).num_days()`, from the two instants' seconds and
