@@ -43,9 +43,9 @@ pub struct Router {
     /// The conditions before the first `otherwise`, as one program (`None` inside if
     /// they do not compile together); built by [`Router::prepare`] or the first route.
     chain: OnceLock<Option<ConditionChain>>,
-    /// Where a decision keeps the variables the rules' native conditions read before
-    /// the first rule that is `otherwise` or not native, and which fields it reads
-    /// from a case in one pass.
+    /// The rules before the first that is `otherwise` or not native, evaluated
+    /// natively; where a decision keeps the variables they read, and which fields it
+    /// reads from a case in one pass.
     memo_plan: MemoPlan,
 }
 
@@ -243,18 +243,17 @@ impl Router {
         // pass.
         let mut memo = Memo::new(&self.memo_plan);
         memo.read_fields(case.fields, &self.memo_plan);
-        for (index, rule) in self.rules.iter().enumerate() {
-            let Some(condition) = &rule.condition else {
-                return Some(index);
-            };
-            if condition.eval_native_memo(case, ctx, &mut memo)? {
-                return Some(index);
-            }
+        if let Some(index) = self.memo_plan.first_match(&mut memo, case, ctx)? {
+            return Some(index);
         }
-        None
+        // No native rule held: the next rule decides if it is `otherwise`.
+        let next = self.memo_plan.rules();
+        let otherwise = self.rules.get(next)?.condition.is_none();
+        otherwise.then_some(next)
     }
 
     /// The decision of rule `index`, which held (a rule or `otherwise`).
+    #[inline]
     fn decision_at(&self, index: usize) -> Result<RouteDecision, RouteError> {
         let Some(rule) = self.rules.get(index) else {
             return Err(RouteError::NoOtherwise);
@@ -327,6 +326,7 @@ impl fmt::Debug for Router {
 }
 
 impl RouteRule {
+    #[inline]
     fn decision(&self, reason: RouteReason) -> RouteDecision {
         RouteDecision {
             queue: self.queue.clone(),

@@ -10,7 +10,7 @@ use rhai::{AST, Dynamic, Scope};
 use super::convert::{compile_scope, push_new_variables, push_variables};
 use super::lexical::Tokens;
 use super::names::{Variable, referenced, variables};
-use super::native::{Memo, MemoPlan, NativeCondition};
+use super::native::{MemoPlan, NativeCondition};
 use super::{CaseView, EvalContext, Schema, ScriptEngine, ScriptError, ScriptErrorKind, run_state};
 
 thread_local! {
@@ -143,19 +143,8 @@ impl Condition {
         self.inner.native.as_ref()?.eval(case, ctx)
     }
 
-    /// [`Self::eval_native`], sharing the variables read with other conditions
-    /// evaluated on the same case through `memo`.
-    pub(crate) fn eval_native_memo<'v>(
-        &'v self,
-        case: &CaseView<'v>,
-        ctx: &EvalContext,
-        memo: &mut Memo<'v>,
-    ) -> Option<bool> {
-        self.inner.native.as_ref()?.eval_memo(case, ctx, memo)
-    }
-
-    /// Adds the variables the condition's native form reads (if it has one) to
-    /// `plan`, which says where a [`Memo`] keeps them.
+    /// Adds the condition's native form (if it has one) to `plan`, as its next rule,
+    /// with the variables it reads.
     pub(crate) fn native_plan(&self, plan: &mut MemoPlan) {
         if let Some(native) = &self.inner.native {
             native.plan(plan);

@@ -65,20 +65,10 @@ impl NativeCondition {
         self.eval_with(case, ctx, &mut Direct)
     }
 
-    /// [`Self::eval`], reading variables through `memo`, shared by the conditions
-    /// evaluated on the same case (a router's rules).
-    pub(crate) fn eval_memo<'v>(
-        &'v self,
-        case: &CaseView<'v>,
-        ctx: &EvalContext,
-        memo: &mut Memo<'v>,
-    ) -> Option<bool> {
-        self.eval_with(case, ctx, memo)
-    }
-
-    /// Adds the variables the condition reads to `plan`.
+    /// Adds the condition to `plan`, as its next rule, and the variables it reads.
     pub(crate) fn plan(&self, plan: &mut MemoPlan) {
         self.expr.each_var(&mut |var| plan.add(var));
+        plan.rules.push(self.node.clone());
     }
 
     fn eval_with<'v>(
@@ -94,6 +84,10 @@ impl NativeCondition {
 /// How an evaluation reads a variable.
 trait Lookup<'v> {
     fn get(&mut self, var: &'v Var, case: &CaseView<'v>, ctx: &EvalContext) -> Operand<'v>;
+
+    /// A field's value as the case holds it (`Some(None)`: not in the case), for the
+    /// forms that compare it in place; `None` if `var` is not a field.
+    fn field(&mut self, var: &'v Var, case: &CaseView<'v>) -> Option<Option<&'v Value>>;
 }
 
 /// Each read goes to the case.
@@ -104,14 +98,26 @@ impl<'v> Lookup<'v> for Direct {
     fn get(&mut self, var: &'v Var, case: &CaseView<'v>, ctx: &EvalContext) -> Operand<'v> {
         variable(&var.source, case, ctx)
     }
+
+    #[inline(always)]
+    fn field(&mut self, var: &'v Var, case: &CaseView<'v>) -> Option<Option<&'v Value>> {
+        match &var.source {
+            Source::Field(name) => Some(case.fields.get(name)),
+            _ => None,
+        }
+    }
 }
 
-/// Where a router's [`Memo`] keeps each field its rules read (the built-ins cost less
-/// to read again than to keep, `<stage>_at` is seldom read twice): a position of its
-/// own for each (the first [`MEMO_SIZE`] in reading order), found by the variable's
-/// slot without a search; and the fields read from a case in one pass.
+/// A router's rules that have a native form, evaluated in order by
+/// [`MemoPlan::first_match`] on one [`Memo`]; and where that memo keeps each field the
+/// rules read (the built-ins cost less to read again than to keep, `<stage>_at` is
+/// seldom read twice): a position of its own for each (the first [`MEMO_SIZE`] in
+/// reading order), found by the variable's slot without a search; and the fields
+/// read from a case in one pass.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct MemoPlan {
+    /// The rules' specialised trees, in order (from [`NativeCondition::plan`]).
+    rules: Vec<Node>,
     /// By slot: the variable's position in the memo, or [`NOT_KEPT`].
     positions: Vec<u8>,
     /// Positions given so far.
@@ -166,6 +172,33 @@ impl MemoPlan {
     pub(crate) fn finish(mut self) -> MemoPlan {
         self.prefetch.sort();
         self
+    }
+
+    /// How many rules the plan holds.
+    pub(crate) fn rules(&self) -> usize {
+        self.rules.len()
+    }
+
+    /// The index of the first of the plan's rules that holds on `case`, `Some(None)`
+    /// if none does, reading variables through `memo` (made from the plan, its fields
+    /// read); `None` to defer to Rhai.
+    pub(crate) fn first_match<'v>(
+        &'v self,
+        memo: &mut Memo<'v>,
+        case: &CaseView<'v>,
+        ctx: &EvalContext,
+    ) -> Option<Option<usize>> {
+        let mut at = At {
+            case,
+            ctx,
+            look: memo,
+        };
+        for (index, rule) in self.rules.iter().enumerate() {
+            if at.node(rule)? {
+                return Some(Some(index));
+            }
+        }
+        Some(None)
     }
 }
 
@@ -268,6 +301,23 @@ impl<'v> Lookup<'v> for Memo<'v> {
             return kept.map_or(Operand::Unit, field);
         }
         variable(&var.source, case, ctx)
+    }
+
+    #[inline(always)]
+    fn field(&mut self, var: &'v Var, case: &CaseView<'v>) -> Option<Option<&'v Value>> {
+        let Source::Field(name) = &var.source else {
+            return None;
+        };
+        let position = usize::from(self.positions.get(var.slot).copied().unwrap_or(NOT_KEPT));
+        let Some(kept) = self.values.get_mut(position) else {
+            return Some(not_prefetched(case.fields, name));
+        };
+        let bit = 1 << position;
+        if self.read & bit == 0 {
+            *kept = not_prefetched(case.fields, name);
+            self.read |= bit;
+        }
+        Some(*kept)
     }
 }
 

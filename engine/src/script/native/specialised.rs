@@ -17,6 +17,7 @@ use rust_decimal::Decimal;
 use super::parse::{Comparison, Constant, Expr, Helper, Var};
 use super::{At, Lookup, Operand, boolean, compare, decimal_order, holds, same_short, text_helper};
 use crate::script::names::Source;
+use crate::value::Value;
 
 /// A condition's tree, specialised.
 #[derive(Debug, Clone)]
@@ -276,6 +277,11 @@ impl<'v, L: Lookup<'v>> At<'_, 'v, L> {
 
     #[inline(never)]
     fn text(&mut self, op: Comparison, var: &'v Var, text: &'v str) -> Option<bool> {
+        // A text field, compared as the case holds it.
+        if let Some(Some(Value::Text(t))) = self.look.field(var, self.case) {
+            let same = t.len() == text.len() && same_short(t.as_bytes(), text.as_bytes());
+            return Some(same == (op == Comparison::Eq));
+        }
         match self.var(var) {
             Operand::Text(t) => {
                 let same = t.len() == text.len() && same_short(t.as_bytes(), text.as_bytes());
@@ -287,6 +293,14 @@ impl<'v, L: Lookup<'v>> At<'_, 'v, L> {
 
     #[inline(never)]
     fn number(&mut self, op: Comparison, var: &'v Var, number: &Number) -> Option<bool> {
+        // A number field, compared as the case holds it.
+        match (self.look.field(var, self.case), number) {
+            (Some(Some(Value::Money(x))), Number::Int(_, k) | Number::Decimal(k)) => {
+                return Some(holds(op, k.order(*x)));
+            }
+            (Some(Some(Value::Integer(x))), Number::Int(k, _)) => return Some(holds(op, x.cmp(k))),
+            _ => {}
+        }
         Some(match (self.var(var), number) {
             (Operand::Int(x), Number::Int(k, _)) => holds(op, x.cmp(k)),
             (Operand::Decimal(x), Number::Int(_, k) | Number::Decimal(k)) => holds(op, k.order(x)),
@@ -424,6 +438,9 @@ mod tests {
             "days_since(x) > 60",
             "days_since(x) <= 0",
             "days_since(decided_at) == 7",
+            r#"stage == "decided" && reopen_count < 1"#,
+            r#"stage != "review" || priority > 2.5"#,
+            r#"queue == "fraud""#,
             r#""vip" in tags && x > 20000"#,
             r#"contains_any(x, ["盗刷", "scam"])"#,
             r#"contains_all(x, ["card", "scam"]) || y"#,
