@@ -14,8 +14,9 @@ use std::cmp::Ordering;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
+use super::memo::same_short;
 use super::parse::{Comparison, Constant, Expr, Helper, Var};
-use super::{At, Lookup, Operand, boolean, compare, decimal_order, holds, same_short, text_helper};
+use super::{At, Lookup, Operand, boolean, compare, decimal_order, holds, text_helper};
 use crate::script::names::Source;
 use crate::value::Value;
 
