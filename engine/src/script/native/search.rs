@@ -120,11 +120,11 @@ impl AsciiWords {
         let mut from = 0;
         while let Some(at) = self.next_start(haystack, from) {
             let rest = haystack.get(at..).unwrap_or_default();
-            let here = |w: &Box<[u8]>| {
+            let here = |w: &[u8]| {
                 rest.get(..w.len())
                     .is_some_and(|r| r.eq_ignore_ascii_case(w))
             };
-            if self.words.iter().any(here) {
+            if self.words.iter().any(|w| here(w)) {
                 return true;
             }
             from = at + 1;
