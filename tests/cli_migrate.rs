@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use assert_cmd::Command;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Days, NaiveDate, Utc};
 use redress_engine::case::EventKind;
 use redress_engine::runtime::CommandKind;
 use redress_server::config::{Caller, Config};
@@ -44,14 +44,45 @@ fn policies(dir: &Path, change: Option<(&str, &str)>) -> PathBuf {
 
 const HOURS: &str = "hours = [\"09:00-17:00\"]";
 
-fn at(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+/// The UK bank policy in the policies folder `dir`.
+fn bank_uk(dir: &Path) -> redress_engine::policy::Policy {
+    redress_engine::policy::load_policy(&dir.join("bank-uk.toml")).unwrap()
+}
+
+/// The deadline of a payment-services complaint received at `received` on the
+/// policy in `dir`, as the engine's calendar works it out.
+fn deadline(dir: &Path, received: DateTime<Utc>) -> DateTime<Utc> {
+    let policy = bank_uk(dir);
+    let sla = policy.slas().get("payment_services").unwrap();
+    let cal = policy.calendar_of(sla);
+    cal.deadline_with(received, &sla.rule.target, sla.rule.options(), &[])
+        .unwrap()
+        .at
+}
+
+/// The last working day (of the policy in `dir`) before `day`.
+fn working_day_before(dir: &Path, day: NaiveDate) -> NaiveDate {
+    let policy = bank_uk(dir);
+    let cal = policy.calendar_of(policy.slas().get("payment_services").unwrap());
+    let mut day = day - Days::new(1);
+    while !cal.is_working_day(day).unwrap() {
+        day = day - Days::new(1);
+    }
+    day
+}
+
+fn at_ten(day: NaiveDate) -> DateTime<Utc> {
+    day.and_hms_opt(10, 0, 0).unwrap().and_utc()
+}
+
+fn json_instant(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
 }
 
 /// Takes in two payment-services complaints on the policies in `dir`: `C-RUN`
-/// (deadline 7 December 2026, running) and `C-LATE` (deadline 23 November,
-/// breached), each moved to investigation.
-fn take_in(dir: &Path, database: &str) {
+/// (received at `run`, its deadline still to come) and `C-LATE` (received at
+/// `late`, breached), each moved to investigation.
+fn take_in(dir: &Path, database: &str, run: DateTime<Utc>, late: DateTime<Utc>) {
     let store = redress_server::open_store(database).unwrap();
     let config = Config::for_organisation("demo").unwrap();
     let registry = Registry::load(dir, &config.organisations).unwrap();
@@ -67,12 +98,12 @@ fn take_in(dir: &Path, database: &str) {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         service.save_policy_versions().await.unwrap();
-        for (id, received) in [("C-RUN", "2026-11-16T10:00:00Z"), ("C-LATE", "2026-11-02T10:00:00Z")] {
+        for (id, received) in [("C-RUN", run), ("C-LATE", late)] {
             let data = json!({"category": "payments", "payment_service": true, "summary": "a payment taken twice"});
             let intake = Intake {
                 policy: "bank-uk".into(),
                 data: data.as_object().unwrap().clone(),
-                received_at: Some(at(received)),
+                received_at: Some(received),
                 id: Some(id.into()),
             };
             service.intake(&agent, intake, None).await.unwrap();
@@ -115,10 +146,27 @@ fn a_dry_run_says_what_moves_and_why_then_apply_writes_one_migrated_event_per_ca
     let tmp = tempfile::tempdir().unwrap();
     let database = format!("sqlite://{}", tmp.path().join("redress.db").display());
     let v1 = policies(&tmp.path().join("v1"), None);
-    take_in(&v1, &database);
+    // The service runs on the real clock, so the cases are received at dates
+    // relative to today: C-LATE five weeks ago (its deadline has passed), the
+    // company closes on the working day before that deadline, and C-RUN comes in
+    // the working day before the closure (its deadline is still to come). The
+    // closure falls inside both clocks' spans.
+    let late = at_ten(working_day_before(
+        &v1,
+        Utc::now().date_naive() - Days::new(35),
+    ));
+    let closed = working_day_before(&v1, deadline(&v1, late).date_naive());
+    let run = at_ten(working_day_before(&v1, closed));
+    take_in(&v1, &database, run, late);
     let closure =
-        format!("{HOURS}\nholidays = [{{ name = \"Company closure\", date = \"2026-11-20\" }}]");
+        format!("{HOURS}\nholidays = [{{ name = \"Company closure\", date = \"{closed}\" }}]");
     let v2 = policies(&tmp.path().join("v2"), Some((HOURS, &closure)));
+    let (old, new) = (deadline(&v1, run), deadline(&v2, run));
+    assert!(deadline(&v1, late) < Utc::now(), "C-LATE is breached");
+    assert!(
+        Utc::now() < old && old < new,
+        "C-RUN is running: {old} {new}"
+    );
     let before = events(&database, "C-RUN").len();
 
     let (code, dry) = migrate(&v2, &database, false);
@@ -141,12 +189,12 @@ fn a_dry_run_says_what_moves_and_why_then_apply_writes_one_migrated_event_per_ca
         .iter()
         .find(|c| c["sla"] == "payment_services")
         .unwrap();
-    assert_eq!(psd["old"], "2026-12-07T17:00:00.000000Z");
-    assert_eq!(psd["new"], "2026-12-08T17:00:00.000000Z");
+    assert_eq!(psd["old"], json_instant(old));
+    assert_eq!(psd["new"], json_instant(new));
     assert!(
-        psd["why"].as_array().unwrap().contains(&json!(
-            "2026-11-20 is now a non-working day (Company closure)"
-        )),
+        psd["why"].as_array().unwrap().contains(&json!(format!(
+            "{closed} is now a non-working day (Company closure)"
+        ))),
         "{psd}"
     );
     let late = dry["cases"]
@@ -189,13 +237,7 @@ fn a_dry_run_says_what_moves_and_why_then_apply_writes_one_migrated_event_per_ca
             assert_ne!(from, to);
             assert_eq!(&*last.policy, to.as_str());
             let psd = clocks.iter().find(|c| c.sla == "payment_services").unwrap();
-            assert_eq!(
-                (psd.old, psd.new),
-                (
-                    Some(at("2026-12-07T17:00:00Z")),
-                    Some(at("2026-12-08T17:00:00Z"))
-                )
-            );
+            assert_eq!((psd.old, psd.new), (Some(old), Some(new)));
         }
         other => panic!("{other:?}"),
     }
