@@ -89,7 +89,7 @@ impl Calendar {
 
     /// The deadline of `target` from `start` with options and closed pauses
     /// `(from, to)`, with the steps that made it (worked out once, then found in
-    /// the thread's memo while it stays there: see [`super::memo`]).
+    /// the thread's memo while it stays there).
     pub fn deadline_with(
         &self,
         start: DateTime<Utc>,
