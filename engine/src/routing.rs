@@ -229,7 +229,7 @@ impl Router {
             .chain(engine)
             .and_then(|chain| chain.first_match(engine, case, ctx));
         match fast {
-            Some(Some(index)) => self.rule_decision(index),
+            Some(Some(index)) => self.decision_at(index),
             Some(None) => self.otherwise_decision(),
             None => self.route_one_by_one(engine, case, ctx),
         }
@@ -266,15 +266,6 @@ impl Router {
             None => RouteReason::Otherwise { index },
         };
         Ok(rule.decision(reason))
-    }
-
-    fn rule_decision(&self, index: usize) -> Result<RouteDecision, RouteError> {
-        let rule = self.rules.get(index).ok_or(RouteError::NoOtherwise)?;
-        let condition = rule
-            .condition
-            .as_ref()
-            .map_or_else(|| Arc::from(""), Condition::shared_source);
-        Ok(rule.decision(RouteReason::Rule { index, condition }))
     }
 
     fn otherwise_decision(&self) -> Result<RouteDecision, RouteError> {

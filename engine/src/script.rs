@@ -77,6 +77,42 @@ mod native;
 mod routing_script;
 mod run_state;
 
+/// What the script layer's unit tests share.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use chrono::{DateTime, Utc};
+
+    use super::BusinessDays;
+
+    /// A calendar that counts no business days: an evaluation that asks for one fails.
+    pub(crate) struct NoCalendar;
+
+    impl BusinessDays for NoCalendar {
+        fn business_days_between(&self, _: DateTime<Utc>, _: DateTime<Utc>) -> Result<i64, String> {
+            Err("no calendar".into())
+        }
+    }
+
+    /// Decimals at the edges of `Decimal` and of `i64` (both zeros, scales, the
+    /// largest and smallest), for comparisons held to `Decimal`'s own ordering.
+    pub(crate) const EDGE_DECIMALS: [&str; 14] = [
+        "0",
+        "-0",
+        "0.00",
+        "120.5",
+        "120.50",
+        "-120.5",
+        "50000",
+        "0.0000000000000000000000000001",
+        "79228162514264337593543950335",
+        "-79228162514264337593543950335",
+        "7922816251426433759354395033.5",
+        "9223372036854775807",
+        "9223372036854775808",
+        "-9223372036854775808.1",
+    ];
+}
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::Arc;

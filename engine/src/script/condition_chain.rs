@@ -95,19 +95,12 @@ mod tests {
     use std::collections::BTreeMap;
     use std::sync::Arc;
 
-    use chrono::{DateTime, Utc};
+    use chrono::DateTime;
 
     use super::*;
-    use crate::script::{BusinessDays, Schema};
+    use crate::script::Schema;
+    use crate::script::test_support::NoCalendar;
     use crate::value::{Fields, Value};
-
-    struct NoCalendar;
-
-    impl BusinessDays for NoCalendar {
-        fn business_days_between(&self, _: DateTime<Utc>, _: DateTime<Utc>) -> Result<i64, String> {
-            Err("no calendar".into())
-        }
-    }
 
     fn first_match(sources: &[&str], fields: &Fields) -> Option<Option<usize>> {
         let engine = ScriptEngine::default();

@@ -537,23 +537,10 @@ mod tests {
 
     #[test]
     fn decimals_order_as_decimal_orders_them() {
-        let values = [
-            "0",
-            "-0",
-            "0.00",
-            "120.5",
-            "120.50",
-            "-120.5",
-            "50000",
-            "0.0000000000000000000000000001",
-            "79228162514264337593543950335",
-            "-79228162514264337593543950335",
-            "7922816251426433759354395033.5",
-            "9223372036854775807",
-            "9223372036854775808",
-            "-9223372036854775808.1",
-        ];
-        let values: Vec<Decimal> = values.iter().filter_map(|v| v.parse().ok()).collect();
+        let values: Vec<Decimal> = crate::script::test_support::EDGE_DECIMALS
+            .iter()
+            .filter_map(|v| v.parse().ok())
+            .collect();
         assert_eq!(values.len(), 14);
         for x in &values {
             for y in &values {

@@ -87,14 +87,7 @@ pub(crate) fn calendar() -> Option<Arc<dyn BusinessDays>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    struct NoCalendar;
-
-    impl BusinessDays for NoCalendar {
-        fn business_days_between(&self, _: DateTime<Utc>, _: DateTime<Utc>) -> Result<i64, String> {
-            Err("no calendar".into())
-        }
-    }
+    use crate::script::test_support::NoCalendar;
 
     fn ctx() -> EvalContext {
         EvalContext {

@@ -242,18 +242,10 @@ mod tests {
     use std::collections::BTreeMap;
     use std::sync::Arc;
 
-    use chrono::{DateTime, Utc};
+    use chrono::DateTime;
 
     use super::*;
-    use crate::script::BusinessDays;
-
-    struct NoCalendar;
-
-    impl BusinessDays for NoCalendar {
-        fn business_days_between(&self, _: DateTime<Utc>, _: DateTime<Utc>) -> Result<i64, String> {
-            Err("no calendar".into())
-        }
-    }
+    use crate::script::test_support::NoCalendar;
 
     #[test]
     fn a_memo_reads_each_field_as_the_case_holds_it() {

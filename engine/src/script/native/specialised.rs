@@ -388,16 +388,9 @@ mod tests {
     use super::super::{Direct, parse};
     use super::*;
     use crate::script::names::variables;
-    use crate::script::{BusinessDays, CaseView, EvalContext, Schema, ScriptLimits};
+    use crate::script::test_support::NoCalendar;
+    use crate::script::{CaseView, EvalContext, Schema, ScriptLimits};
     use crate::value::{Fields, Value};
-
-    struct NoCalendar;
-
-    impl BusinessDays for NoCalendar {
-        fn business_days_between(&self, _: DateTime<Utc>, _: DateTime<Utc>) -> Result<i64, String> {
-            Err("no calendar".into())
-        }
-    }
 
     /// The general evaluator's answer for a whole condition.
     fn general<'v>(at: &mut At<'_, 'v, Direct>, expr: &'v Expr) -> Option<bool> {
@@ -522,23 +515,10 @@ mod tests {
 
     #[test]
     fn scaled_literals_order_as_decimal_orders_them() {
-        let values = [
-            "0",
-            "-0",
-            "0.00",
-            "120.5",
-            "120.50",
-            "-120.5",
-            "50000",
-            "0.0000000000000000000000000001",
-            "79228162514264337593543950335",
-            "-79228162514264337593543950335",
-            "7922816251426433759354395033.5",
-            "9223372036854775807",
-            "9223372036854775808",
-            "-9223372036854775808.1",
-        ];
-        let values: Vec<Decimal> = values.iter().filter_map(|v| v.parse().ok()).collect();
+        let values: Vec<Decimal> = crate::script::test_support::EDGE_DECIMALS
+            .iter()
+            .filter_map(|v| v.parse().ok())
+            .collect();
         assert_eq!(values.len(), 14);
         for k in &values {
             let scaled = Scaled::new(*k);
